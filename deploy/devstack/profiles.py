@@ -1,0 +1,192 @@
+"""The three stacks that can run side by side (dev, test, bench) and the settings each reads.
+
+Every setting of a profile is an environment variable ``<prefix><NAME>``: the dev stack
+reads ``AFTERCARE_PG_PORT``, the test stack ``AFTERCARE_TEST_PG_PORT``. Separate names
+keep a shell that sourced ``.devstack/env`` from pointing `make test` at the dev database.
+"""
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .console import DevstackError
+from .paths import DEVSTACK_DIR
+
+
+@dataclass(frozen=True)
+class ServiceEndpoint:
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def app_factory(self) -> str:
+        return f"aftercare_{self.name}.app:create_app"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    env_prefix: str
+    state_dir: Path
+    pg_port: int
+    kafka_port: int
+    kafka_controller_port: int
+    database_name: str
+    # None: this stack runs its own server; otherwise the address the user gave.
+    external_database_url: str | None
+    external_kafka_bootstrap: str | None
+    admin_token_override: str | None
+    # Empty for the infra-only stacks: their tests start the services themselves.
+    services: tuple[ServiceEndpoint, ...]
+    # The test stack trades crash safety for speed: its data is thrown away anyway.
+    durable_postgres: bool
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.state_dir / "pg"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "env"
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.state_dir / "admin-token"
+
+    @property
+    def local_database_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.pg_port}/{self.database_name}"
+
+    @property
+    def local_kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def runs_postgres(self) -> bool:
+        return self.external_database_url is None
+
+    @property
+    def runs_kafka(self) -> bool:
+        return self.external_kafka_bootstrap is None
+
+    @property
+    def database_url(self) -> str:
+        return self.external_database_url or self.local_database_url
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.external_kafka_bootstrap or self.local_kafka_bootstrap
+
+    def setting_name(self, name: str) -> str:
+        return f"{self.env_prefix}{name}"
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    env_prefix: str
+    state_dir: Path
+    pg_port: int
+    kafka_port: int
+    kafka_controller_port: int
+    database_name: str
+    runs_services: bool
+    durable_postgres: bool
+
+
+_DEFAULTS = {
+    "dev": _Defaults("AFTERCARE_", DEVSTACK_DIR, 54320, 19092, 19093, "aftercare", True, True),
+    "test": _Defaults(
+        "AFTERCARE_TEST_", DEVSTACK_DIR / "test", 54330, 19192, 19193, "aftercare_test", False, False
+    ),
+    "bench": _Defaults(
+        "AFTERCARE_BENCH_", DEVSTACK_DIR / "bench", 54340, 19292, 19293, "aftercare_bench", False, True
+    ),
+}
+
+PROFILE_NAMES = tuple(_DEFAULTS)
+
+SERVICE_DEFAULT_PORTS = {"intake": 8001, "sla": 8002, "releases": 8003, "notify": 8004}
+
+
+def _port(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise DevstackError(f"{variable}={raw!r} is not a TCP port (1-65535)")
+    return int(raw)
+
+
+def _given(variable: str, local_value: str) -> str | None:
+    """The user's value, or None when it is unset or just names this stack's own server
+    (as after `set -a; . .devstack/env`), which must not stop the stack starting it."""
+    value = os.environ.get(variable, "").strip()
+    return value if value and value != local_value else None
+
+
+def load_profile(name: str) -> Profile:
+    defaults = _DEFAULTS[name]
+    prefix = defaults.env_prefix
+    services = tuple(
+        ServiceEndpoint(service, _port(f"{prefix}{service.upper()}_PORT", default_port))
+        for service, default_port in SERVICE_DEFAULT_PORTS.items()
+        if defaults.runs_services
+    )
+    base = Profile(
+        name=name,
+        env_prefix=prefix,
+        state_dir=defaults.state_dir,
+        pg_port=_port(f"{prefix}PG_PORT", defaults.pg_port),
+        kafka_port=_port(f"{prefix}KAFKA_PORT", defaults.kafka_port),
+        kafka_controller_port=_port(
+            f"{prefix}KAFKA_CONTROLLER_PORT", defaults.kafka_controller_port
+        ),
+        database_name=defaults.database_name,
+        external_database_url=None,
+        external_kafka_bootstrap=None,
+        admin_token_override=os.environ.get(f"{prefix}ADMIN_TOKEN", "").strip() or None,
+        services=services,
+        durable_postgres=defaults.durable_postgres,
+    )
+    profile = replace(
+        base,
+        external_database_url=_given(f"{prefix}DATABASE_URL", base.local_database_url),
+        external_kafka_bootstrap=_given(
+            f"{prefix}KAFKA_BOOTSTRAP_SERVERS", base.local_kafka_bootstrap
+        ),
+    )
+    _refuse_port_clashes(profile)
+    return profile
+
+
+def _refuse_port_clashes(profile: Profile) -> None:
+    claimed: dict[int, str] = {}
+    wanted = [
+        ("PG_PORT", profile.pg_port, profile.runs_postgres),
+        ("KAFKA_PORT", profile.kafka_port, profile.runs_kafka),
+        ("KAFKA_CONTROLLER_PORT", profile.kafka_controller_port, profile.runs_kafka),
+        *((f"{s.name.upper()}_PORT", s.port, True) for s in profile.services),
+    ]
+    for setting, port, used in wanted:
+        if not used:
+            continue
+        variable = profile.setting_name(setting)
+        if port in claimed:
+            raise DevstackError(f"{variable} and {claimed[port]} both ask for port {port}")
+        claimed[port] = variable

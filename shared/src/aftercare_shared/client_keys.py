@@ -1,0 +1,98 @@
+"""A local read model of client API keys, kept from ``aftercare.clients`` events.
+
+intake owns the keys; sla, releases and notify verify them from this copy so a client
+system can call them with the same key and no service reads another's tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare_shared.auth import ResolvedApiKey
+from aftercare_shared.auth.authenticator import ApiKeyLookup
+from aftercare_shared.events import CloudEvent
+from aftercare_shared.events.catalog import ClientApiKeyIssued, ClientApiKeyRevoked
+from aftercare_shared.events.factory import payload_as
+
+TABLE_NAME = "client_api_keys"
+
+
+def client_api_keys_table(metadata: MetaData) -> Table:
+    return Table(
+        TABLE_NAME,
+        metadata,
+        sa.Column("api_key_id", sa.Text, primary_key=True),
+        sa.Column("client_id", sa.Text, nullable=False),
+        sa.Column("key_hash", sa.Text, nullable=False, unique=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    )
+
+
+def create_client_api_keys_table(schema: str) -> None:
+    op.create_table(
+        TABLE_NAME,
+        sa.Column("api_key_id", sa.Text, primary_key=True),
+        sa.Column("client_id", sa.Text, nullable=False),
+        sa.Column("key_hash", sa.Text, nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("api_key_id", name=f"pk_{TABLE_NAME}"),
+        sa.UniqueConstraint("key_hash", name=f"uq_{TABLE_NAME}_key_hash"),
+        schema=schema,
+    )
+
+
+def drop_client_api_keys_table(schema: str) -> None:
+    op.drop_table(TABLE_NAME, schema=schema)
+
+
+async def apply_client_key_event(session: AsyncSession, event: CloudEvent, table: Table) -> bool:
+    """Apply an issued/revoked event; returns False for other event types."""
+    if event.short_type == ClientApiKeyIssued.event_type:
+        issued = payload_as(event, ClientApiKeyIssued)
+        await session.execute(
+            sa.dialects.postgresql.insert(table)
+            .values(
+                api_key_id=issued.api_key_id,
+                client_id=issued.client_id,
+                key_hash=issued.key_hash,
+            )
+            .on_conflict_do_nothing(index_elements=["api_key_id"])
+        )
+        return True
+    if event.short_type == ClientApiKeyRevoked.event_type:
+        revoked = payload_as(event, ClientApiKeyRevoked)
+        await _mark_revoked(session, table, revoked.api_key_id, revoked.revoked_at)
+        return True
+    return False
+
+
+async def _mark_revoked(
+    session: AsyncSession, table: Table, api_key_id: str, revoked_at: datetime
+) -> None:
+    await session.execute(
+        sa.update(table)
+        .where(table.c.api_key_id == api_key_id, table.c.revoked_at.is_(None))
+        .values(revoked_at=revoked_at)
+    )
+
+
+def read_model_key_lookup(
+    session_factory: async_sessionmaker[AsyncSession], table: Table
+) -> ApiKeyLookup:
+    async def lookup(key_hash: str) -> ResolvedApiKey | None:
+        async with session_factory() as session:
+            row = (
+                await session.execute(
+                    sa.select(table.c.api_key_id, table.c.client_id).where(
+                        table.c.key_hash == key_hash, table.c.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+        return None if row is None else ResolvedApiKey(api_key_id=row[0], client_id=row[1])
+
+    return lookup

@@ -1,0 +1,304 @@
+"""Payload contracts for every event type: one definition for producer and consumer.
+
+Evolution rule: within ``.v1`` only additive, optional fields; a breaking change is a
+new type. Unknown fields from a newer producer are ignored by older consumers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+Severity = Literal["critical", "high", "medium", "low"]
+Priority = Literal["P1", "P2", "P3", "P4"]
+TicketStatus = Literal["new", "triaged", "in_progress", "waiting_on_client", "resolved", "closed"]
+SlaMetric = Literal["first_response", "resolution"]
+ReleaseKind = Literal["feature", "security", "bugfix", "performance", "maintenance"]
+
+
+class EventPayload(BaseModel):
+    """Base of every payload; ``event_type`` is the short name (``ticket.created``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    event_type: ClassVar[str]
+
+
+# --- clients -------------------------------------------------------------------------
+
+
+class ClientCreated(EventPayload):
+    event_type: ClassVar[str] = "client.created"
+    client_id: str
+    name: str
+    created_at: datetime
+
+
+class ClientUpdated(EventPayload):
+    event_type: ClassVar[str] = "client.updated"
+    client_id: str
+    name: str
+    updated_at: datetime
+
+
+class ClientApiKeyIssued(EventPayload):
+    """Lets every service verify a client's key without reading intake's tables."""
+
+    event_type: ClassVar[str] = "client.api_key_issued"
+    api_key_id: str
+    client_id: str
+    key_hash: str
+    prefix: str
+    created_at: datetime
+
+
+class ClientApiKeyRevoked(EventPayload):
+    event_type: ClassVar[str] = "client.api_key_revoked"
+    api_key_id: str
+    client_id: str
+    revoked_at: datetime
+
+
+# --- tickets -------------------------------------------------------------------------
+
+
+class TicketCreated(EventPayload):
+    event_type: ClassVar[str] = "ticket.created"
+    ticket_id: str
+    client_id: str
+    title: str
+    severity: Severity
+    priority: Priority
+    status: TicketStatus
+    kind: str | None = None
+    environment: str | None = None
+    release: str | None = None
+    fingerprint: str
+    created_at: datetime
+
+
+class TicketUpdated(EventPayload):
+    event_type: ClassVar[str] = "ticket.updated"
+    ticket_id: str
+    client_id: str
+    status: TicketStatus
+    priority: Priority
+    changed: list[str]
+    updated_at: datetime
+
+
+class TicketCommented(EventPayload):
+    event_type: ClassVar[str] = "ticket.commented"
+    ticket_id: str
+    client_id: str
+    comment_id: str
+    author_kind: Literal["staff", "client"]
+    created_at: datetime
+
+
+class TicketOccurred(EventPayload):
+    """Another report joined an existing ticket (dedup by fingerprint)."""
+
+    event_type: ClassVar[str] = "ticket.occurred"
+    ticket_id: str
+    client_id: str
+    occurrences: int
+    occurred_at: datetime
+
+
+class TicketResolved(EventPayload):
+    event_type: ClassVar[str] = "ticket.resolved"
+    ticket_id: str
+    client_id: str
+    resolved_at: datetime
+    release_id: str | None = None
+    resolution: str | None = None
+
+
+class TicketReopened(EventPayload):
+    event_type: ClassVar[str] = "ticket.reopened"
+    ticket_id: str
+    client_id: str
+    reopened_at: datetime
+
+
+class TicketClosed(EventPayload):
+    event_type: ClassVar[str] = "ticket.closed"
+    ticket_id: str
+    client_id: str
+    closed_at: datetime
+
+
+class TicketFeedbackReceived(EventPayload):
+    event_type: ClassVar[str] = "ticket.feedback_received"
+    ticket_id: str
+    client_id: str
+    rating: int
+    comment: str | None = None
+    received_at: datetime
+
+
+# --- sla -----------------------------------------------------------------------------
+
+
+class SlaClockEvent(EventPayload):
+    """Fields every SLA clock event carries."""
+
+    ticket_id: str
+    client_id: str
+    metric: SlaMetric
+    plan_id: str | None
+    priority: Priority
+    started_at: datetime
+    due_at: datetime
+    occurred_at: datetime
+
+
+class SlaClockStarted(SlaClockEvent):
+    event_type: ClassVar[str] = "sla.clock_started"
+
+
+class SlaAtRisk(SlaClockEvent):
+    event_type: ClassVar[str] = "sla.at_risk"
+
+
+class SlaBreached(SlaClockEvent):
+    event_type: ClassVar[str] = "sla.breached"
+
+
+class SlaMet(SlaClockEvent):
+    event_type: ClassVar[str] = "sla.met"
+
+
+class SlaPaused(SlaClockEvent):
+    event_type: ClassVar[str] = "sla.paused"
+
+
+class SlaResumed(SlaClockEvent):
+    event_type: ClassVar[str] = "sla.resumed"
+
+
+# --- releases ------------------------------------------------------------------------
+
+
+class ReleaseCreated(EventPayload):
+    event_type: ClassVar[str] = "release.created"
+    release_id: str
+    product: str
+    version: str
+    kind: ReleaseKind
+    ticket_ids: list[str]
+    created_at: datetime
+
+
+class ReleasePublished(EventPayload):
+    event_type: ClassVar[str] = "release.published"
+    release_id: str
+    product: str
+    version: str
+    kind: ReleaseKind
+    notes: str | None = None
+    ticket_ids: list[str]
+    published_at: datetime
+
+
+class ReleaseDeployed(EventPayload):
+    event_type: ClassVar[str] = "release.deployed"
+    release_id: str
+    client_id: str
+    environment: str
+    deployed_at: datetime
+
+
+class ReleaseRolledBack(EventPayload):
+    event_type: ClassVar[str] = "release.rolled_back"
+    release_id: str
+    client_id: str
+    environment: str
+    rolled_back_at: datetime
+
+
+class AdvisoryPublished(EventPayload):
+    event_type: ClassVar[str] = "advisory.published"
+    advisory_id: str
+    release_id: str | None = None
+    title: str
+    severity: Severity
+    published_at: datetime
+
+
+# --- notifications -------------------------------------------------------------------
+
+
+class NotificationDelivered(EventPayload):
+    event_type: ClassVar[str] = "notification.delivered"
+    delivery_id: str
+    endpoint_id: str
+    message_id: str
+    message_type: str
+    attempts: int
+    status_code: int
+    delivered_at: datetime
+
+
+class NotificationFailed(EventPayload):
+    event_type: ClassVar[str] = "notification.failed"
+    delivery_id: str
+    endpoint_id: str
+    message_id: str
+    message_type: str
+    attempts: int
+    last_error: str
+    failed_at: datetime
+
+
+class NotificationEndpointDisabled(EventPayload):
+    event_type: ClassVar[str] = "notification.endpoint_disabled"
+    endpoint_id: str
+    reason: str
+    disabled_at: datetime
+
+
+PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
+    ClientCreated,
+    ClientUpdated,
+    ClientApiKeyIssued,
+    ClientApiKeyRevoked,
+    TicketCreated,
+    TicketUpdated,
+    TicketCommented,
+    TicketOccurred,
+    TicketResolved,
+    TicketReopened,
+    TicketClosed,
+    TicketFeedbackReceived,
+    SlaClockStarted,
+    SlaAtRisk,
+    SlaBreached,
+    SlaMet,
+    SlaPaused,
+    SlaResumed,
+    ReleaseCreated,
+    ReleasePublished,
+    ReleaseDeployed,
+    ReleaseRolledBack,
+    AdvisoryPublished,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationEndpointDisabled,
+)
+
+PAYLOADS_BY_SHORT_TYPE: dict[str, type[EventPayload]] = {
+    payload.event_type: payload for payload in PAYLOAD_TYPES
+}
+
+PayloadT = TypeVar("PayloadT", bound=EventPayload)
+
+
+def payload_json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every payload keyed by full event type (for docs and contracts)."""
+    return {
+        f"aftercare.{payload.event_type}.v1": payload.model_json_schema()
+        for payload in PAYLOAD_TYPES
+    }

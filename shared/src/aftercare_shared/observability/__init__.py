@@ -1,0 +1,1 @@
+"""Logs, traces and metrics every service exposes the same way."""
