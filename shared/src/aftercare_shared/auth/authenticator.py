@@ -47,6 +47,10 @@ class Authenticator:
         self._staff_tokens = staff_tokens
         self._api_key_lookup = api_key_lookup
 
+    @property
+    def staff_tokens(self) -> StaffTokens:
+        return self._staff_tokens
+
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
             raise unauthenticated("Send Authorization: Bearer <staff token or client API key>.")

@@ -1,0 +1,61 @@
+"""Intake's composition root: ``uvicorn --factory aftercare_intake.app:create_app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from aftercare_intake import repository
+from aftercare_intake.api import clients, reports, staff_tokens, tickets
+from aftercare_intake.consumers import CONSUMED_TOPICS, handle_event
+from aftercare_intake.models import SCHEMA
+from aftercare_intake.settings import IntakeSettings
+from aftercare_shared.auth import ResolvedApiKey
+from aftercare_shared.auth.authenticator import ApiKeyLookup
+from aftercare_shared.consumer import ConsumerRunner
+from aftercare_shared.rate_limit import RateLimiter
+from aftercare_shared.service import ServiceContext, ServiceSpec, create_service_app
+from aftercare_shared.workers import BackgroundWorker
+
+
+def _own_key_lookup(context: ServiceContext) -> ApiKeyLookup:
+    # intake owns the keys: it checks its own table, so a revoked key fails at once.
+    async def lookup(key_hash: str) -> ResolvedApiKey | None:
+        async with context.session_factory() as session:
+            return await repository.resolve_api_key(session, key_hash)
+
+    return lookup
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+
+    def workers(context: ServiceContext) -> list[BackgroundWorker]:
+        return [
+            ConsumerRunner(
+                service="intake",
+                group_id=settings.consumer_group,
+                topics=CONSUMED_TOPICS,
+                bootstrap_servers=settings.common.kafka_bootstrap_servers,
+                session_factory=context.session_factory,
+                schema=SCHEMA,
+                handler=handle_event,
+                max_attempts=settings.common.consumer_max_attempts,
+                retry_backoff=settings.common.consumer_retry_backoff_seconds,
+            )
+        ]
+
+    app = create_service_app(
+        ServiceSpec(
+            service="intake",
+            title="Aftercare intake",
+            description="Clients, API keys, bug reports and tickets.",
+            routers=[clients.router, staff_tokens.router, reports.router, tickets.router],
+            api_key_lookup=_own_key_lookup,
+            workers=workers,
+        ),
+        settings.common,
+    )
+    app.state.report_rate_limiter = RateLimiter(
+        rate_per_second=settings.report_rate_per_second, burst=settings.report_rate_burst
+    )
+    return app

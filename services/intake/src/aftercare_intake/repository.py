@@ -1,0 +1,151 @@
+"""Data access for intake. Functions here read and write; they never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, literal_column, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_intake.models import (
+    OPEN_FINGERPRINT_PREDICATE,
+    OPEN_STATUSES,
+    ApiKey,
+    IdempotencyRecord,
+    Ticket,
+)
+from aftercare_shared.auth import ResolvedApiKey
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertedTicket:
+    ticket_id: str
+    status: str
+    priority: str
+    occurrences: int
+    created: bool
+
+
+async def resolve_api_key(session: AsyncSession, key_hash: str) -> ResolvedApiKey | None:
+    row = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.client_id).where(
+                ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    return None if row is None else ResolvedApiKey(api_key_id=row[0], client_id=row[1])
+
+
+async def upsert_ticket_for_report(
+    session: AsyncSession, *, values: dict[str, Any], now: datetime
+) -> UpsertedTicket:
+    """Insert a ticket, or count one more occurrence on the open ticket of the same fingerprint.
+
+    One statement, so concurrent identical reports never create two tickets nor lose a
+    count: Postgres serialises them on the partial unique index.
+    """
+    table = cast(Table, Ticket.__table__)
+    statement = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=[table.c.client_id, table.c.fingerprint],
+            # A literal predicate: Postgres must match it to the partial index at parse time.
+            index_where=text(OPEN_FINGERPRINT_PREDICATE),
+            set_={
+                "occurrences": table.c.occurrences + 1,
+                "last_seen_at": now,
+                "updated_at": now,
+            },
+        )
+        .returning(
+            table.c.id,
+            table.c.status,
+            table.c.priority,
+            table.c.occurrences,
+            # xmax is 0 only for a freshly inserted row version: tells insert from update.
+            literal_column("xmax = 0").label("created"),
+        )
+    )
+    row = (await session.execute(statement)).one()
+    return UpsertedTicket(
+        ticket_id=row.id,
+        status=row.status,
+        priority=row.priority,
+        occurrences=row.occurrences,
+        created=bool(row.created),
+    )
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, *, client_id: str, key: str, request_hash: str
+) -> IdempotencyRecord | None:
+    """Reserve ``key`` for this request; returns the earlier record when it was taken.
+
+    A concurrent request with the same key blocks on the insert until the first commits,
+    then sees its stored answer: one ticket, two identical responses.
+    """
+    inserted = (
+        await session.execute(
+            insert(IdempotencyRecord)
+            .values(client_id=client_id, key=key, request_hash=request_hash)
+            .on_conflict_do_nothing()
+            .returning(IdempotencyRecord.key)
+        )
+    ).first()
+    if inserted is not None:
+        return None
+    return await session.get(IdempotencyRecord, (client_id, key))
+
+
+async def store_idempotent_response(
+    session: AsyncSession, *, client_id: str, key: str, status: int, body: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key)
+        .values(response_status=status, response_body=body)
+    )
+
+
+async def list_tickets(
+    session: AsyncSession,
+    *,
+    client_id: str | None,
+    status: str | None,
+    priority: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Ticket]:
+    """Newest first, keyset-paginated on (created_at, id) so pages stay stable under inserts."""
+    statement = select(Ticket)
+    if client_id is not None:
+        statement = statement.where(Ticket.client_id == client_id)
+    if status is not None:
+        statement = statement.where(Ticket.status == status)
+    if priority is not None:
+        statement = statement.where(Ticket.priority == priority)
+    if after is not None:
+        created_at, ticket_id = after
+        statement = statement.where(
+            or_(
+                Ticket.created_at < created_at,
+                and_(Ticket.created_at == created_at, Ticket.id < ticket_id),
+            )
+        )
+    statement = statement.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    return list((await session.scalars(statement)).all())
+
+
+async def lock_open_tickets(session: AsyncSession, ticket_ids: list[str]) -> list[Ticket]:
+    statement = (
+        select(Ticket)
+        .where(Ticket.id.in_(ticket_ids), Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id)  # a fixed lock order: two releases never deadlock
+        .with_for_update()
+    )
+    return list((await session.scalars(statement)).all())
