@@ -28,7 +28,7 @@ def common_settings_for(database_url: str, **overrides: object) -> CommonSetting
         environment="test",
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers(),
-        admin_token=admin_token(),  # type: ignore[arg-type]
+        admin_token=admin_token(),
         outbox_poll_interval_seconds=0.2,
         consumer_retry_backoff_seconds=0.05,
         log_format="console",

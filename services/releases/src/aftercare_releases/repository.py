@@ -1,0 +1,255 @@
+"""Data access for releases and the ticket read model. Nothing here commits.
+
+The caller (a use case, or the consumer runner) owns the transaction, so a state change
+and the events describing it always commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    any_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_releases.models import Release, ReleaseItem, TicketView
+from aftercare_releases.pagination import PagePosition
+
+# --- releases ------------------------------------------------------------------------
+
+
+async def find_release(
+    session: AsyncSession, release_id: str, *, lock: bool = False
+) -> Release | None:
+    """The release, or None; ``lock`` takes its row lock until the transaction ends."""
+    statement = select(Release).where(Release.id == release_id)
+    if lock:
+        # populate_existing: the locked read must win over anything the session cached.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_release_by_product_version(
+    session: AsyncSession, product: str, version: str
+) -> Release | None:
+    statement = select(Release).where(Release.product == product, Release.version == version)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def replace_release_items(
+    session: AsyncSession, release_id: str, ticket_ids: Sequence[str]
+) -> None:
+    """Make ``ticket_ids`` (in this order) the tickets the release fixes."""
+    await session.execute(delete(ReleaseItem).where(ReleaseItem.release_id == release_id))
+    if ticket_ids:
+        await session.execute(
+            insert(ReleaseItem),
+            [
+                {"release_id": release_id, "ticket_id": ticket_id, "position": position}
+                for position, ticket_id in enumerate(ticket_ids)
+            ],
+        )
+
+
+async def ticket_ids_of_releases(
+    session: AsyncSession, release_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Each release's ticket ids in listing order (releases without tickets map to [])."""
+    by_release: dict[str, list[str]] = {release_id: [] for release_id in release_ids}
+    if not release_ids:
+        return by_release
+    rows = await session.execute(
+        select(ReleaseItem.release_id, ReleaseItem.ticket_id)
+        .where(ReleaseItem.release_id.in_(release_ids))
+        .order_by(ReleaseItem.release_id, ReleaseItem.position)
+    )
+    for release_id, ticket_id in rows:
+        by_release[release_id].append(ticket_id)
+    return by_release
+
+
+def visible_to_client(client_id: str) -> ColumnElement[bool]:
+    """A client sees a release once it is published and fixes one of its tickets.
+
+    Drafts stay internal: a draft security release must not tell anyone what is coming.
+    """
+    fixes_a_client_ticket = exists(
+        select(ReleaseItem.ticket_id)
+        .join(TicketView, TicketView.ticket_id == ReleaseItem.ticket_id)
+        .where(ReleaseItem.release_id == Release.id, TicketView.client_id == client_id)
+    )
+    return and_(Release.status == "published", fixes_a_client_ticket)
+
+
+async def client_may_see_release(session: AsyncSession, release_id: str, client_id: str) -> bool:
+    statement = select(Release.id).where(Release.id == release_id, visible_to_client(client_id))
+    return (await session.execute(statement)).first() is not None
+
+
+async def list_releases(
+    session: AsyncSession,
+    *,
+    product: str | None,
+    status: str | None,
+    kind: str | None,
+    client_id: str | None,
+    after: PagePosition | None,
+    limit: int,
+) -> list[Release]:
+    """Releases newest first, strictly after ``after``; ``client_id`` narrows to its view."""
+    conditions: list[ColumnElement[bool]] = [true()]
+    if product is not None:
+        conditions.append(Release.product == product)
+    if status is not None:
+        conditions.append(Release.status == status)
+    if kind is not None:
+        conditions.append(Release.kind == kind)
+    if client_id is not None:
+        conditions.append(visible_to_client(client_id))
+    if after is not None:
+        conditions.append(
+            or_(
+                Release.created_at < after.created_at,
+                and_(Release.created_at == after.created_at, Release.id < after.release_id),
+            )
+        )
+    statement = (
+        select(Release)
+        .where(*conditions)
+        .order_by(Release.created_at.desc(), Release.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def releases_fixing_ticket(
+    session: AsyncSession, ticket_id: str, *, client_id: str | None
+) -> list[Release]:
+    """Every release that lists ``ticket_id``, oldest first (the first one fixed it)."""
+    conditions: list[ColumnElement[bool]] = [ReleaseItem.ticket_id == ticket_id]
+    if client_id is not None:
+        conditions.append(visible_to_client(client_id))
+    statement = (
+        select(Release)
+        .join(ReleaseItem, ReleaseItem.release_id == Release.id)
+        .where(*conditions)
+        .order_by(Release.created_at, Release.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+# --- the ticket read model -----------------------------------------------------------
+
+
+async def ticket_views(session: AsyncSession, ticket_ids: Iterable[str]) -> dict[str, TicketView]:
+    wanted = list(set(ticket_ids))
+    if not wanted:
+        return {}
+    # One array parameter, not one parameter per id: a page of releases may list
+    # more ids than a statement may carry parameters.
+    rows = await session.execute(
+        select(TicketView).where(TicketView.ticket_id == any_(literal(wanted, ARRAY(Text))))
+    )
+    return {view.ticket_id: view for view in rows.scalars()}
+
+
+async def ticket_belongs_to_client(session: AsyncSession, ticket_id: str, client_id: str) -> bool:
+    statement = select(TicketView.ticket_id).where(
+        TicketView.ticket_id == ticket_id, TicketView.client_id == client_id
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def record_ticket_created(
+    session: AsyncSession,
+    *,
+    ticket_id: str,
+    client_id: str,
+    title: str,
+    priority: str,
+    status: str,
+    created_at: datetime,
+) -> None:
+    """Remember a new ticket; if a later event got here first, keep its status."""
+    statement = pg_insert(TicketView).values(
+        ticket_id=ticket_id,
+        client_id=client_id,
+        title=title,
+        priority=priority,
+        status=status,
+        status_changed_at=created_at,
+    )
+    created_is_newer = statement.excluded.status_changed_at > TicketView.status_changed_at
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[TicketView.ticket_id],
+            set_={
+                "client_id": statement.excluded.client_id,
+                "title": statement.excluded.title,
+                "priority": case(
+                    (created_is_newer, statement.excluded.priority),
+                    else_=func.coalesce(TicketView.priority, statement.excluded.priority),
+                ),
+                "status": case(
+                    (created_is_newer, statement.excluded.status), else_=TicketView.status
+                ),
+                "status_changed_at": case(
+                    (created_is_newer, statement.excluded.status_changed_at),
+                    else_=TicketView.status_changed_at,
+                ),
+            },
+        )
+    )
+
+
+async def record_ticket_status(
+    session: AsyncSession,
+    *,
+    ticket_id: str,
+    client_id: str,
+    status: str,
+    changed_at: datetime,
+    priority: str | None = None,
+) -> None:
+    """Apply a status (and maybe priority) change unless a newer one is already applied.
+
+    A ticket not seen yet (its ``ticket.created`` lags or was dead-lettered) is recorded
+    without a title, so tenant checks work at once and the title fills in later.
+    """
+    statement = pg_insert(TicketView).values(
+        ticket_id=ticket_id,
+        client_id=client_id,
+        title=None,
+        priority=priority,
+        status=status,
+        status_changed_at=changed_at,
+    )
+    changes = {
+        "status": statement.excluded.status,
+        "status_changed_at": statement.excluded.status_changed_at,
+    }
+    if priority is not None:
+        changes["priority"] = statement.excluded.priority
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[TicketView.ticket_id],
+            set_=changes,
+            where=statement.excluded.status_changed_at >= TicketView.status_changed_at,
+        )
+    )

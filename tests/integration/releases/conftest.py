@@ -1,0 +1,61 @@
+"""One migrated database and one running releases app (lifespan, relay, consumer) per module."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare_releases.app import create_app
+from aftercare_releases.settings import ReleasesSettings
+from aftercare_shared.topics import ensure_topics
+from tests.conftest import common_settings_for
+from tests.support.databases import (
+    admin_token,
+    create_migrated_database,
+    drop_database,
+    kafka_bootstrap_servers,
+)
+
+
+@pytest.fixture(scope="module")
+async def releases_database_url() -> AsyncIterator[str]:
+    url = await create_migrated_database("releases", prefix="releases")
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="module")
+async def releases_app(releases_database_url: str) -> AsyncIterator[FastAPI]:
+    await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
+    settings = ReleasesSettings(
+        common=common_settings_for(releases_database_url),
+        # Our own group: other test runs and the dev stack keep their offsets.
+        consumer_group=f"aftercare-releases-test-{secrets.token_hex(4)}",
+    )
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def api(releases_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=releases_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
+
+
+@pytest.fixture
+def session_factory(releases_app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = releases_app.state.session_factory
+    return factory
+
+
+@pytest.fixture(scope="session")
+def staff() -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token()}"}

@@ -1,0 +1,397 @@
+"""The release lifecycle over HTTP against real Postgres, with the app's lifespan running."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from cloudevents.v1.http import from_json
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare_releases.models import outbox
+from aftercare_shared.events import CloudEvent
+from aftercare_shared.events.catalog import ReleaseCreated, ReleasePublished
+from tests.integration.releases.releases_support import release_body, row_counts, unique_product
+
+pytestmark = pytest.mark.integration
+
+
+async def outbox_rows_for(
+    session_factory: async_sessionmaker[AsyncSession], release_id: str
+) -> list[Any]:
+    async with session_factory() as session:
+        result = await session.execute(
+            select(outbox).where(outbox.c.record_key == release_id).order_by(outbox.c.id)
+        )
+        return list(result)
+
+
+async def create(api: httpx.AsyncClient, staff: dict[str, str], **overrides: object) -> Any:
+    response = await api.post("/v1/releases", json=release_body(**overrides), headers=staff)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_create_then_publish_leaves_created_then_published_in_the_outbox(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    tickets = [str(uuid.uuid4()), str(uuid.uuid4())]
+    body = release_body(kind="security", ticket_ids=[tickets[0], tickets[1].upper(), tickets[0]])
+    created = await api.post("/v1/releases", json=body, headers=staff)
+    assert created.status_code == 201, created.text
+    release = created.json()
+    assert created.headers["location"] == f"/v1/releases/{release['id']}"
+    assert release["status"] == "draft"
+    assert release["published_at"] is None
+    assert release["ticket_ids"] == tickets  # lower-cased, de-duplicated, order kept
+    assert release["unknown_ticket_ids"] == tickets  # no ticket events seen for them
+    assert (release["product"], release["version"], release["kind"]) == (
+        body["product"],
+        "1.0.0",
+        "security",
+    )
+
+    published = await api.post(f"/v1/releases/{release['id']}/publish", headers=staff)
+    assert published.status_code == 200, published.text
+    assert published.json()["status"] == "published"
+    assert published.json()["published_at"] is not None
+
+    rows = await outbox_rows_for(session_factory, release["id"])
+    assert [row.topic for row in rows] == ["aftercare.releases", "aftercare.releases"]
+    events = [CloudEvent.from_json_bytes(row.payload) for row in rows]
+    assert [event.type for event in events] == [
+        "aftercare.release.created.v1",
+        "aftercare.release.published.v1",
+    ]
+    assert all(event.subject == release["id"] for event in events)
+    assert all(event.source == "/aftercare/releases" for event in events)
+    assert [row.event_id for row in rows] == [event.id for event in events]
+
+    created_payload = ReleaseCreated.model_validate(events[0].data)
+    assert created_payload.ticket_ids == tickets
+    assert created_payload.kind == "security"
+    published_payload = ReleasePublished.model_validate(events[1].data)
+    assert published_payload.release_id == release["id"]
+    assert published_payload.ticket_ids == tickets
+    assert published_payload.notes == "Fixes the checkout."
+    assert (
+        published_payload.published_at.isoformat().replace("+00:00", "Z")
+        == (published.json()["published_at"])
+    )
+    # The official SDK reads the record value as a structured-mode CloudEvent too.
+    official = from_json(rows[1].payload)
+    assert official["type"] == "aftercare.release.published.v1"
+    assert official.data["release_id"] == release["id"]
+
+
+async def test_the_relay_publishes_the_outbox_rows(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    release = await create(api, staff)
+    deadline = time.monotonic() + 30
+    while True:
+        rows = await outbox_rows_for(session_factory, release["id"])
+        if rows and all(row.published_at is not None for row in rows):
+            break
+        assert time.monotonic() < deadline, "the outbox relay did not publish in time"
+        await asyncio.sleep(0.2)
+
+
+async def test_publishing_twice_returns_the_same_release_and_emits_once(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    release = await create(api, staff)
+    first = await api.post(f"/v1/releases/{release['id']}/publish", headers=staff)
+    second = await api.post(f"/v1/releases/{release['id']}/publish", headers=staff)
+    assert first.status_code == second.status_code == 200
+    assert second.json()["published_at"] == first.json()["published_at"]
+    assert second.json() == first.json()
+    types = [
+        CloudEvent.from_json_bytes(row.payload).short_type
+        for row in await outbox_rows_for(session_factory, release["id"])
+    ]
+    assert types == ["release.created", "release.published"]
+
+
+async def test_concurrent_publishes_emit_exactly_one_event(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    release = await create(api, staff, ticket_ids=[str(uuid.uuid4())])
+    responses = await asyncio.gather(
+        *(api.post(f"/v1/releases/{release['id']}/publish", headers=staff) for _ in range(6))
+    )
+    assert {response.status_code for response in responses} == {200}
+    assert len({response.json()["published_at"] for response in responses}) == 1
+    types = [
+        CloudEvent.from_json_bytes(row.payload).short_type
+        for row in await outbox_rows_for(session_factory, release["id"])
+    ]
+    assert types.count("release.published") == 1
+
+
+async def test_duplicate_product_version_is_a_409_and_writes_nothing(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    product = unique_product()
+    original = await create(api, staff, product=product, version="2.1.0")
+    before = await row_counts(session_factory)
+    duplicate = await api.post(
+        "/v1/releases",
+        json=release_body(product=f"  {product} ", version="2.1.0", ticket_ids=[str(uuid.uuid4())]),
+        headers=staff,
+    )
+    assert duplicate.status_code == 409
+    assert duplicate.headers["content-type"] == "application/problem+json"
+    problem = duplicate.json()
+    assert problem["existing_release_id"] == original["id"]
+    assert product in problem["detail"]
+    assert await row_counts(session_factory) == before
+
+
+async def test_concurrent_duplicates_create_one_release(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    body = release_body()
+    before = await row_counts(session_factory)
+    responses = await asyncio.gather(
+        *(api.post("/v1/releases", json=body, headers=staff) for _ in range(5))
+    )
+    assert sorted(response.status_code for response in responses) == [201, 409, 409, 409, 409]
+    after = await row_counts(session_factory)
+    assert (after.releases - before.releases, after.outbox - before.outbox) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"version": ""},
+        {"version": "   "},
+        {"version": "1.0 final"},
+        {"product": ""},
+        {"product": "p" * 101},
+        {"kind": "hotfix"},
+        {"ticket_ids": ["not-a-ticket"]},
+        {"ticket_ids": [str(uuid.uuid4()) for _ in range(1001)]},
+        {"notes": "n" * 20_001},
+        {"status": "published"},
+        {"ticket_ids": None},
+    ],
+)
+async def test_invalid_input_is_a_problem_and_changes_nothing(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+    overrides: dict[str, object],
+) -> None:
+    before = await row_counts(session_factory)
+    response = await api.post("/v1/releases", json=release_body(**overrides), headers=staff)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"]
+    assert await row_counts(session_factory) == before
+
+
+async def test_malformed_json_is_a_problem(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    before = await row_counts(session_factory)
+    response = await api.post(
+        "/v1/releases",
+        content=b'{"product": "x", ',
+        headers={**staff, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await row_counts(session_factory) == before
+
+
+async def test_patch_changes_a_draft(api: httpx.AsyncClient, staff: dict[str, str]) -> None:
+    release = await create(api, staff)
+    ticket = str(uuid.uuid4())
+    patched = await api.patch(
+        f"/v1/releases/{release['id']}",
+        json={"kind": "performance", "notes": "Faster search.", "ticket_ids": [ticket]},
+        headers=staff,
+    )
+    assert patched.status_code == 200, patched.text
+    body = patched.json()
+    assert (body["kind"], body["notes"], body["ticket_ids"]) == (
+        "performance",
+        "Faster search.",
+        [ticket],
+    )
+    assert body["updated_at"] > release["updated_at"]
+    assert body["created_at"] == release["created_at"]
+
+    cleared = await api.patch(f"/v1/releases/{release['id']}", json={"notes": None}, headers=staff)
+    assert cleared.json()["notes"] is None
+    assert cleared.json()["ticket_ids"] == [ticket]  # left out: unchanged
+
+    fetched = await api.get(f"/v1/releases/{release['id']}", headers=staff)
+    assert fetched.json() == cleared.json()
+
+
+async def test_patch_on_a_published_release_is_a_409_and_changes_nothing(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    release = await create(api, staff)
+    published = (await api.post(f"/v1/releases/{release['id']}/publish", headers=staff)).json()
+    before = await row_counts(session_factory)
+    response = await api.patch(
+        f"/v1/releases/{release['id']}",
+        json={"notes": "too late", "ticket_ids": [str(uuid.uuid4())]},
+        headers=staff,
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/release-published")
+    assert await row_counts(session_factory) == before
+    assert (await api.get(f"/v1/releases/{release['id']}", headers=staff)).json() == published
+
+
+async def test_patch_refuses_bad_input(api: httpx.AsyncClient, staff: dict[str, str]) -> None:
+    release = await create(api, staff)
+    for body in ({"version": "9.9"}, {"kind": None}, {"ticket_ids": ["x"]}, {"kind": "nope"}):
+        response = await api.patch(f"/v1/releases/{release['id']}", json=body, headers=staff)
+        assert response.status_code == 422, body
+    unchanged = await api.get(f"/v1/releases/{release['id']}", headers=staff)
+    assert unchanged.json() == release
+
+
+async def test_unknown_release_is_a_404_everywhere(
+    api: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    missing = str(uuid.uuid4())
+    for method, path, body in (
+        ("GET", f"/v1/releases/{missing}", None),
+        ("PATCH", f"/v1/releases/{missing}", {"notes": "x"}),
+        ("POST", f"/v1/releases/{missing}/publish", None),
+        ("GET", f"/v1/releases/{missing}/changelog", None),
+        ("GET", "/v1/releases/not-even-a-uuid", None),
+        ("GET", "/v1/releases/%00", None),
+        ("POST", "/v1/releases/%00/publish", None),
+    ):
+        response = await api.request(method, path, json=body, headers=staff)
+        assert response.status_code == 404, (method, path)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_list_pages_newest_first_without_gaps_or_repeats(
+    api: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    product = unique_product()
+    ids = [
+        (await create(api, staff, product=product, version=f"1.{minor}.0"))["id"]
+        for minor in range(5)
+    ]
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, str | int] = {"product": product, "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await api.get("/v1/releases", params=params, headers=staff)).json()
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(ids))
+    assert pages == 3
+
+
+async def test_list_filters_by_status_and_kind(
+    api: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    product = unique_product()
+    draft = await create(api, staff, product=product, version="1.0", kind="feature")
+    shipped = await create(api, staff, product=product, version="1.1", kind="security")
+    await api.post(f"/v1/releases/{shipped['id']}/publish", headers=staff)
+
+    async def ids(**params: str) -> list[str]:
+        response = await api.get(
+            "/v1/releases", params={"product": product, **params}, headers=staff
+        )
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids(status="draft") == [draft["id"]]
+    assert await ids(status="published") == [shipped["id"]]
+    assert await ids(kind="security") == [shipped["id"]]
+    assert await ids() == [shipped["id"], draft["id"]]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "garbage!"},
+        {"limit": 0},
+        {"limit": 201},
+        {"status": "archived"},
+        {"product": "nul\x00inside"},
+    ],
+)
+async def test_list_refuses_bad_query_parameters(
+    api: httpx.AsyncClient, staff: dict[str, str], params: dict[str, str | int]
+) -> None:
+    response = await api.get("/v1/releases", params=params, headers=staff)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_writes_need_staff_and_every_call_needs_a_credential(
+    api: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    release = await create(api, staff)
+    assert (await api.post("/v1/releases", json=release_body())).status_code == 401
+    assert (await api.get(f"/v1/releases/{release['id']}")).status_code == 401
+    bogus = {"Authorization": "Bearer ak_not-a-real-key-at-all"}
+    assert (await api.get("/v1/releases", headers=bogus)).status_code == 401
+
+
+async def test_changelog_lists_tickets_with_what_is_known(
+    api: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    unknown = str(uuid.uuid4())
+    release = await create(api, staff, ticket_ids=[unknown], version="3.0.0")
+    changelog = await api.get(f"/v1/releases/{release['id']}/changelog", headers=staff)
+    assert changelog.status_code == 200
+    body = changelog.json()
+    assert body["entries"] == [
+        {"ticket_id": unknown, "title": None, "priority": None, "status": None}
+    ]
+    assert "(title not known yet)" in body["markdown"]
+    markdown = await api.get(
+        f"/v1/releases/{release['id']}/changelog", params={"format": "markdown"}, headers=staff
+    )
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert markdown.text == body["markdown"]
+
+
+async def test_openapi_document_is_served(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/openapi.json")).json()
+    assert document["openapi"].startswith("3.1")
+    assert "/v1/releases/{release_id}/publish" in document["paths"]
+    assert "/v1/tickets/{ticket_id}/releases" in document["paths"]

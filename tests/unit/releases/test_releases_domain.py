@@ -1,0 +1,117 @@
+"""Release rules: what a valid release is and how its status moves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aftercare_releases.domain import (
+    MAX_TICKETS_PER_RELEASE,
+    NOTES_MAX_LENGTH,
+    ReleaseNotEditableError,
+    ReleaseRuleError,
+    decide_publish,
+    ensure_editable,
+    is_ticket_id,
+    normalize_notes,
+    normalize_product,
+    normalize_ticket_ids,
+    normalize_version,
+    unknown_ticket_ids,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1.4.2", "1.4.2"),
+        ("  2.0.0-rc.1+build.7 ", "2.0.0-rc.1+build.7"),
+        ("2026.11.27", "2026.11.27"),
+        ("v3", "v3"),
+        ("build_512", "build_512"),
+    ],
+)
+def test_version_accepts_semantic_calendar_and_build_styles(raw: str, expected: str) -> None:
+    assert normalize_version(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "1.0 beta", "-1.0", ".1", "1/2", "1.0\n2", "x" * 65, "1.0;drop"]
+)
+def test_version_refuses_empty_spaced_or_odd_strings(raw: str) -> None:
+    with pytest.raises(ReleaseRuleError):
+        normalize_version(raw)
+
+
+def test_product_is_trimmed_and_bounded() -> None:
+    assert normalize_product("  Acme Portal ") == "Acme Portal"
+    with pytest.raises(ReleaseRuleError, match="empty"):
+        normalize_product("   ")
+    with pytest.raises(ReleaseRuleError, match="at most"):
+        normalize_product("p" * 101)
+    with pytest.raises(ReleaseRuleError, match="control"):
+        normalize_product("Acme\nPortal")
+
+
+def test_notes_keep_line_breaks_but_not_control_characters() -> None:
+    assert normalize_notes("Fixes:\n- checkout\r\n\t- cart") == "Fixes:\n- checkout\r\n\t- cart"
+    assert normalize_notes("   ") is None
+    assert normalize_notes(None) is None
+    with pytest.raises(ReleaseRuleError):
+        normalize_notes("bell\x07")
+    with pytest.raises(ReleaseRuleError):
+        normalize_notes("n" * (NOTES_MAX_LENGTH + 1))
+
+
+def test_ticket_ids_are_lowercased_and_deduplicated_in_first_mention_order() -> None:
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    raw = [first.upper(), second, f" {first} ", second]
+    assert normalize_ticket_ids(raw) == [first, second]
+
+
+@pytest.mark.parametrize("bad", ["", "42", "not-a-uuid", "0" * 32, str(uuid.uuid4()) + "0"])
+def test_ticket_ids_must_be_uuid_shaped(bad: str) -> None:
+    assert not is_ticket_id(bad)
+    with pytest.raises(ReleaseRuleError, match=r"ticket_ids\[1\]"):
+        normalize_ticket_ids([str(uuid.uuid4()), bad])
+
+
+def test_ticket_ids_are_capped_after_deduplication() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(MAX_TICKETS_PER_RELEASE)]
+    assert len(normalize_ticket_ids(ids + ids)) == MAX_TICKETS_PER_RELEASE
+    with pytest.raises(ReleaseRuleError, match="at most"):
+        normalize_ticket_ids([*ids, str(uuid.uuid4())])
+
+
+def test_only_drafts_are_editable() -> None:
+    ensure_editable("r1", "draft")
+    with pytest.raises(ReleaseNotEditableError, match="r1"):
+        ensure_editable("r1", "published")
+
+
+def test_publishing_a_draft_publishes_it_now() -> None:
+    decision = decide_publish("draft", None, now=NOW)
+    assert decision.newly_published
+    assert decision.published_at == NOW
+
+
+def test_publishing_again_keeps_the_first_publication_and_emits_nothing() -> None:
+    first = NOW - timedelta(days=2)
+    decision = decide_publish("published", first, now=NOW)
+    assert not decision.newly_published
+    assert decision.published_at == first
+
+
+def test_publishing_needs_an_aware_clock() -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        decide_publish("draft", None, now=datetime(2026, 11, 27, 12, 0))
+
+
+def test_unknown_ticket_ids_keep_listing_order() -> None:
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+    assert unknown_ticket_ids([a, b, c], {b}) == [a, c]
+    assert unknown_ticket_ids([a], {a}) == []
