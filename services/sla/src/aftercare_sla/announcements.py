@@ -1,0 +1,52 @@
+"""Turn clock changes into ``sla.*`` events in the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_shared.events.catalog import (
+    Priority,
+    SlaAtRisk,
+    SlaBreached,
+    SlaClockEvent,
+    SlaClockStarted,
+    SlaMet,
+    SlaPaused,
+    SlaResumed,
+)
+from aftercare_shared.events.factory import new_event
+from aftercare_shared.outbox import enqueue_event
+from aftercare_sla.clocks import ClockChange
+from aftercare_sla.models import SCHEMA, TrackedTicket
+from aftercare_sla.ticket_lifecycle import ClockEvents
+
+PAYLOAD_TYPES: dict[ClockChange, type[SlaClockEvent]] = {
+    ClockChange.STARTED: SlaClockStarted,
+    ClockChange.AT_RISK: SlaAtRisk,
+    ClockChange.BREACHED: SlaBreached,
+    ClockChange.MET: SlaMet,
+    ClockChange.PAUSED: SlaPaused,
+    ClockChange.RESUMED: SlaResumed,
+}
+
+
+async def announce(session: AsyncSession, ticket: TrackedTicket, changes: ClockEvents) -> None:
+    """Enqueue one event per change, keyed by the ticket so they stay in order."""
+    for clock, change in changes:
+        payload = PAYLOAD_TYPES[change.change](
+            ticket_id=ticket.ticket_id,
+            client_id=ticket.client_id,
+            metric=clock.metric.value,
+            plan_id=ticket.plan_id,
+            # Stored from a ticket event, whose contract allows only P1-P4.
+            priority=cast(Priority, ticket.priority),
+            started_at=clock.started_at,
+            due_at=clock.due_at,
+            occurred_at=change.occurred_at,
+        )
+        event = new_event(
+            payload, service=SCHEMA, subject=ticket.ticket_id, client_id=ticket.client_id
+        )
+        await enqueue_event(session, event, schema=SCHEMA)

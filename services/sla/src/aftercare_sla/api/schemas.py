@@ -1,0 +1,125 @@
+"""HTTP request and response bodies of the sla API (not the ORM, not the event contracts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from aftercare_sla.clocks import ClockState, Metric
+
+MAX_TARGET_MINUTES = 525_600
+"""A year: a longer target is a typo, and it keeps deadline arithmetic bounded."""
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+TargetMinutes = Annotated[int, Field(strict=True, gt=0, le=MAX_TARGET_MINUTES)]
+PriorityName = Literal["P1", "P2", "P3", "P4"]
+
+
+class MetricTargets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_response_minutes: TargetMinutes = Field(
+        description="Business minutes until staff must first respond."
+    )
+    resolution_minutes: TargetMinutes = Field(
+        description="Business minutes until the ticket must be resolved."
+    )
+
+    @model_validator(mode="after")
+    def _response_before_resolution(self) -> MetricTargets:
+        if self.first_response_minutes > self.resolution_minutes:
+            raise ValueError("first_response_minutes must not exceed resolution_minutes")
+        return self
+
+
+class PlanTargets(BaseModel):
+    """Targets for every priority: a plan that forgets one would leave tickets unmeasured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    P1: MetricTargets
+    P2: MetricTargets
+    P3: MetricTargets
+    P4: MetricTargets
+
+
+class PlanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    targets: PlanTargets
+    calendar: dict[str, Any] | None = Field(
+        default=None,
+        description="Business calendar (see DESIGN.md); absent or null means 24x7.",
+        json_schema_extra={
+            "example": {
+                "timezone": "Europe/London",
+                "hours": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+                "holidays": ["2026-12-25"],
+                "holiday_country": "GB",
+                "holiday_subdivision": "ENG",
+                "overrides": {"2026-12-24": [["09:00", "12:00"]]},
+            }
+        },
+    )
+    at_risk_ratio: float = Field(
+        default=0.75,
+        gt=0,
+        lt=1,
+        strict=True,
+        description="Share of a target after which the clock is announced at risk.",
+    )
+
+
+class PlanOut(BaseModel):
+    id: str
+    name: str
+    targets: PlanTargets
+    calendar: dict[str, Any] | None
+    at_risk_ratio: float
+    created_at: datetime
+
+
+class PlanList(BaseModel):
+    items: list[PlanOut]
+
+
+class PlanAssignmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: Identifier
+
+
+class PlanAssignmentOut(BaseModel):
+    client_id: str
+    plan_id: str
+    assigned_at: datetime
+
+
+class ClockOut(BaseModel):
+    metric: Metric
+    state: ClockState
+    target_seconds: int = Field(description="The target in business seconds.")
+    started_at: datetime
+    due_at: datetime = Field(
+        description="When the target is reached if the clock keeps running; fixed once breached."
+    )
+    at_risk_at: datetime
+    at_risk_reached_at: datetime | None
+    paused_at: datetime | None
+    stopped_at: datetime | None
+    breached_at: datetime | None
+    met_at: datetime | None
+    elapsed_business_seconds: int
+    remaining_business_seconds: int = Field(description="Negative once the target is exceeded.")
+
+
+class TicketSlaOut(BaseModel):
+    ticket_id: str
+    client_id: str
+    plan_id: str | None = Field(description="null: the client had no plan when it was created.")
+    priority: PriorityName
+    status: str
+    clocks: list[ClockOut]

@@ -1,0 +1,139 @@
+"""The sla schema: plans, assignments, read models, SLA clocks and their durable timers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from aftercare_shared.client_keys import client_api_keys_table
+from aftercare_shared.db import service_metadata
+from aftercare_shared.outbox import inbox_table, outbox_table
+
+SCHEMA = "sla"
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata(SCHEMA)
+
+
+class Plan(Base):
+    """A maintenance plan's SLA targets; immutable once created, so clocks can rely on it."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint("at_risk_ratio > 0 AND at_risk_ratio < 1", name="at_risk_ratio_range"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    # {"P1": {"first_response_minutes": 30, "resolution_minutes": 240}, ...}
+    targets: Mapped[dict[str, dict[str, int]]] = mapped_column(JSONB)
+    # The calendar's canonical JSON (BusinessCalendar.to_json); NULL means 24x7.
+    calendar: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    at_risk_ratio: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ClientPlan(Base):
+    """Which plan covers a client's new tickets."""
+
+    __tablename__ = "client_plans"
+
+    # No foreign key to ``clients``: the client.created event may not have arrived yet.
+    client_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Client(Base):
+    """Read model of intake's clients, kept from ``aftercare.clients``."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TrackedTicket(Base):
+    """What sla knows of a ticket: enough to drive its clocks. ``plan_id`` NULL = no plan."""
+
+    __tablename__ = "tickets"
+
+    ticket_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    client_id: Mapped[str] = mapped_column(Text, index=True)
+    plan_id: Mapped[str | None] = mapped_column(ForeignKey("plans.id"), index=True)
+    priority: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Clock(Base):
+    """One SLA clock of a ticket; its state is derived from the timestamps (see clocks.py)."""
+
+    __tablename__ = "clocks"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "metric"),
+        CheckConstraint("metric IN ('first_response', 'resolution')", name="metric_known"),
+        CheckConstraint("met_at IS NULL OR breached_at IS NULL", name="met_or_breached"),
+        CheckConstraint("met_at IS NULL OR stopped_at IS NOT NULL", name="met_when_stopped"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.ticket_id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(Text)
+    target_seconds: Mapped[int] = mapped_column(BigInteger)
+    at_risk_ratio: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at_risk_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Closed pauses as [[start, end], ...] ISO-8601 pairs: few per clock, always read whole.
+    pauses: Mapped[list[list[str]]] = mapped_column(JSONB)
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    at_risk_reached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ClockTimer(Base):
+    """A durable at-risk or breach timer for one version of a clock.
+
+    Rows are deleted once processed, so the table (and its ``due_at`` index) holds only
+    pending timers and the worker's scan costs what is due, not what is open.
+    """
+
+    __tablename__ = "clock_timers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('at_risk', 'breach')", name="kind_known"),
+        Index("ix_clock_timers_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    clock_id: Mapped[str] = mapped_column(ForeignKey("clocks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    clock_version: Mapped[int] = mapped_column(Integer)
+
+
+outbox = outbox_table(Base.metadata)
+inbox = inbox_table(Base.metadata)
+client_api_keys = client_api_keys_table(Base.metadata)

@@ -1,0 +1,201 @@
+"""Data access for the sla schema. Nothing here commits: the caller's transaction does.
+
+Lock order, to keep concurrent writers free of deadlocks: a ticket's clocks are locked in
+clock id order, by the consumer (one ticket) and by the timer worker (many tickets) alike;
+the consumer never waits for a timer row (it deletes stale ones with SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_sla.clocks import DueTimer, Metric, SlaClock
+from aftercare_sla.domain import BusinessCalendar, Pause
+from aftercare_sla.models import Client, ClientPlan, Clock, ClockTimer, Plan, TrackedTicket
+
+# --- plans and assignments ---------------------------------------------------------------
+
+
+async def get_plan(session: AsyncSession, plan_id: str) -> Plan | None:
+    return await session.get(Plan, plan_id)
+
+
+async def list_plans(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Plan]:
+    result = await session.scalars(
+        select(Plan).order_by(Plan.created_at, Plan.id).limit(limit).offset(offset)
+    )
+    return result.all()
+
+
+async def get_assignment(session: AsyncSession, client_id: str) -> ClientPlan | None:
+    return await session.get(ClientPlan, client_id)
+
+
+async def upsert_assignment(
+    session: AsyncSession, *, client_id: str, plan_id: str, assigned_at: datetime
+) -> ClientPlan:
+    statement = (
+        pg_insert(ClientPlan)
+        .values(client_id=client_id, plan_id=plan_id, assigned_at=assigned_at)
+        .on_conflict_do_update(
+            index_elements=[ClientPlan.client_id],
+            set_={"plan_id": plan_id, "assigned_at": assigned_at},
+        )
+        .returning(ClientPlan)
+    )
+    # populate_existing: an assignment loaded earlier in this session must not mask the new one.
+    return (await session.scalars(statement, execution_options={"populate_existing": True})).one()
+
+
+def plan_calendar(plan: Plan) -> BusinessCalendar:
+    """The plan's business calendar (24x7 when it has none); validated when stored."""
+    return BusinessCalendar.from_json(plan.calendar)
+
+
+async def plan_of_client(session: AsyncSession, client_id: str) -> Plan | None:
+    return await session.scalar(
+        select(Plan)
+        .join(ClientPlan, ClientPlan.plan_id == Plan.id)
+        .where(ClientPlan.client_id == client_id)
+    )
+
+
+# --- client read model -------------------------------------------------------------------
+
+
+async def upsert_client(
+    session: AsyncSession, *, client_id: str, name: str, changed_at: datetime
+) -> None:
+    """Insert or rename; an older event never overwrites a newer name."""
+    statement = pg_insert(Client).values(
+        client_id=client_id, name=name, created_at=changed_at, updated_at=changed_at
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Client.client_id],
+            set_={"name": name, "updated_at": changed_at},
+            where=Client.updated_at <= changed_at,
+        )
+    )
+
+
+# --- tickets and clocks ------------------------------------------------------------------
+
+
+async def get_ticket(
+    session: AsyncSession, ticket_id: str, *, for_update: bool = False
+) -> TrackedTicket | None:
+    return await session.get(TrackedTicket, ticket_id, with_for_update=for_update)
+
+
+async def ticket_clocks(
+    session: AsyncSession, ticket_id: str, *, for_update: bool = False
+) -> list[Clock]:
+    statement = select(Clock).where(Clock.ticket_id == ticket_id).order_by(Clock.id)
+    if for_update:
+        statement = statement.with_for_update()
+    return list((await session.scalars(statement)).all())
+
+
+def clock_from_row(row: Clock) -> SlaClock:
+    return SlaClock(
+        metric=Metric(row.metric),
+        target=timedelta(seconds=row.target_seconds),
+        at_risk_ratio=row.at_risk_ratio,
+        started_at=row.started_at,
+        due_at=row.due_at,
+        at_risk_at=row.at_risk_at,
+        pauses=[_pause_from_json(pair) for pair in row.pauses],
+        paused_at=row.paused_at,
+        stopped_at=row.stopped_at,
+        met_at=row.met_at,
+        breached_at=row.breached_at,
+        at_risk_reached_at=row.at_risk_reached_at,
+        version=row.version,
+    )
+
+
+def copy_clock_to_row(clock: SlaClock, row: Clock) -> None:
+    row.metric = clock.metric.value
+    row.target_seconds = int(clock.target.total_seconds())
+    row.at_risk_ratio = clock.at_risk_ratio
+    row.started_at = clock.started_at
+    row.due_at = clock.due_at
+    row.at_risk_at = clock.at_risk_at
+    row.pauses = [[start.isoformat(), end.isoformat()] for start, end in clock.pauses]
+    row.paused_at = clock.paused_at
+    row.stopped_at = clock.stopped_at
+    row.met_at = clock.met_at
+    row.breached_at = clock.breached_at
+    row.at_risk_reached_at = clock.at_risk_reached_at
+    row.version = clock.version
+
+
+def _pause_from_json(pair: list[str]) -> Pause:
+    return datetime.fromisoformat(pair[0]), datetime.fromisoformat(pair[1])
+
+
+# --- durable timers ----------------------------------------------------------------------
+
+
+async def schedule_timers(
+    session: AsyncSession, *, clock_id: str, version: int, timers: Iterable[DueTimer]
+) -> None:
+    """Replace the clock's timers with ``timers`` for ``version``.
+
+    Older timers the worker is processing right now are skipped, not waited for: it
+    drops them itself, since their version is stale.
+    """
+    stale = (
+        select(ClockTimer.id)
+        .where(ClockTimer.clock_id == clock_id, ClockTimer.clock_version != version)
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(delete(ClockTimer).where(ClockTimer.id.in_(stale)))
+    rows = [
+        {
+            "clock_id": clock_id,
+            "kind": timer.kind.value,
+            "due_at": timer.due_at,
+            "clock_version": version,
+        }
+        for timer in timers
+    ]
+    if rows:
+        await session.execute(insert(ClockTimer), rows)
+
+
+async def claim_due_timers(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> Sequence[ClockTimer]:
+    """Lock up to ``limit`` timers due before ``now``; other replicas skip them."""
+    result = await session.scalars(
+        select(ClockTimer)
+        .where(ClockTimer.due_at < now)
+        .order_by(ClockTimer.due_at, ClockTimer.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return result.all()
+
+
+async def lock_clocks_with_tickets(
+    session: AsyncSession, clock_ids: Iterable[str]
+) -> dict[str, tuple[Clock, TrackedTicket]]:
+    result = await session.execute(
+        select(Clock, TrackedTicket)
+        .join(TrackedTicket, TrackedTicket.ticket_id == Clock.ticket_id)
+        .where(Clock.id.in_(sorted(set(clock_ids))))
+        .order_by(Clock.id)
+        .with_for_update(of=Clock)
+    )
+    return {clock.id: (clock, ticket) for clock, ticket in result}
+
+
+async def delete_timers(session: AsyncSession, timer_ids: Iterable[int]) -> None:
+    await session.execute(delete(ClockTimer).where(ClockTimer.id.in_(list(timer_ids))))

@@ -1,0 +1,43 @@
+"""The sla service's settings (``SLA_*``) on top of the shared ``AFTERCARE_*`` ones."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aftercare_shared.settings import CommonSettings
+from aftercare_shared.topics import CLIENTS, TICKETS
+
+
+class SlaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLA_", extra="ignore")
+
+    common: CommonSettings = Field(default_factory=CommonSettings)
+    consumer_group: str = Field(
+        default="aftercare-sla",
+        min_length=1,
+        description="Kafka consumer group of the sla consumer (shared by its replicas).",
+    )
+    clients_topic: str = Field(
+        default=CLIENTS,
+        min_length=1,
+        description="Topic the client and client-key read models are kept from.",
+    )
+    tickets_topic: str = Field(
+        default=TICKETS,
+        min_length=1,
+        description="Topic of the ticket events that start, pause and stop SLA clocks.",
+    )
+    timer_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the timer worker looks for due at-risk/breach timers; "
+        "also the worst-case delay of an sla.at_risk or sla.breached event.",
+    )
+    timer_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Most timers one worker transaction claims; a full batch is followed "
+        "at once by the next, so a backlog drains without waiting for the poll interval.",
+    )

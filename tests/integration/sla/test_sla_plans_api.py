@@ -1,0 +1,219 @@
+"""Plans and client assignments over HTTP, with the app's full lifespan running."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.integration.sla.sla_support import (
+    OFFICE_HOURS_LONDON,
+    STAFF,
+    plan_body,
+    row_counts,
+    seed_client_key,
+    targets,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def test_staff_create_a_plan_and_read_it_back(api: httpx.AsyncClient) -> None:
+    body = plan_body(calendar=OFFICE_HOURS_LONDON, at_risk_ratio=0.8)
+
+    created = await api.post("/v1/plans", json=body, headers=STAFF)
+
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    assert set(plan) == {"id", "name", "targets", "calendar", "at_risk_ratio", "created_at"}
+    assert plan["name"] == body["name"]
+    assert plan["targets"] == body["targets"]
+    assert plan["at_risk_ratio"] == 0.8
+    # The calendar comes back in its canonical form: closed days are spelled out.
+    assert plan["calendar"]["timezone"] == "Europe/London"
+    assert plan["calendar"]["hours"]["mon"] == [["09:00", "17:00"]]
+    assert plan["calendar"]["hours"]["sat"] == []
+    fetched = await api.get(f"/v1/plans/{plan['id']}", headers=STAFF)
+    assert fetched.json() == plan
+    listed = await api.get("/v1/plans", params={"limit": 500}, headers=STAFF)
+    assert plan in listed.json()["items"]
+
+
+async def test_a_plan_without_calendar_is_24x7_with_the_default_at_risk_ratio(
+    api: httpx.AsyncClient,
+) -> None:
+    created = await api.post("/v1/plans", json=plan_body(), headers=STAFF)
+
+    assert created.status_code == 201, created.text
+    assert created.json()["calendar"] is None
+    assert created.json()["at_risk_ratio"] == 0.75
+
+
+def _without_p4() -> dict[str, Any]:
+    partial = plan_body()["targets"]
+    assert isinstance(partial, dict)
+    return {priority: value for priority, value in partial.items() if priority != "P4"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "location"),
+    [
+        pytest.param({"targets": _without_p4()}, "body.targets.P4", id="missing-priority"),
+        pytest.param(
+            {"targets": targets(0, 60)}, "body.targets.P1.first_response_minutes", id="zero"
+        ),
+        pytest.param(
+            {"targets": targets(-5, 60)}, "body.targets.P1.first_response_minutes", id="negative"
+        ),
+        pytest.param(
+            {"targets": targets(61, 60)}, "body.targets.P1", id="response-after-resolution"
+        ),
+        pytest.param(
+            {
+                "targets": {
+                    **targets(15, 60),
+                    "P1": {"first_response_minutes": "15", "resolution_minutes": 60},
+                }
+            },
+            "body.targets.P1.first_response_minutes",
+            id="minutes-as-string",
+        ),
+        pytest.param(
+            {
+                "targets": {
+                    **targets(15, 60),
+                    "P1": {"first_response_minutes": 1.5, "resolution_minutes": 60},
+                }
+            },
+            "body.targets.P1.first_response_minutes",
+            id="fractional-minutes",
+        ),
+        pytest.param({"at_risk_ratio": 1.0}, "body.at_risk_ratio", id="ratio-one"),
+        pytest.param({"at_risk_ratio": 0}, "body.at_risk_ratio", id="ratio-zero"),
+        pytest.param({"name": "   "}, "body.name", id="blank-name"),
+        pytest.param({"colour": "gold"}, "body.colour", id="unknown-field"),
+        pytest.param({"calendar": ["mon"]}, "body.calendar", id="calendar-not-an-object"),
+    ],
+)
+async def test_invalid_plans_are_refused_and_change_nothing(
+    api: httpx.AsyncClient, app_sessions: Sessions, overrides: dict[str, Any], location: str
+) -> None:
+    before = await row_counts(app_sessions)
+
+    refused = await api.post("/v1/plans", json=plan_body(**overrides), headers=STAFF)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert location in [error["location"] for error in refused.json()["errors"]]
+    assert await row_counts(app_sessions) == before
+
+
+@pytest.mark.parametrize(
+    ("calendar", "named"),
+    [
+        pytest.param({"timezone": "Mars/Olympus"}, "Mars/Olympus", id="unknown-zone"),
+        pytest.param({"hours": {"mon": [["09:00", "17:00"]]}}, "timezone", id="no-zone"),
+        pytest.param(
+            {"timezone": "UTC", "hours": {"mon": [["09:00", "13:00"], ["12:00", "17:00"]]}},
+            "overlap",
+            id="overlapping-hours",
+        ),
+        pytest.param({"timezone": "UTC", "hours": {"funday": []}}, "funday", id="unknown-day"),
+        pytest.param({"timezone": "UTC", "hours": {"mon": [["9am", "5pm"]]}}, "9am", id="bad-time"),
+        pytest.param({"timezone": "UTC", "holidays": ["2026-02-30"]}, "2026-02-30", id="bad-date"),
+        pytest.param({"timezone": "UTC", "holiday_country": "ZZ"}, "ZZ", id="unknown-country"),
+        pytest.param({"timezone": "UTC", "weekends": "off"}, "weekends", id="unknown-field"),
+    ],
+)
+async def test_calendar_errors_are_422_problems_naming_the_problem(
+    api: httpx.AsyncClient, app_sessions: Sessions, calendar: dict[str, Any], named: str
+) -> None:
+    before = await row_counts(app_sessions)
+
+    refused = await api.post("/v1/plans", json=plan_body(calendar=calendar), headers=STAFF)
+
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert named in problem["detail"]
+    assert problem["errors"][0]["location"] == "body.calendar"
+    assert await row_counts(app_sessions) == before
+
+
+async def test_plans_are_staff_only(api: httpx.AsyncClient, app_sessions: Sessions) -> None:
+    client_key = await seed_client_key(app_sessions, str(uuid.uuid4()))
+    before = await row_counts(app_sessions)
+
+    anonymous = await api.post("/v1/plans", json=plan_body())
+    as_client = await api.post("/v1/plans", json=plan_body(), headers=client_key)
+    listing = await api.get("/v1/plans", headers=client_key)
+
+    assert anonymous.status_code == 401
+    assert as_client.status_code == 403
+    assert listing.status_code == 403
+    assert await row_counts(app_sessions) == before
+
+
+async def test_an_unknown_plan_is_404(api: httpx.AsyncClient) -> None:
+    missing = await api.get(f"/v1/plans/{uuid.uuid4()}", headers=STAFF)
+
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_staff_assign_a_plan_to_a_client_not_seen_yet_and_replace_it(
+    api: httpx.AsyncClient,
+) -> None:
+    first = (await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()
+    second = (await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()
+    client_id = str(uuid.uuid4())
+
+    assigned = await api.put(
+        f"/v1/clients/{client_id}/plan", json={"plan_id": first["id"]}, headers=STAFF
+    )
+    replaced = await api.put(
+        f"/v1/clients/{client_id}/plan", json={"plan_id": second["id"]}, headers=STAFF
+    )
+    fetched = await api.get(f"/v1/clients/{client_id}/plan", headers=STAFF)
+
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["plan_id"] == first["id"]
+    assert set(assigned.json()) == {"client_id", "plan_id", "assigned_at"}
+    assert replaced.json()["plan_id"] == second["id"]
+    assert fetched.json() == replaced.json()
+
+
+async def test_assigning_an_unknown_plan_is_refused_and_changes_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    client_id = str(uuid.uuid4())
+
+    refused = await api.put(
+        f"/v1/clients/{client_id}/plan", json={"plan_id": "no-such-plan"}, headers=STAFF
+    )
+    fetched = await api.get(f"/v1/clients/{client_id}/plan", headers=STAFF)
+
+    assert refused.status_code == 422
+    assert "no-such-plan" in refused.json()["detail"]
+    assert fetched.status_code == 404
+
+
+async def test_a_client_key_reads_only_its_own_assignment(
+    api: httpx.AsyncClient, app_sessions: Sessions
+) -> None:
+    plan = (await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()
+    own, other = str(uuid.uuid4()), str(uuid.uuid4())
+    for client_id in (own, other):
+        await api.put(f"/v1/clients/{client_id}/plan", json={"plan_id": plan["id"]}, headers=STAFF)
+    key = await seed_client_key(app_sessions, own)
+
+    mine = await api.get(f"/v1/clients/{own}/plan", headers=key)
+    theirs = await api.get(f"/v1/clients/{other}/plan", headers=key)
+    assign = await api.put(f"/v1/clients/{own}/plan", json={"plan_id": plan["id"]}, headers=key)
+
+    assert mine.status_code == 200
+    assert theirs.status_code == 404
+    assert assign.status_code == 403
