@@ -1,0 +1,26 @@
+"""Transactional outbox: events commit with the state change, a relay publishes them.
+
+A service's first migration calls :func:`create_messaging_tables`; its write paths call
+:func:`enqueue_event` inside their transaction; its lifespan runs one :class:`OutboxRelay`.
+"""
+
+from aftercare_shared.outbox.enqueue import enqueue_event, record_headers
+from aftercare_shared.outbox.relay import OutboxRelay
+from aftercare_shared.outbox.tables import (
+    create_messaging_tables,
+    drop_messaging_tables,
+    inbox_table,
+    outbox_notify_channel,
+    outbox_table,
+)
+
+__all__ = [
+    "OutboxRelay",
+    "create_messaging_tables",
+    "drop_messaging_tables",
+    "enqueue_event",
+    "inbox_table",
+    "outbox_notify_channel",
+    "outbox_table",
+    "record_headers",
+]

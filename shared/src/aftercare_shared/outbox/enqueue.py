@@ -1,0 +1,46 @@
+"""Put an event in the outbox, inside the transaction that changes the state it describes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import MetaData, Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_shared.events.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent
+from aftercare_shared.outbox.tables import outbox_notify_channel, outbox_table
+from aftercare_shared.topics import topic_for_event_type
+
+
+@lru_cache(maxsize=64)
+def _outbox_in(schema: str) -> Table:
+    return outbox_table(MetaData(schema=schema))
+
+
+def record_headers(event: CloudEvent) -> dict[str, str]:
+    """Kafka headers for ``event``: structured-mode content type plus the trace context."""
+    headers = {"content-type": STRUCTURED_CONTENT_TYPE}
+    if event.traceparent:
+        headers["traceparent"] = event.traceparent
+    return headers
+
+
+async def enqueue_event(
+    session: AsyncSession, event: CloudEvent, *, schema: str, topic: str | None = None
+) -> None:
+    """Add ``event`` to ``schema``'s outbox in the caller's transaction; never commits.
+
+    The record goes to ``topic`` (default: the topic of the event type) keyed by the
+    event's subject, so all events of one aggregate keep their order. The relay is woken
+    by a NOTIFY that Postgres delivers only if and when the transaction commits.
+    """
+    await session.execute(
+        insert(_outbox_in(schema)).values(
+            event_id=event.id,
+            topic=topic or topic_for_event_type(event.type),
+            record_key=event.subject,
+            payload=event.to_json_bytes(),
+            headers=record_headers(event),
+        )
+    )
+    await session.execute(select(func.pg_notify(outbox_notify_channel(schema), "")))
