@@ -1,6 +1,7 @@
 """Long-running processes the stack starts (Kafka, the services): start them detached,
 remember them in a record file, tell whether they still run, stop them."""
 
+import contextlib
 import json
 import os
 import signal
@@ -10,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .console import step, warn
+from .console import DevstackError, step, warn
 from .paths import REPO_ROOT
+
+_EXEC_TIMEOUT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,8 @@ def is_running(pid: int, command_marker: str) -> bool:
 
 def _reap_if_our_child(pid: int) -> None:
     # A process this very run started and stopped stays a zombie until waited for.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def start_detached(
@@ -98,28 +99,49 @@ def start_detached(
         )
     record = ProcessRecord(pid=process.pid, port=port, command_marker=command_marker)
     record_path.write_text(json.dumps(asdict(record)))
+    _wait_for_exec(process, command_marker)
     return record
 
 
+def _wait_for_exec(process: subprocess.Popen[bytes], command_marker: str) -> None:
+    # Until the child has exec'd, its command line is still ours and lacks the marker:
+    # asking is_running() then would call a healthy start dead.
+    deadline = time.monotonic() + _EXEC_TIMEOUT_SECONDS
+    while process.poll() is None and time.monotonic() < deadline:
+        if is_running(process.pid, command_marker):
+            return
+        time.sleep(0.01)
+
+
 def stop(record_path: Path, name: str, grace_seconds: float) -> None:
-    """SIGTERM, wait up to `grace_seconds` for a clean shutdown, then SIGKILL."""
-    record = running_record(record_path)
-    if record is None:
-        record_path.unlink(missing_ok=True)
-        return
-    step(f"stopping {name} (pid {record.pid})…")
-    _signal_group(record.pid, signal.SIGTERM)
+    stop_together({name: record_path}, grace_seconds)
+
+
+def stop_together(records: Mapping[str, Path], grace_seconds: float) -> None:
+    """SIGTERM to all at once (they drain in parallel), wait up to `grace_seconds` for a
+    clean shutdown, then SIGKILL whatever is left."""
+    running = {}
+    for name, path in records.items():
+        record = running_record(path)
+        if record is not None:
+            step(f"stopping {name} (pid {record.pid})…")
+            _signal_group(record.pid, signal.SIGTERM)
+            running[name] = record
     deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline:
-        if not is_running(record.pid, record.command_marker):
-            break
+    while running and time.monotonic() < deadline:
         time.sleep(0.2)
-    else:
+        running = {n: r for n, r in running.items() if is_running(r.pid, r.command_marker)}
+    for name, record in running.items():
         warn(f"{name} did not stop within {grace_seconds:.0f}s; killing it")
         _signal_group(record.pid, signal.SIGKILL)
-        while is_running(record.pid, record.command_marker):
-            time.sleep(0.1)
-    record_path.unlink(missing_ok=True)
+    kill_deadline = time.monotonic() + 10
+    while running:
+        if time.monotonic() > kill_deadline:
+            raise DevstackError(f"still running after SIGKILL: {', '.join(running)}")
+        time.sleep(0.1)
+        running = {n: r for n, r in running.items() if is_running(r.pid, r.command_marker)}
+    for path in records.values():
+        path.unlink(missing_ok=True)
 
 
 def _signal_group(pid: int, signal_number: signal.Signals) -> None:

@@ -6,6 +6,7 @@ keep a shell that sourced ``.devstack/env`` from pointing `make test` at the dev
 """
 
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -112,16 +113,35 @@ class _Defaults:
 _DEFAULTS = {
     "dev": _Defaults("AFTERCARE_", DEVSTACK_DIR, 54320, 19092, 19093, "aftercare", True, True),
     "test": _Defaults(
-        "AFTERCARE_TEST_", DEVSTACK_DIR / "test", 54330, 19192, 19193, "aftercare_test", False, False
+        "AFTERCARE_TEST_",
+        DEVSTACK_DIR / "test",
+        54330,
+        19192,
+        19193,
+        "aftercare_test",
+        False,
+        False,
     ),
     "bench": _Defaults(
-        "AFTERCARE_BENCH_", DEVSTACK_DIR / "bench", 54340, 19292, 19293, "aftercare_bench", False, True
+        "AFTERCARE_BENCH_",
+        DEVSTACK_DIR / "bench",
+        54340,
+        19292,
+        19293,
+        "aftercare_bench",
+        False,
+        True,
     ),
 }
 
 PROFILE_NAMES = tuple(_DEFAULTS)
 
 SERVICE_DEFAULT_PORTS = {"intake": 8001, "sla": 8002, "releases": 8003, "notify": 8004}
+
+
+def without_password(url: str) -> str:
+    """For printing: a given database URL may carry a password."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def _port(variable: str, default: int) -> int:

@@ -1,0 +1,63 @@
+# Aftercare developer commands. The local stack lives in deploy/devstack (stdlib Python);
+# its state, logs and settings go to .devstack/. `make help` lists the targets.
+
+PYTHON ?= python3
+DEVSTACK := PYTHONPATH=$(CURDIR)/deploy $(PYTHON) -m devstack
+VENV_BIN := .venv/bin
+MYPY_PATHS := shared/src services/*/src tests bench deploy/devstack
+
+# Passed through to pytest / bench/run.py: `make test PYTEST_ARGS="-x -k sla"`.
+export PYTEST_ARGS BENCH_ARGS
+
+.DEFAULT_GOAL := help
+.PHONY: help up infra down restart status ps logs test test-down bench bench-down \
+	sync lint fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+up: ## start Postgres, Kafka and the four services; print URLs and the admin token
+	@$(DEVSTACK) up
+
+infra: ## start only Postgres and Kafka of the dev stack (run services yourself)
+	@$(DEVSTACK) up --infra-only
+
+down: ## stop the dev stack (services, Kafka, Postgres)
+	@$(DEVSTACK) down
+
+restart: ## stop and start the dev stack (picks up code changes)
+	@$(DEVSTACK) down
+	@$(DEVSTACK) up
+
+status ps: ## show what every stack (dev, test, bench) runs
+	@$(DEVSTACK) status
+
+logs: ## follow the dev stack's logs
+	@$(DEVSTACK) logs
+
+test: ## run all tests against a test stack of their own (ports 54330/19192)
+	@$(DEVSTACK) test
+
+test-down: ## stop a test stack kept with AFTERCARE_KEEP_TEST_STACK=1
+	@$(DEVSTACK) down --profile test
+
+bench: ## run bench/run.py against a bench stack of its own (ports 54340/19292)
+	@$(DEVSTACK) bench
+
+bench-down: ## stop a bench stack kept with AFTERCARE_KEEP_BENCH_STACK=1
+	@$(DEVSTACK) down --profile bench
+
+sync: ## install the Python workspace into .venv (uv sync --frozen)
+	@$(DEVSTACK) sync
+
+lint: sync ## ruff check, ruff format --check, mypy (strict)
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+	$(VENV_BIN)/mypy $(MYPY_PATHS)
+
+fmt: sync ## format and auto-fix with ruff
+	$(VENV_BIN)/ruff format .
+	$(VENV_BIN)/ruff check --fix .
+
+clean: ## stop every stack and delete .devstack state (keeps the uv and Kafka jar caches)
+	@$(DEVSTACK) clean

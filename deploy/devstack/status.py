@@ -1,0 +1,49 @@
+"""`make status`: what each stack runs right now."""
+
+from . import kafka_broker, postgres, services
+from .kafka_probe import broker_answers
+from .ports import LOOPBACK, answers
+from .processes import record_file, running_record
+from .profiles import Profile, ServiceEndpoint
+
+
+def describe(profile: Profile) -> str:
+    rows = [_postgres_row(profile), _kafka_row(profile)]
+    rows += [_service_row(profile, service) for service in profile.services]
+    return f"{profile.name} stack ({profile.state_dir}):\n" + "\n".join(rows)
+
+
+def _row(component: str, state: str, detail: str = "") -> str:
+    return f"  {component:<10} {state:<12} {detail}".rstrip()
+
+
+def _postgres_row(profile: Profile) -> str:
+    if not profile.runs_postgres:
+        return _row("postgres", "external", profile.database_url)
+    port = postgres.running_port(profile)
+    if port is None:
+        return _row("postgres", "stopped")
+    state = "running" if answers(port) else "not answering"
+    return _row("postgres", state, f"127.0.0.1:{port}")
+
+
+def _kafka_row(profile: Profile) -> str:
+    if not profile.runs_kafka:
+        return _row("kafka", "external", profile.kafka_bootstrap)
+    record = kafka_broker.running(profile)
+    if record is None:
+        return _row("kafka", "stopped")
+    state = "running" if broker_answers(LOOPBACK, record.port) else "starting"
+    return _row("kafka", state, f"pid {record.pid}  127.0.0.1:{record.port}")
+
+
+def _service_row(profile: Profile, service: ServiceEndpoint) -> str:
+    record = running_record(record_file(profile.run_dir, service.name))
+    if record is None:
+        return _row(service.name, "stopped")
+    state = "ready" if services.is_ready(service) else "not ready"
+    return _row(service.name, state, f"pid {record.pid}  {service.url}")
+
+
+def print_status(profiles: list[Profile]) -> None:
+    print("\n".join(describe(profile) for profile in profiles))
