@@ -1,0 +1,1 @@
+"""Notify's HTTP API: thin routers over the use cases."""

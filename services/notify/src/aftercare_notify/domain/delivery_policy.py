@@ -1,0 +1,93 @@
+"""What one delivery attempt's result means for the delivery and for its endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from aftercare_notify.domain.retry_schedule import RetrySchedule
+
+HTTP_GONE = 410
+
+DeliveryStatus = Literal["pending", "succeeded", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What happened when we called the endpoint once."""
+
+    status_code: int | None
+    latency_ms: int | None
+    response_body: str | None
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        return self.error is None and self.status_code == HTTP_GONE
+
+    def describe_failure(self) -> str:
+        """A one-line reason, for ``last_error`` and the ``notification.failed`` event."""
+        if self.error is not None:
+            return self.error
+        return f"HTTP {self.status_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The delivery's next state and what happens to its endpoint."""
+
+    delivery_status: DeliveryStatus
+    next_due_at: datetime | None
+    endpoint_first_failure_at: datetime | None
+    disable_endpoint_reason: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.delivery_status != "pending"
+
+
+def decide(
+    *,
+    result: AttemptResult,
+    attempts_made: int,
+    schedule: RetrySchedule,
+    now: datetime,
+    first_failure_at: datetime | None,
+    disable_after: timedelta,
+) -> Decision:
+    """Apply the webhook rules.
+
+    2xx: delivered, and the endpoint's failure streak ends. 410: the receiver says the
+    endpoint is gone — stop now and disable it. Anything else: retry on the schedule,
+    final after the last attempt; an endpoint failing without a single success for
+    ``disable_after`` is disabled.
+    """
+    if result.succeeded:
+        return Decision("succeeded", None, endpoint_first_failure_at=None)
+    streak_started_at = first_failure_at or now
+    if result.gone:
+        return Decision(
+            "failed",
+            None,
+            endpoint_first_failure_at=streak_started_at,
+            disable_endpoint_reason="the endpoint answered 410 Gone",
+        )
+    if now - streak_started_at >= disable_after:
+        return Decision(
+            "failed",
+            None,
+            endpoint_first_failure_at=streak_started_at,
+            disable_endpoint_reason=(
+                f"every delivery failed since {streak_started_at.isoformat()} "
+                f"(disabled after {disable_after.total_seconds():g} s of failures)"
+            ),
+        )
+    next_due_at = schedule.next_due_at(attempts_made=attempts_made, now=now)
+    if next_due_at is None:
+        return Decision("failed", None, endpoint_first_failure_at=streak_started_at)
+    return Decision("pending", next_due_at, endpoint_first_failure_at=streak_started_at)

@@ -1,0 +1,143 @@
+"""Notify's tables: endpoints, messages (events as received), deliveries and attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from aftercare_shared.client_keys import client_api_keys_table
+from aftercare_shared.db import service_metadata
+from aftercare_shared.outbox import inbox_table, outbox_table
+
+SCHEMA = "notify"
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata(SCHEMA)
+
+
+class Endpoint(Base):
+    """A subscription: where to send which events, and the secret that signs them."""
+
+    __tablename__ = "endpoints"
+    __table_args__ = (
+        CheckConstraint("channel IN ('webhook')", name="channel"),
+        CheckConstraint("status IN ('enabled', 'disabled')", name="status"),
+        # Fan-out asks "which endpoints list any of these patterns" — an array overlap.
+        Index("ix_endpoints_event_types", "event_types", postgresql_using="gin"),
+        Index("ix_endpoints_client_id", "client_id"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    client_id: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    secret: Mapped[str] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Start of the current run of failed attempts; None while the endpoint is healthy.
+    first_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def secrets_in_use(self, now: datetime) -> list[str]:
+        """The secrets that sign right now: the current one, plus the old one in overlap."""
+        secrets = [self.secret]
+        if (
+            self.previous_secret is not None
+            and self.previous_secret_expires_at is not None
+            and self.previous_secret_expires_at > now
+        ):
+            secrets.append(self.previous_secret)
+        return secrets
+
+
+class Message(Base):
+    """An event as notify received it: the exact body every delivery of it sends."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_received_at", "received_at"),)
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)  # the CloudEvent id
+    event_type: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str | None] = mapped_column(Text)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """One message to one endpoint: a durable timer (``due_at``) plus its outcome."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "message_id"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'cancelled')", name="status"),
+        # The worker only ever scans pending rows by due time: cost follows what is due.
+        Index(
+            "ix_deliveries_due",
+            "due_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_deliveries_endpoint_id_created_at", "endpoint_id", "created_at"),
+        Index("ix_deliveries_message_id", "message_id"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(Text)
+    attempt_count: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A claim: the worker holding it until locked_until; claim_token proves which claim.
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_token: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryAttempt(Base):
+    """One HTTP call: what came back, how long it took, or why it could not be made."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (
+        Index("ix_delivery_attempts_delivery_id_attempted_at", "delivery_id", "attempted_at"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    attempt_number: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    succeeded: Mapped[bool]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+OUTBOX: Table = outbox_table(Base.metadata)
+INBOX: Table = inbox_table(Base.metadata)
+CLIENT_API_KEYS: Table = client_api_keys_table(Base.metadata)

@@ -1,0 +1,375 @@
+"""Data access for endpoints, messages, deliveries and attempts. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_notify.models import Delivery, DeliveryAttempt, Endpoint, Message
+
+SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- endpoints -------------------------------------------------------------------------
+
+
+async def get_endpoint(
+    session: AsyncSession, endpoint_id: str, *, lock: bool = False
+) -> Endpoint | None:
+    """The endpoint, optionally locked for update.
+
+    The lock is FOR NO KEY UPDATE: it serialises changes to the endpoint without
+    blocking the key-share locks that inserting its deliveries takes (fan-out goes on).
+    """
+    query = select(Endpoint).where(Endpoint.id == endpoint_id)
+    if lock:
+        # populate_existing: a row read earlier in this session must show the locked state.
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_endpoints(
+    session: AsyncSession, *, client_id: str | None, limit: int, offset: int
+) -> list[Endpoint]:
+    """Endpoints oldest first; only ``client_id``'s when given."""
+    query = select(Endpoint).order_by(Endpoint.created_at, Endpoint.id).limit(limit).offset(offset)
+    if client_id is not None:
+        query = query.where(Endpoint.client_id == client_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def cancel_pending_deliveries(
+    session: AsyncSession, *, endpoint_id: str, reason: str, now: datetime
+) -> int:
+    """Cancel an endpoint's waiting deliveries; ones being sent right now finish normally."""
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.endpoint_id == endpoint_id,
+            Delivery.status == "pending",
+            or_(Delivery.locked_until.is_(None), Delivery.locked_until <= now),
+        )
+        .values(
+            status="cancelled",
+            due_at=None,
+            locked_until=None,
+            claim_token=None,
+            last_error=reason,
+            completed_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- messages and fan-out --------------------------------------------------------------
+
+
+async def insert_message(session: AsyncSession, message: Message) -> bool:
+    """Store an event once; False when it was already stored."""
+    inserted = await session.scalar(
+        insert(Message)
+        .values(
+            id=message.id,
+            event_type=message.event_type,
+            subject=message.subject,
+            client_id=message.client_id,
+            event_time=message.event_time,
+            body=message.body,
+            received_at=message.received_at,
+        )
+        .on_conflict_do_nothing(index_elements=[Message.id])
+        .returning(Message.id)
+    )
+    return inserted is not None
+
+
+def _not_about_endpoint(endpoint_id: str) -> ColumnElement[bool]:
+    """SQL: the message is not a notify event whose payload names ``endpoint_id``."""
+    payload_endpoint = cast(func.convert_from(Message.body, "UTF8"), JSONB)["data"][
+        "endpoint_id"
+    ].astext
+    return or_(
+        ~Message.event_type.like(SELF_REFERENTIAL_TYPE_PREFIX + "%"),
+        payload_endpoint.is_distinct_from(endpoint_id),
+    )
+
+
+async def insert_fan_out_deliveries(
+    session: AsyncSession,
+    *,
+    message_id: str,
+    candidate_patterns: Sequence[str],
+    message_client_id: str | None,
+    skip_endpoint_id: str | None,
+    due_at: datetime,
+    now: datetime,
+) -> int:
+    """One pending delivery per enabled endpoint whose patterns overlap the candidates.
+
+    Runs as a single INSERT … SELECT, whatever the number of endpoints; the unique
+    (endpoint_id, message_id) makes a repeated fan-out a no-op.
+    """
+    if not candidate_patterns:
+        return 0
+    client_filter = (
+        Endpoint.client_id.is_(None)
+        if message_client_id is None
+        else or_(Endpoint.client_id.is_(None), Endpoint.client_id == message_client_id)
+    )
+    conditions = [
+        Endpoint.status == "enabled",
+        Endpoint.event_types.overlap(list(candidate_patterns)),
+        client_filter,
+    ]
+    if skip_endpoint_id is not None:
+        conditions.append(Endpoint.id != skip_endpoint_id)
+    matching = select(
+        cast(func.gen_random_uuid(), String),
+        Endpoint.id,
+        literal(message_id),
+        literal("pending"),
+        literal(0),
+        literal(due_at),
+        literal(now),
+        literal(now),
+    ).where(and_(*conditions))
+    result = await session.execute(
+        insert(Delivery)
+        .from_select(
+            [
+                Delivery.id,
+                Delivery.endpoint_id,
+                Delivery.message_id,
+                Delivery.status,
+                Delivery.attempt_count,
+                Delivery.due_at,
+                Delivery.created_at,
+                Delivery.updated_at,
+            ],
+            matching,
+        )
+        .on_conflict_do_nothing(index_elements=[Delivery.endpoint_id, Delivery.message_id])
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def message_types_since(session: AsyncSession, since: datetime) -> list[str]:
+    """The distinct event types received since ``since`` (a small set, however many rows)."""
+    rows = await session.execute(
+        select(Message.event_type).where(Message.received_at >= since).distinct()
+    )
+    return list(rows.scalars())
+
+
+async def replay_messages_to_endpoint(
+    session: AsyncSession,
+    *,
+    endpoint: Endpoint,
+    event_types: Sequence[str],
+    since: datetime,
+    now: datetime,
+) -> int:
+    """Make every matching message since ``since`` due now for ``endpoint``.
+
+    Messages never sent to it get a new delivery; finished ones (succeeded, failed,
+    cancelled) are reopened; ones already pending are left alone.
+    """
+    if not event_types:
+        return 0
+    conditions = [
+        Message.received_at >= since,
+        Message.event_type.in_(list(event_types)),
+        _not_about_endpoint(endpoint.id),
+    ]
+    if endpoint.client_id is not None:
+        conditions.append(Message.client_id == endpoint.client_id)
+    matching = select(
+        cast(func.gen_random_uuid(), String),
+        literal(endpoint.id),
+        Message.id,
+        literal("pending"),
+        literal(0),
+        literal(now),
+        literal(now),
+        literal(now),
+    ).where(and_(*conditions))
+    statement = insert(Delivery).from_select(
+        [
+            Delivery.id,
+            Delivery.endpoint_id,
+            Delivery.message_id,
+            Delivery.status,
+            Delivery.attempt_count,
+            Delivery.due_at,
+            Delivery.created_at,
+            Delivery.updated_at,
+        ],
+        matching,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[Delivery.endpoint_id, Delivery.message_id],
+        set_={
+            "status": "pending",
+            "due_at": now,
+            "locked_until": None,
+            "claim_token": None,
+            "completed_at": None,
+            "updated_at": now,
+        },
+        where=Delivery.status != "pending",
+    )
+    result = await session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- delivery claims -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery reserved for one attempt, with everything needed to make it."""
+
+    delivery_id: str
+    claim_token: str
+    attempt_number: int
+    endpoint_id: str
+    url: str
+    secrets_in_use: tuple[str, ...]
+    message_id: str
+    event_type: str
+    body: bytes
+
+
+async def claim_due_deliveries(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[ClaimedDelivery]:
+    """Reserve up to ``limit`` due deliveries of enabled endpoints until ``lease_until``.
+
+    The claim moves ``due_at`` to the lease's end: if the claimer dies mid-attempt the
+    delivery simply becomes due again then, with no sweeper needed. The attempt number
+    is taken at claim time, so an attempt lost in a crash still counts.
+    """
+    due = (
+        select(Delivery.id)
+        .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
+        .where(
+            Delivery.status == "pending",
+            Delivery.due_at <= now,
+            Endpoint.status == "enabled",
+        )
+        .order_by(Delivery.due_at)
+        .limit(limit)
+        .with_for_update(of=Delivery, skip_locked=True)
+    )
+    claim_token = new_id()
+    claimed_ids = list(
+        (
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(due.scalar_subquery()))
+                .values(
+                    due_at=lease_until,
+                    locked_until=lease_until,
+                    claim_token=claim_token,
+                    attempt_count=Delivery.attempt_count + 1,
+                    updated_at=now,
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+    )
+    if not claimed_ids:
+        return []
+    rows = await session.execute(
+        select(Delivery, Endpoint, Message)
+        .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(Delivery.id.in_(claimed_ids))
+        .execution_options(populate_existing=True)
+    )
+    return [
+        ClaimedDelivery(
+            delivery_id=delivery.id,
+            claim_token=claim_token,
+            attempt_number=delivery.attempt_count,
+            endpoint_id=endpoint.id,
+            url=endpoint.url,
+            secrets_in_use=tuple(endpoint.secrets_in_use(now)),
+            message_id=message.id,
+            event_type=message.event_type,
+            body=message.body,
+        )
+        for delivery, endpoint, message in rows
+    ]
+
+
+# --- deliveries and attempts -----------------------------------------------------------
+
+
+async def get_delivery(
+    session: AsyncSession, delivery_id: str, *, lock: bool = False
+) -> Delivery | None:
+    query = select(Delivery).where(Delivery.id == delivery_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_message(session: AsyncSession, message_id: str) -> Message | None:
+    return await session.get(Message, message_id)
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    endpoint_id: str,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[tuple[Delivery, str]]:
+    """An endpoint's deliveries, newest first, each with its message's event type."""
+    query = (
+        select(Delivery, Message.event_type)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(Delivery.endpoint_id == endpoint_id)
+        .order_by(Delivery.created_at.desc(), Delivery.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    return [(delivery, event_type) for delivery, event_type in (await session.execute(query))]
+
+
+async def attempts_by_delivery(
+    session: AsyncSession, delivery_ids: Sequence[str]
+) -> dict[str, list[DeliveryAttempt]]:
+    """Every attempt of the given deliveries, oldest first."""
+    attempts: dict[str, list[DeliveryAttempt]] = {delivery_id: [] for delivery_id in delivery_ids}
+    if not delivery_ids:
+        return attempts
+    rows = await session.execute(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id.in_(list(delivery_ids)))
+        .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.attempt_number)
+    )
+    for attempt in rows.scalars():
+        attempts[attempt.delivery_id].append(attempt)
+    return attempts

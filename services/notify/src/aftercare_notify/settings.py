@@ -1,0 +1,135 @@
+"""Notify's settings, read from ``NOTIFY_*`` environment variables (plus ``AFTERCARE_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aftercare_notify.domain.retry_schedule import (
+    DEFAULT_RETRY_SCHEDULE,
+    RetrySchedule,
+    parse_retry_schedule,
+)
+from aftercare_notify.domain.ssrf import IPNetwork, parse_allowlist
+from aftercare_shared.settings import CommonSettings
+
+
+class NotifySettings(BaseSettings):
+    """Webhook delivery tuning, SSRF policy and the fan-out consumer."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
+
+    common: CommonSettings = Field(default_factory=CommonSettings)
+
+    consumer_enabled: bool = Field(
+        default=True,
+        description="Run the Kafka consumer that fans events out to endpoints.",
+    )
+    consumer_group: str = Field(
+        default="aftercare-notify",
+        min_length=1,
+        description="Kafka consumer group of the fan-out consumer (one per deployment).",
+    )
+    delivery_worker_enabled: bool = Field(
+        default=True,
+        description="Run the worker that sends due webhook deliveries.",
+    )
+    retry_schedule: str = Field(
+        default=DEFAULT_RETRY_SCHEDULE,
+        description=(
+            "Comma-separated delays in seconds, one per attempt: before the first attempt, "
+            "then after each failure. The default is now, 5 s, 5 min, 30 min, 2 h, 5 h, "
+            "10 h, 10 h; after the last failure the delivery is failed."
+        ),
+    )
+    disable_after_seconds: float = Field(
+        default=432_000,
+        gt=0,
+        description="Disable an endpoint whose deliveries have all failed for this long.",
+    )
+    secret_rotation_overlap_seconds: float = Field(
+        default=86_400,
+        ge=0,
+        description="After a secret rotation, how long the old secret still signs (both sent).",
+    )
+    ssrf_allowlist: str = Field(
+        default="",
+        description=(
+            "Comma-separated CIDRs that webhook URLs may reach although they are "
+            "loopback/private/link-local/… (e.g. 127.0.0.0/8 in tests). Empty: none."
+        ),
+    )
+    dns_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long resolving a webhook host may take before the check fails.",
+    )
+    delivery_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Total time one webhook request may take (connect, send, response).",
+    )
+    delivery_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "How long a claimed delivery stays reserved for the worker that claimed it; "
+            "if the worker dies, the delivery is due again after this. Must exceed "
+            "delivery_timeout_seconds."
+        ),
+    )
+    delivery_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Most deliveries claimed in one database round trip.",
+    )
+    delivery_concurrency: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="Most webhook requests in flight at once per process.",
+    )
+    delivery_poll_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the delivery worker looks for due deliveries when idle.",
+    )
+    response_body_max_bytes: int = Field(
+        default=1024,
+        ge=0,
+        le=1_048_576,
+        description="How much of each response body is kept on the attempt record.",
+    )
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _valid_retry_schedule(cls, value: str) -> str:
+        parse_retry_schedule(value)
+        return value
+
+    @field_validator("ssrf_allowlist")
+    @classmethod
+    def _valid_allowlist(cls, value: str) -> str:
+        parse_allowlist(value)
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_request(self) -> NotifySettings:
+        # A lease shorter than a request would let a second worker claim a delivery
+        # that is still being sent, and the receiver would see it twice for no reason.
+        if self.delivery_lease_seconds <= self.delivery_timeout_seconds:
+            raise ValueError(
+                "NOTIFY_DELIVERY_LEASE_SECONDS must be greater than NOTIFY_DELIVERY_TIMEOUT_SECONDS"
+            )
+        return self
+
+    @property
+    def parsed_retry_schedule(self) -> RetrySchedule:
+        return parse_retry_schedule(self.retry_schedule)
+
+    @property
+    def parsed_ssrf_allowlist(self) -> tuple[IPNetwork, ...]:
+        return parse_allowlist(self.ssrf_allowlist)

@@ -1,0 +1,457 @@
+"""Notify's write paths: each is one transaction (state + outbox events) and one commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_notify import problems, repository
+from aftercare_notify.domain.delivery_policy import AttemptResult, DeliveryStatus, decide
+from aftercare_notify.domain.event_patterns import (
+    InvalidEventPattern,
+    normalize_patterns,
+    subscription_matches,
+)
+from aftercare_notify.domain.retry_schedule import RetrySchedule
+from aftercare_notify.domain.signing import generate_secret
+from aftercare_notify.domain.ssrf import SsrfRefused
+from aftercare_notify.models import SCHEMA, Delivery, DeliveryAttempt, Endpoint
+from aftercare_notify.repository import ClaimedDelivery
+from aftercare_notify.url_guard import HostUnresolvable, UrlGuard
+from aftercare_shared.auth import Principal
+from aftercare_shared.events.catalog import (
+    NotificationDelivered,
+    NotificationEndpointDisabled,
+    NotificationFailed,
+)
+from aftercare_shared.events.factory import new_event
+from aftercare_shared.outbox import enqueue_event
+
+SERVICE = "notify"
+
+
+# --- validation shared by create and update --------------------------------------------
+
+
+def _checked_patterns(event_types: Sequence[str]) -> list[str]:
+    try:
+        return normalize_patterns(event_types)
+    except InvalidEventPattern as error:
+        raise problems.invalid_event_types(str(error), error.known) from None
+
+
+async def _checked_url(guard: UrlGuard, url: str) -> str:
+    try:
+        await guard.vet(url)
+    except SsrfRefused as refusal:
+        raise problems.url_not_allowed(str(refusal)) from None
+    except HostUnresolvable as error:
+        raise problems.url_unresolvable(str(error)) from None
+    return url
+
+
+# --- endpoints -------------------------------------------------------------------------
+
+
+async def create_endpoint(
+    *,
+    session: AsyncSession,
+    guard: UrlGuard,
+    url: str,
+    event_types: Sequence[str],
+    channel: str,
+    client_id: str | None,
+    description: str | None,
+    now: datetime,
+) -> Endpoint:
+    """Subscribe ``url`` to ``event_types``; the answer carries the signing secret."""
+    if channel not in problems.SUPPORTED_CHANNELS:
+        raise problems.channel_not_supported(channel)
+    patterns = _checked_patterns(event_types)
+    await _checked_url(guard, url)
+    endpoint = Endpoint(
+        id=repository.new_id(),
+        url=url,
+        channel=channel,
+        event_types=patterns,
+        client_id=client_id,
+        description=description,
+        status="enabled",
+        secret=generate_secret(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    await session.commit()
+    return endpoint
+
+
+async def visible_endpoint(
+    *, session: AsyncSession, endpoint_id: str, principal: Principal
+) -> Endpoint:
+    """The endpoint if the caller may see it: staff all, a client key its client's only."""
+    endpoint = await repository.get_endpoint(session, endpoint_id)
+    if endpoint is None or not _may_see(principal, endpoint):
+        raise problems.endpoint_not_found(endpoint_id)
+    return endpoint
+
+
+def _may_see(principal: Principal, endpoint: Endpoint) -> bool:
+    if principal.is_staff:
+        return True
+    return endpoint.client_id is not None and principal.may_see_client(endpoint.client_id)
+
+
+async def list_visible_endpoints(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    client_id: str | None,
+    limit: int,
+    offset: int,
+) -> list[Endpoint]:
+    """Staff see every endpoint (optionally one client's); a client key only its own."""
+    if not principal.is_staff:
+        client_id = principal.client_id
+    return await repository.list_endpoints(session, client_id=client_id, limit=limit, offset=offset)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointChanges:
+    """A partial update; None leaves a field as it is (``description_set`` allows clearing)."""
+
+    url: str | None = None
+    event_types: Sequence[str] | None = None
+    description: str | None = None
+    description_set: bool = False
+    status: str | None = None
+
+
+async def update_endpoint(
+    *,
+    session: AsyncSession,
+    guard: UrlGuard,
+    endpoint_id: str,
+    changes: EndpointChanges,
+    changed_by: str,
+    now: datetime,
+) -> Endpoint:
+    """Change URL, subscriptions, description or enabled state, validating all first."""
+    patterns = _checked_patterns(changes.event_types) if changes.event_types is not None else None
+    if changes.url is not None:
+        await _checked_url(guard, changes.url)
+    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    if endpoint is None:
+        raise problems.endpoint_not_found(endpoint_id)
+    if changes.url is not None:
+        endpoint.url = changes.url
+    if patterns is not None:
+        endpoint.event_types = patterns
+    if changes.description_set:
+        endpoint.description = changes.description
+    if changes.status == "enabled" and endpoint.status != "enabled":
+        endpoint.status = "enabled"
+        endpoint.disabled_reason = None
+        endpoint.disabled_at = None
+        endpoint.first_failure_at = None  # a fresh start, not the old failure streak
+    elif changes.status == "disabled" and endpoint.status != "disabled":
+        await _disable_endpoint(
+            session, endpoint=endpoint, reason=f"disabled by {changed_by}", now=now
+        )
+    endpoint.updated_at = now
+    await session.commit()
+    return endpoint
+
+
+async def delete_endpoint(*, session: AsyncSession, endpoint_id: str) -> None:
+    """Remove the endpoint with its deliveries and attempts (the messages stay)."""
+    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    if endpoint is None:
+        raise problems.endpoint_not_found(endpoint_id)
+    await session.delete(endpoint)
+    await session.commit()
+
+
+async def rotate_secret(
+    *, session: AsyncSession, endpoint_id: str, overlap: timedelta, now: datetime
+) -> Endpoint:
+    """Issue a new secret; the current one keeps signing (alongside) for ``overlap``.
+
+    Only two secrets are ever live: rotating again inside the window retires the oldest.
+    """
+    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    if endpoint is None:
+        raise problems.endpoint_not_found(endpoint_id)
+    if overlap > timedelta(0):
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + overlap
+    else:
+        endpoint.previous_secret = None
+        endpoint.previous_secret_expires_at = None
+    endpoint.secret = generate_secret()
+    endpoint.updated_at = now
+    await session.commit()
+    return endpoint
+
+
+async def _disable_endpoint(
+    session: AsyncSession, *, endpoint: Endpoint, reason: str, now: datetime
+) -> None:
+    """Disable, cancel what was waiting for it, and tell the world (same transaction)."""
+    endpoint.status = "disabled"
+    endpoint.disabled_reason = reason
+    endpoint.disabled_at = now
+    endpoint.updated_at = now
+    await repository.cancel_pending_deliveries(
+        session, endpoint_id=endpoint.id, reason=f"endpoint disabled: {reason}", now=now
+    )
+    payload = NotificationEndpointDisabled(endpoint_id=endpoint.id, reason=reason, disabled_at=now)
+    await enqueue_event(
+        session,
+        new_event(payload, service=SERVICE, subject=endpoint.id, client_id=endpoint.client_id),
+        schema=SCHEMA,
+    )
+
+
+# --- deliveries ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    delivery: Delivery
+    event_type: str
+    attempts: list[DeliveryAttempt]
+
+
+async def list_endpoint_deliveries(
+    *,
+    session: AsyncSession,
+    endpoint: Endpoint,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> list[DeliveryView]:
+    rows = await repository.list_deliveries(
+        session, endpoint_id=endpoint.id, status=status, limit=limit, offset=offset
+    )
+    attempts = await repository.attempts_by_delivery(session, [delivery.id for delivery, _ in rows])
+    return [
+        DeliveryView(delivery=delivery, event_type=event_type, attempts=attempts[delivery.id])
+        for delivery, event_type in rows
+    ]
+
+
+async def get_delivery_view(*, session: AsyncSession, delivery_id: str) -> DeliveryView:
+    delivery = await repository.get_delivery(session, delivery_id)
+    if delivery is None:
+        raise problems.delivery_not_found(delivery_id)
+    message = await repository.get_message(session, delivery.message_id)
+    attempts = await repository.attempts_by_delivery(session, [delivery.id])
+    return DeliveryView(
+        delivery=delivery,
+        event_type=message.event_type if message is not None else "",
+        attempts=attempts[delivery.id],
+    )
+
+
+async def retry_delivery(*, session: AsyncSession, delivery_id: str, now: datetime) -> Delivery:
+    """Make a delivery due now for one more attempt (same message, same webhook-id).
+
+    A finished delivery gets exactly one extra attempt: its schedule is already spent,
+    so a failure makes it failed again rather than starting the retries over.
+    """
+    delivery = await repository.get_delivery(session, delivery_id)
+    if delivery is None:
+        raise problems.delivery_not_found(delivery_id)
+    endpoint = await repository.get_endpoint(session, delivery.endpoint_id, lock=True)
+    delivery = await repository.get_delivery(session, delivery_id, lock=True)
+    if endpoint is None or delivery is None:
+        raise problems.delivery_not_found(delivery_id)
+    if endpoint.status != "enabled":
+        raise problems.conflict("The endpoint is disabled; enable it before retrying.")
+    if delivery.locked_until is not None and delivery.locked_until > now:
+        raise problems.conflict("The delivery is being attempted right now.")
+    delivery.status = "pending"
+    delivery.due_at = now
+    delivery.locked_until = None
+    delivery.claim_token = None
+    delivery.completed_at = None
+    delivery.updated_at = now
+    await session.commit()
+    return delivery
+
+
+async def replay_endpoint(
+    *, session: AsyncSession, endpoint_id: str, since: datetime, now: datetime
+) -> int:
+    """Send again every message since ``since`` that the endpoint's subscription matches.
+
+    Matching uses the subscription as it is now. Returns how many deliveries were
+    (re)scheduled; already-pending ones are not counted.
+    """
+    endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
+    if endpoint is None:
+        raise problems.endpoint_not_found(endpoint_id)
+    if endpoint.status != "enabled":
+        raise problems.conflict("The endpoint is disabled; enable it before replaying.")
+    received_types = await repository.message_types_since(session, since)
+    wanted_types = [
+        event_type
+        for event_type in received_types
+        if subscription_matches(endpoint.event_types, event_type)
+    ]
+    count = await repository.replay_messages_to_endpoint(
+        session, endpoint=endpoint, event_types=wanted_types, since=since, now=now
+    )
+    await session.commit()
+    return count
+
+
+# --- the delivery worker's two transactions --------------------------------------------
+
+
+async def claim_due_deliveries(
+    *, session: AsyncSession, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedDelivery]:
+    """Reserve due deliveries and commit, so no transaction stays open during HTTP calls."""
+    claimed = await repository.claim_due_deliveries(
+        session, now=now, lease_until=now + lease, limit=limit
+    )
+    await session.commit()
+    return claimed
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedOutcome:
+    delivery_status: DeliveryStatus
+    endpoint_disabled: bool
+
+
+async def record_attempt(
+    *,
+    session: AsyncSession,
+    claimed: ClaimedDelivery,
+    result: AttemptResult,
+    attempted_at: datetime,
+    schedule: RetrySchedule,
+    disable_after: timedelta,
+) -> RecordedOutcome | None:
+    """Log the attempt and move the delivery on; None when the claim was overtaken.
+
+    The attempt row is always kept (it happened). The delivery's state only changes if
+    this worker still holds the claim — after a lease expiry another worker owns it.
+    """
+    # Endpoint before delivery: the same lock order as disabling an endpoint.
+    endpoint = await repository.get_endpoint(session, claimed.endpoint_id, lock=True)
+    delivery = await repository.get_delivery(session, claimed.delivery_id, lock=True)
+    if endpoint is None or delivery is None:
+        await session.rollback()
+        return None  # deleted while we were sending
+    session.add(
+        DeliveryAttempt(
+            id=repository.new_id(),
+            delivery_id=delivery.id,
+            attempt_number=claimed.attempt_number,
+            attempted_at=attempted_at,
+            succeeded=result.succeeded,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            response_body=result.response_body,
+            error=result.error,
+        )
+    )
+    if delivery.claim_token != claimed.claim_token:
+        await session.commit()
+        return None
+    now = attempted_at
+    delivery.locked_until = None
+    delivery.claim_token = None
+    delivery.last_status_code = result.status_code
+    delivery.last_error = None if result.succeeded else result.describe_failure()
+    delivery.updated_at = now
+    if endpoint.status != "enabled":
+        # Disabled while the request was in flight: keep a success, drop the retries.
+        final_status: DeliveryStatus = "succeeded" if result.succeeded else "cancelled"
+        delivery.status = final_status
+        delivery.due_at = None
+        delivery.completed_at = now
+        await session.commit()
+        return RecordedOutcome(final_status, endpoint_disabled=False)
+
+    decision = decide(
+        result=result,
+        attempts_made=claimed.attempt_number,
+        schedule=schedule,
+        now=now,
+        first_failure_at=endpoint.first_failure_at,
+        disable_after=disable_after,
+    )
+    delivery.status = decision.delivery_status
+    delivery.due_at = decision.next_due_at
+    delivery.completed_at = now if decision.finished else None
+    endpoint.first_failure_at = decision.endpoint_first_failure_at
+    if decision.delivery_status == "succeeded":
+        await _emit_delivered(session, endpoint, claimed, result, now)
+    elif decision.delivery_status == "failed":
+        await _emit_failed(session, endpoint, claimed, result, now)
+    if decision.disable_endpoint_reason is not None:
+        await _disable_endpoint(
+            session, endpoint=endpoint, reason=decision.disable_endpoint_reason, now=now
+        )
+    await session.commit()
+    return RecordedOutcome(
+        decision.delivery_status, endpoint_disabled=decision.disable_endpoint_reason is not None
+    )
+
+
+async def _emit_delivered(
+    session: AsyncSession,
+    endpoint: Endpoint,
+    claimed: ClaimedDelivery,
+    result: AttemptResult,
+    now: datetime,
+) -> None:
+    payload = NotificationDelivered(
+        delivery_id=claimed.delivery_id,
+        endpoint_id=endpoint.id,
+        message_id=claimed.message_id,
+        message_type=claimed.event_type,
+        attempts=claimed.attempt_number,
+        status_code=result.status_code or 0,
+        delivered_at=now,
+    )
+    await enqueue_event(
+        session,
+        new_event(
+            payload, service=SERVICE, subject=claimed.delivery_id, client_id=endpoint.client_id
+        ),
+        schema=SCHEMA,
+    )
+
+
+async def _emit_failed(
+    session: AsyncSession,
+    endpoint: Endpoint,
+    claimed: ClaimedDelivery,
+    result: AttemptResult,
+    now: datetime,
+) -> None:
+    payload = NotificationFailed(
+        delivery_id=claimed.delivery_id,
+        endpoint_id=endpoint.id,
+        message_id=claimed.message_id,
+        message_type=claimed.event_type,
+        attempts=claimed.attempt_number,
+        last_error=result.describe_failure(),
+        failed_at=now,
+    )
+    await enqueue_event(
+        session,
+        new_event(
+            payload, service=SERVICE, subject=claimed.delivery_id, client_id=endpoint.client_id
+        ),
+        schema=SCHEMA,
+    )

@@ -1,0 +1,169 @@
+"""Fan-out: which endpoints get a delivery for an event (handler called directly)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+
+from aftercare_notify.models import Delivery, Message
+from aftercare_shared.events import CloudEvent
+from aftercare_shared.events.catalog import NotificationFailed, SlaBreached
+from aftercare_shared.events.factory import new_event
+from tests.integration.notify.notify_support import (
+    STAFF,
+    RunningNotify,
+    migrated_notify_database,
+    notify_settings_for,
+    running_notify,
+    ticket_created,
+    unique_client_id,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+async def notify() -> AsyncIterator[RunningNotify]:
+    async with (
+        migrated_notify_database() as url,
+        running_notify(notify_settings_for(url)) as running,
+    ):
+        yield running
+
+
+async def _deliveries_of(notify: RunningNotify, event: CloudEvent) -> set[str]:
+    async with notify.session_factory() as session:
+        rows = await session.execute(
+            sa.select(Delivery.endpoint_id).where(Delivery.message_id == event.id)
+        )
+        return set(rows.scalars())
+
+
+def _sla_breached(client_id: str) -> CloudEvent:
+    now = datetime.now(UTC)
+    ticket_id = str(uuid.uuid4())
+    payload = SlaBreached(
+        ticket_id=ticket_id,
+        client_id=client_id,
+        metric="resolution",
+        plan_id=None,
+        priority="P1",
+        started_at=now,
+        due_at=now,
+        occurred_at=now,
+    )
+    return new_event(payload, service="sla", subject=ticket_id, client_id=client_id)
+
+
+def _notification_failed(endpoint_id: str) -> CloudEvent:
+    payload = NotificationFailed(
+        delivery_id=str(uuid.uuid4()),
+        endpoint_id=endpoint_id,
+        message_id=str(uuid.uuid4()),
+        message_type="aftercare.ticket.created.v1",
+        attempts=8,
+        last_error="HTTP 500",
+        failed_at=datetime.now(UTC),
+    )
+    return new_event(payload, service="notify", subject=payload.delivery_id)
+
+
+async def test_patterns_and_client_scoping_select_the_endpoints(notify: RunningNotify) -> None:
+    client_a, client_b = unique_client_id(), unique_client_id()
+    url = "http://127.0.0.1:9/"
+    everything = await notify.create_endpoint(url=url, event_types=["*"])
+    tickets_only = await notify.create_endpoint(url=url, event_types=["ticket.created"])
+    sla_of_a = await notify.create_endpoint(url=url, event_types=["sla.*"], client_id=client_a)
+    all_of_b = await notify.create_endpoint(url=url, event_types=["*"], client_id=client_b)
+    disabled = await notify.create_endpoint(url=url, event_types=["*"])
+    await notify.client.patch(
+        f"/v1/endpoints/{disabled['id']}", json={"status": "disabled"}, headers=STAFF
+    )
+
+    ticket_of_a = ticket_created(client_a)
+    await notify.fan_out(ticket_of_a)
+    assert await _deliveries_of(notify, ticket_of_a) == {everything["id"], tickets_only["id"]}
+
+    breach_of_a = _sla_breached(client_a)
+    await notify.fan_out(breach_of_a)
+    assert await _deliveries_of(notify, breach_of_a) == {everything["id"], sla_of_a["id"]}
+
+    breach_of_b = _sla_breached(client_b)
+    await notify.fan_out(breach_of_b)
+    assert await _deliveries_of(notify, breach_of_b) == {everything["id"], all_of_b["id"]}
+
+
+async def test_fan_out_is_idempotent_and_stores_the_exact_body(notify: RunningNotify) -> None:
+    client_id = unique_client_id()
+    await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    event = ticket_created(client_id)
+    lag = REGISTRY.get_sample_value("aftercare_notify_fanout_lag_seconds_count") or 0.0
+    await notify.fan_out(event)
+    await notify.fan_out(event)
+    assert REGISTRY.get_sample_value("aftercare_notify_fanout_lag_seconds_count") == lag + 1
+    async with notify.session_factory() as session:
+        message = await session.get(Message, event.id)
+        assert message is not None
+        assert message.body == event.to_json_bytes()
+        assert (message.event_type, message.subject, message.client_id) == (
+            event.type,
+            event.subject,
+            client_id,
+        )
+    assert len(await _deliveries_of(notify, event)) == 1
+
+
+async def test_notification_events_never_loop_back(notify: RunningNotify) -> None:
+    url = "http://127.0.0.1:9/"
+    wildcard = await notify.create_endpoint(url=url, event_types=["*"])
+    watcher = await notify.create_endpoint(url=url, event_types=["notification.*"])
+    named = await notify.create_endpoint(url=url, event_types=["notification.failed"])
+
+    about_watcher = _notification_failed(watcher["id"])
+    await notify.fan_out(about_watcher)
+    # `*` does not include notify's own events; nobody is told about their own failure.
+    assert await _deliveries_of(notify, about_watcher) == {named["id"]}
+
+    about_someone_else = _notification_failed(wildcard["id"])
+    await notify.fan_out(about_someone_else)
+    assert await _deliveries_of(notify, about_someone_else) == {watcher["id"], named["id"]}
+
+
+async def test_unsubscribable_versions_are_stored_but_not_delivered(notify: RunningNotify) -> None:
+    await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    v1 = ticket_created(unique_client_id())
+    v2 = v1.model_copy(update={"id": str(uuid.uuid4()), "type": "aftercare.ticket.created.v2"})
+    await notify.fan_out(v2)
+    assert await _deliveries_of(notify, v2) == set()
+    async with notify.session_factory() as session:
+        assert await session.get(Message, v2.id) is not None
+
+
+async def test_replay_skips_notification_events_about_the_endpoint_itself(
+    notify: RunningNotify,
+) -> None:
+    since = datetime.now(UTC)
+    watcher = await notify.create_endpoint(
+        url="http://127.0.0.1:9/", event_types=["notification.*"]
+    )
+    await notify.fan_out(_notification_failed(watcher["id"]))
+    about_other = _notification_failed(str(uuid.uuid4()))
+    await notify.fan_out(about_other)
+    path = f"/v1/endpoints/{watcher['id']}"
+    # Disabling cancels the pending delivery, so the replay has something to reopen.
+    await notify.client.patch(path, json={"status": "disabled"}, headers=STAFF)
+    await notify.client.patch(path, json={"status": "enabled"}, headers=STAFF)
+
+    replay = await notify.client.post(
+        f"{path}/replay", json={"since": since.isoformat()}, headers=STAFF
+    )
+    assert replay.status_code == 202, replay.text
+    assert replay.json()["enqueued"] == 1
+    (delivery,) = await notify.deliveries(watcher["id"])
+    assert delivery["message_id"] == about_other.id
+    assert delivery["status"] == "pending"
