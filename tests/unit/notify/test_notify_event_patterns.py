@@ -85,3 +85,11 @@ def test_candidate_patterns_agree_with_matching_for_every_catalog_type() -> None
 def test_self_referential_types() -> None:
     assert is_self_referential("aftercare.notification.delivered.v1")
     assert not is_self_referential("aftercare.ticket.created.v1")
+
+
+def test_internal_key_events_reach_no_subscriber() -> None:
+    for event_type in ("aftercare.client.api_key_issued.v1", "aftercare.client.api_key_revoked.v1"):
+        assert not subscription_matches(["*", "client.*"], event_type)
+    assert subscription_matches(["client.*"], "aftercare.client.created.v1")
+    with pytest.raises(InvalidEventPattern):
+        normalize_patterns(["client.api_key_issued"])

@@ -289,6 +289,12 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     NotificationEndpointDisabled,
 )
 
+# Events that exist only so services can keep read models (they carry key digests): they
+# stay on Kafka for services and are never offered to webhook subscribers.
+INTERNAL_SHORT_TYPES: frozenset[str] = frozenset(
+    {ClientApiKeyIssued.event_type, ClientApiKeyRevoked.event_type}
+)
+
 PAYLOADS_BY_SHORT_TYPE: dict[str, type[EventPayload]] = {
     payload.event_type: payload for payload in PAYLOAD_TYPES
 }

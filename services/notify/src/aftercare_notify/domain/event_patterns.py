@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
-from aftercare_shared.events.catalog import PAYLOADS_BY_SHORT_TYPE
+from aftercare_shared.events.catalog import INTERNAL_SHORT_TYPES, PAYLOADS_BY_SHORT_TYPE
 
 MATCH_ALL = "*"
 WILDCARD_SUFFIX = ".*"
@@ -38,8 +38,8 @@ class InvalidEventPattern(ValueError):  # noqa: N818 - reads as "the pattern is 
 
 
 def known_short_types() -> list[str]:
-    """Every short event type in the shared catalog, sorted (what may be subscribed to)."""
-    return sorted(PAYLOADS_BY_SHORT_TYPE)
+    """Every short event type that may be subscribed to, sorted (internal ones excluded)."""
+    return sorted(set(PAYLOADS_BY_SHORT_TYPE) - INTERNAL_SHORT_TYPES)
 
 
 def _entity_of(short_type: str) -> str:
@@ -54,7 +54,7 @@ def normalize_patterns(
     Raises :class:`InvalidEventPattern` naming every unknown pattern and listing the known
     types, so a caller can fix all mistakes in one round trip.
     """
-    known = set(known_types if known_types is not None else PAYLOADS_BY_SHORT_TYPE)
+    known = set(known_types if known_types is not None else known_short_types())
     known_entities = {_entity_of(short_type) for short_type in known}
     accepted: list[str] = []
     unknown: list[str] = []
@@ -102,7 +102,7 @@ def patterns_matching(event_type: str) -> list[str]:
     entity wildcard, or ``*`` (which excludes notify's own events).
     """
     short_type = subscribable_short_type(event_type)
-    if short_type is None:
+    if short_type is None or short_type in INTERNAL_SHORT_TYPES:
         return []
     entity = _entity_of(short_type)
     candidates = [short_type, entity + WILDCARD_SUFFIX]
