@@ -273,3 +273,26 @@ async def _table_exists(database_url: str, table: str) -> bool:
             return found is not None
     finally:
         await engine.dispose()
+
+
+async def test_an_expired_idempotency_key_may_be_used_afresh(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    _, key = await _client_with_key(api)
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "old-key"}
+    await api.post("/v1/reports", json={"title": "First", "severity": "low"}, headers=headers)
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text(
+                    "UPDATE intake.idempotency_keys SET created_at = now() - interval '25 hours'"
+                )
+            )
+    finally:
+        await engine.dispose()
+    reused = await api.post(
+        "/v1/reports", json={"title": "Second, unrelated", "severity": "low"}, headers=headers
+    )
+    assert reused.status_code == 201
+    assert await _count(database_url, "tickets") == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from aftercare_intake import repository
@@ -9,6 +11,7 @@ from aftercare_intake.api import clients, reports, staff_tokens, tickets
 from aftercare_intake.consumers import CONSUMED_TOPICS, handle_event
 from aftercare_intake.models import SCHEMA
 from aftercare_intake.settings import IntakeSettings
+from aftercare_intake.workers import IdempotencyPurgeWorker
 from aftercare_shared.auth import ResolvedApiKey
 from aftercare_shared.auth.authenticator import ApiKeyLookup
 from aftercare_shared.consumer import ConsumerRunner
@@ -41,7 +44,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 handler=handle_event,
                 max_attempts=settings.common.consumer_max_attempts,
                 retry_backoff=settings.common.consumer_retry_backoff_seconds,
-            )
+            ),
+            IdempotencyPurgeWorker(
+                session_factory=context.session_factory,
+                retention=timedelta(hours=settings.idempotency_ttl_hours),
+            ),
         ]
 
     app = create_service_app(
@@ -55,6 +62,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         ),
         settings.common,
     )
+    app.state.idempotency_ttl = timedelta(hours=settings.idempotency_ttl_hours)
     app.state.report_rate_limiter = RateLimiter(
         rate_per_second=settings.report_rate_per_second, burst=settings.report_rate_burst
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, literal_column, or_, select, text, update
+from sqlalchemy import Table, and_, delete, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,13 +82,26 @@ async def upsert_ticket_for_report(
 
 
 async def claim_idempotency_key(
-    session: AsyncSession, *, client_id: str, key: str, request_hash: str
+    session: AsyncSession,
+    *,
+    client_id: str,
+    key: str,
+    request_hash: str,
+    expired_before: datetime,
 ) -> IdempotencyRecord | None:
     """Reserve ``key`` for this request; returns the earlier record when it was taken.
 
     A concurrent request with the same key blocks on the insert until the first commits,
-    then sees its stored answer: one ticket, two identical responses.
+    then sees its stored answer: one ticket, two identical responses. A record older than
+    the retention window no longer counts: the key may be used afresh.
     """
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.client_id == client_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at < expired_before,
+        )
+    )
     inserted = (
         await session.execute(
             insert(IdempotencyRecord)
@@ -100,6 +113,13 @@ async def claim_idempotency_key(
     if inserted is not None:
         return None
     return await session.get(IdempotencyRecord, (client_id, key))
+
+
+async def purge_idempotency_records(session: AsyncSession, *, expired_before: datetime) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < expired_before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def store_idempotent_response(

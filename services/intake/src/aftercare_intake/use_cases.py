@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -160,11 +160,16 @@ async def submit_report(
     client_id: str,
     report: ReportCreate,
     idempotency_key: str | None,
+    idempotency_ttl: timedelta,
 ) -> ReportOutcome:
     """Open a ticket or join the open one with the same fingerprint; answer only once durable."""
     if idempotency_key is not None:
         earlier = await repository.claim_idempotency_key(
-            session, client_id=client_id, key=idempotency_key, request_hash=_request_hash(report)
+            session,
+            client_id=client_id,
+            key=idempotency_key,
+            request_hash=_request_hash(report),
+            expired_before=utc_now() - idempotency_ttl,
         )
         if earlier is not None:
             stored_hash = earlier.request_hash

@@ -33,7 +33,11 @@ async def submit_report(
         raise forbidden("Reports are sent with a client API key.")
     request.app.state.report_rate_limiter.check(principal.api_key_id or principal.client_id)
     outcome = await use_cases.submit_report(
-        session, client_id=principal.client_id, report=body, idempotency_key=idempotency_key
+        session,
+        client_id=principal.client_id,
+        report=body,
+        idempotency_key=idempotency_key,
+        idempotency_ttl=request.app.state.idempotency_ttl,
     )
     return Response(
         orjson.dumps(outcome.body),
