@@ -1,0 +1,245 @@
+"""``bench/run.py``: bring up the system under test, run every benchmark, report.
+
+Benchmarks run one after another — never two loads at once — and each server gets an
+unmeasured warm-up first. A benchmark that fails is reported as such and the others still
+run; the exit status is 1 if any failed. Skipped ones (a part not written yet) are not
+failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import traceback
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from bench.dedup_storm import measure_dedup_storm
+from bench.end_to_end import measure_end_to_end
+from bench.footprint import Footprint, read_footprint
+from bench.load_runs import load_server
+from bench.machine import describe_machine, describe_postgres
+from bench.options import RESULTS_DIR, BenchOptions, parse_options
+from bench.processes import UVICORN_SETTINGS, UvicornProcess
+from bench.profile_summary import ProfileSummary
+from bench.profiling import record_profile
+from bench.report import (
+    ServiceFootprint,
+    TableRow,
+    dedup_rows,
+    describe_run,
+    end_to_end_rows,
+    footprint_json,
+    footprint_rows,
+    markdown_table,
+    profile_json,
+    sla_rows,
+    throughput_rows,
+    write_json,
+)
+from bench.sla_arithmetic import SLA_TIME_MODULE, run_sla_arithmetic, sla_time_available
+from bench.stack import DB_POOL_SIZE, BenchStack, libpq_url
+from bench.throughput import UNIQUE_REPORTS_SCRIPT, measure_throughput, wait_for_outbox_drain
+from bench.tools import ensure_wrk, find_pgbench
+from tests.support.databases import base_database_url, kafka_bootstrap_servers
+
+T = TypeVar("T")
+
+# Several tenants send the unique reports, as in production; the storm comes from one
+# client (one fingerprint is per client) over two of its keys.
+UNIQUE_CLIENTS = 4
+DEDUP_KEYS = 2
+# A freshly started server finishes its start-up work (consumers join, relay elects
+# itself) before its footprint counts as idle.
+IDLE_SETTLE_SECONDS = 3.0
+
+
+class BenchRun:
+    """Collects figures, failures and table rows as the benchmarks go."""
+
+    def __init__(self, options: BenchOptions) -> None:
+        self.options = options
+        self.document: dict[str, Any] = {"schema_version": 1}
+        self.rows: list[TableRow] = []
+        self.failures: dict[str, str] = {}
+        self.idle: dict[str, Footprint] = {}
+        self.after_loads: dict[str, Footprint] = {}
+
+    async def attempt(self, section: str, work: Awaitable[T]) -> T | None:
+        started = time.monotonic()
+        try:
+            return await work
+        except Exception as error:  # a failed benchmark is reported; the others still run
+            print(f"bench: {section} FAILED: {type(error).__name__}: {error}")
+            self.failures[section] = "".join(traceback.format_exception(error))[-4000:]
+            self.document[section] = {"failed": f"{type(error).__name__}: {error}"}
+            return None
+        finally:
+            seconds = round(time.monotonic() - started, 1)
+            self.document.setdefault("phase_seconds", {})[section] = seconds
+            print(f"bench: {section} took {seconds} s")
+
+    def skip(self, section: str, reason: str) -> None:
+        print(f"bench: {section} skipped: {reason}")
+        self.document[section] = {"skipped": reason}
+
+    async def note_idle(self, process: UvicornProcess) -> None:
+        await asyncio.sleep(IDLE_SETTLE_SECONDS)
+        self.idle[process.name] = read_footprint(process.pid)
+
+    def note_after_loads(self, *processes: UvicornProcess | None) -> None:
+        for process in processes:
+            if process is not None and process.name in self.idle:
+                self.after_loads[process.name] = read_footprint(process.pid)
+
+
+def main(argv: list[str]) -> int:
+    return asyncio.run(run_bench(parse_options(argv)))
+
+
+async def run_bench(options: BenchOptions) -> int:
+    started = time.monotonic()
+    run = BenchRun(options)
+    wrk = ensure_wrk()
+    pgbench = find_pgbench()
+    machine = describe_machine(wrk)
+    machine["postgres"] = await describe_postgres(libpq_url(base_database_url()))
+    run.document.update(
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=machine,
+        settings={
+            **options.as_settings(),
+            "servers": f"uvicorn {' '.join(UVICORN_SETTINGS)} (intake, notify and peer alike)",
+            "database_pool": f"{DB_POOL_SIZE} connections + {DB_POOL_SIZE} overflow per server",
+            "kafka": kafka_bootstrap_servers(),
+        },
+    )
+    stack = BenchStack(logs_dir=RESULTS_DIR / "logs")
+    try:
+        await run.attempt("stack_start", stack.start())
+        if "stack_start" in run.failures:
+            raise SystemExit(f"bench: the stack did not start; logs in {stack.logs_dir}")
+        await _service_benchmarks(run, stack, wrk=wrk, pgbench=pgbench)
+    finally:
+        await stack.stop(keep_databases=options.keep_databases)
+    # After the servers are gone: pure CPU work wants a quiet machine.
+    _sla_arithmetic(run)
+
+    run.rows += footprint_rows(
+        [ServiceFootprint(name, idle, run.after_loads.get(name)) for name, idle in run.idle.items()]
+    )
+    run.document["footprint"] = footprint_json(run.idle, run.after_loads)
+    run.document["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    run.document["elapsed_seconds"] = round(time.monotonic() - started, 1)
+    table = markdown_table(sorted(run.rows, key=lambda row: row.benchmark[:1]))
+    heading = describe_run(run.document)
+    run.document["table_markdown"] = table
+    run.document["failures"] = run.failures
+    write_json(options.output, run.document)
+    options.output.with_suffix(".md").write_text(f"{heading}\n\n{table}\n")
+    print(f"\n{heading}\n\n{table}\n")
+    print(f"bench: figures written to {options.output} in {run.document['elapsed_seconds']} s")
+    return 1 if run.failures else 0
+
+
+async def _service_benchmarks(run: BenchRun, stack: BenchStack, *, wrk: str, pgbench: str) -> None:
+    assert stack.intake is not None
+    assert stack.peer is not None
+    options = run.options
+    unique_keys = [
+        key
+        for client in await stack.provision_clients(UNIQUE_CLIENTS, keys_per_client=1)
+        for key in client.keys
+    ]
+    (dedup_client,) = await stack.provision_clients(1, keys_per_client=DEDUP_KEYS)
+    await asyncio.gather(run.note_idle(stack.intake), run.note_idle(stack.peer))
+
+    throughput = await run.attempt(
+        "throughput",
+        measure_throughput(stack, wrk=wrk, pgbench=pgbench, api_keys=unique_keys, options=options),
+    )
+    if throughput is not None:
+        run.document["throughput"] = throughput.as_json()
+        run.rows += throughput_rows(throughput)
+
+    dedup = await run.attempt(
+        "dedup_storm",
+        measure_dedup_storm(stack, wrk=wrk, api_keys=dedup_client.keys, options=options),
+    )
+    if dedup is not None:
+        run.document["dedup_storm"] = dedup.as_json()
+        run.rows += dedup_rows(dedup, throughput)
+
+    if options.profile:
+        summary = await run.attempt(
+            "profile", _profile_intake(stack, wrk=wrk, api_keys=unique_keys, options=options)
+        )
+        if summary is not None:
+            run.document["profile"] = profile_json(summary)
+
+    if stack.notify_unavailable is not None:
+        run.skip("end_to_end", stack.notify_unavailable)
+    else:
+        capacity = throughput.intake.wrk.acknowledged_per_second if throughput else None
+        await run.attempt("end_to_end", _end_to_end(run, stack, unique_keys, capacity))
+    run.note_after_loads(stack.intake, stack.peer, stack.notify)
+
+
+async def _end_to_end(
+    run: BenchRun, stack: BenchStack, api_keys: list[str], intake_capacity: float | None
+) -> None:
+    # The notify group is moved to the end of the topics: everything must be there first.
+    await wait_for_outbox_drain(stack)
+    notify = await stack.start_notify()
+    await run.note_idle(notify)
+    e2e = await measure_end_to_end(
+        stack, api_keys=api_keys, options=run.options, intake_capacity_per_second=intake_capacity
+    )
+    run.document["end_to_end"] = e2e.as_json()
+    run.rows += end_to_end_rows(e2e)
+
+
+async def _profile_intake(
+    stack: BenchStack, *, wrk: str, api_keys: list[str], options: BenchOptions
+) -> ProfileSummary:
+    """An extra intake run under py-spy; its figures are not reported (sampling costs CPU)."""
+    assert stack.intake is not None
+    print("bench: profiling intake under load with py-spy (unmeasured run)…")
+    output = RESULTS_DIR / "intake-profile.txt"
+    # py-spy starts after wrk has ramped up and stops before wrk does.
+    profile_seconds = max(1.0, options.duration_seconds - 2)
+    load = asyncio.create_task(
+        load_server(
+            wrk,
+            stack.intake,
+            target="profiled run",
+            script=UNIQUE_REPORTS_SCRIPT,
+            script_args=[f"profile-{stack.run_tag}", *api_keys],
+            options=options,
+        )
+    )
+    await asyncio.sleep(1.0)
+    try:
+        summary = await record_profile(stack.intake.pid, seconds=profile_seconds, output=output)
+    finally:
+        await load
+    print(f"bench: raw profile (collapsed stacks) in {output}")
+    return summary
+
+
+def _sla_arithmetic(run: BenchRun) -> None:
+    if not sla_time_available():
+        run.skip("sla_arithmetic", f"{SLA_TIME_MODULE} is not there yet")
+        return
+    print("bench: SLA arithmetic (bench/sla_time.py)…")
+    try:
+        rows = run_sla_arithmetic(run.options.sla_seconds_per_case)
+    except Exception as error:  # reported like any failed benchmark
+        print(f"bench: sla_arithmetic FAILED: {type(error).__name__}: {error}")
+        run.failures["sla_arithmetic"] = "".join(traceback.format_exception(error))[-4000:]
+        run.document["sla_arithmetic"] = {"failed": f"{type(error).__name__}: {error}"}
+        return
+    run.document["sla_arithmetic"] = {"rows": rows}
+    run.rows += sla_rows(rows)

@@ -1,0 +1,104 @@
+"""One wrk run against one server process, with the server's CPU time over the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.footprint import read_footprint
+from bench.options import BenchOptions
+from bench.processes import UvicornProcess
+from bench.wrk_runner import WrkResult, run_wrk, wrk_command
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRun:
+    target: str
+    wrk: WrkResult
+    server_cpu_seconds: float
+    """CPU the server process used during the run (its event loop is single-threaded)."""
+
+    @property
+    def server_cpu_ms_per_request(self) -> float | None:
+        if self.wrk.requests == 0:
+            return None
+        return self.server_cpu_seconds * 1000 / self.wrk.requests
+
+    @property
+    def server_cpu_utilisation(self) -> float:
+        """Cores' worth of CPU the server used: near 1.0 means it was CPU-bound."""
+        return self.server_cpu_seconds / self.wrk.duration_seconds
+
+    def as_json(self) -> dict[str, Any]:
+        wrk = self.wrk
+        return {
+            "target": self.target,
+            "requests": wrk.requests,
+            "duration_seconds": round(wrk.duration_seconds, 3),
+            "requests_per_second": round(wrk.requests_per_second, 1),
+            "acknowledged": wrk.acknowledged,
+            "acknowledged_per_second": round(wrk.acknowledged_per_second, 1),
+            "errors": wrk.errors,
+            "non_2xx": wrk.refused,
+            "socket_errors": wrk.socket_errors,
+            "latency_ms": {
+                "mean": round(wrk.latency_mean_ms, 2),
+                "p50": round(wrk.latency_p50_ms, 2),
+                "p90": round(wrk.latency_p90_ms, 2),
+                "p99": round(wrk.latency_p99_ms, 2),
+                "max": round(wrk.latency_max_ms, 2),
+            },
+            "server_cpu_seconds": round(self.server_cpu_seconds, 2),
+            "server_cpu_ms_per_request": _rounded(self.server_cpu_ms_per_request, 3),
+            "server_cpu_utilisation": round(self.server_cpu_utilisation, 2),
+        }
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+async def load_server(
+    wrk: str,
+    server: UvicornProcess,
+    *,
+    target: str,
+    script: str,
+    script_args: list[str],
+    options: BenchOptions,
+    seconds: float | None = None,
+) -> LoadRun:
+    command = wrk_command(
+        wrk,
+        url=server.url,
+        script=script,
+        connections=options.connections,
+        threads=options.threads,
+        duration_seconds=seconds if seconds is not None else options.duration_seconds,
+        script_args=script_args,
+    )
+    before = read_footprint(server.pid)
+    result = await run_wrk(command)
+    after = read_footprint(server.pid)
+    return LoadRun(target, result, after.cpu_seconds - before.cpu_seconds)
+
+
+async def warm_up(
+    wrk: str,
+    server: UvicornProcess,
+    *,
+    script: str,
+    script_args: list[str],
+    options: BenchOptions,
+) -> None:
+    """Unmeasured load first: pools open their connections, first-call costs are paid."""
+    if options.warmup_seconds > 0:
+        await load_server(
+            wrk,
+            server,
+            target="warm-up",
+            script=script,
+            script_args=script_args,
+            options=options,
+            seconds=options.warmup_seconds,
+        )

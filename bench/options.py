@@ -1,0 +1,93 @@
+"""Command-line options of ``bench/run.py`` and the settings every benchmark reads."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    duration_seconds: float
+    """Measured time of each wrk / pgbench run."""
+    warmup_seconds: float
+    """Unmeasured load before each server's measured run (pools fill, caches warm)."""
+    connections: int
+    threads: int
+    """wrk threads and pgbench jobs: as many as the machine has cores, at most 2."""
+    e2e_rate: float
+    e2e_seconds: float
+    e2e_drain_seconds: float
+    """How long to wait after the paced load for the last webhooks."""
+    sla_seconds_per_case: float
+    profile: bool
+    keep_databases: bool
+    output: Path
+
+    def as_settings(self) -> dict[str, object]:
+        """What the JSON records about how the figures were taken."""
+        return {
+            "duration_seconds": self.duration_seconds,
+            "warmup_seconds": self.warmup_seconds,
+            "connections": self.connections,
+            "threads": self.threads,
+            "e2e_rate_per_second": self.e2e_rate,
+            "e2e_seconds": self.e2e_seconds,
+            "sla_seconds_per_case": self.sla_seconds_per_case,
+        }
+
+
+def parse_options(argv: Sequence[str]) -> BenchOptions:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="Benchmark intake and the end-to-end flow against same-run baselines.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs (a ~2 minute smoke test of the bench)"
+    )
+    parser.add_argument("--duration", type=float, help="seconds per measured run (default 15)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=32,
+        help="wrk connections and pgbench clients (default 32)",
+    )
+    parser.add_argument("--threads", type=int, help="wrk threads / pgbench jobs")
+    parser.add_argument(
+        "--e2e-rate", type=float, default=200.0, help="end-to-end reports/s, paced (default 200)"
+    )
+    parser.add_argument("--e2e-seconds", type=float, help="paced load length (default 30)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile intake under load with py-spy (an extra, unmeasured run)",
+    )
+    parser.add_argument(
+        "--keep-databases", action="store_true", help="leave the run's databases for inspection"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS_DIR / "latest.json", help="where the JSON goes"
+    )
+    arguments = parser.parse_args(list(argv))
+    if arguments.connections < 1 or arguments.e2e_rate <= 0:
+        parser.error("--connections and --e2e-rate must be positive")
+    quick = bool(arguments.quick)
+    duration = arguments.duration or (5.0 if quick else 15.0)
+    return BenchOptions(
+        duration_seconds=duration,
+        warmup_seconds=1.0 if quick else 3.0,
+        connections=arguments.connections,
+        threads=arguments.threads or max(1, min(2, os.cpu_count() or 1)),
+        e2e_rate=arguments.e2e_rate,
+        e2e_seconds=arguments.e2e_seconds or (10.0 if quick else 30.0),
+        e2e_drain_seconds=30.0,
+        sla_seconds_per_case=0.5 if quick else 2.0,
+        profile=bool(arguments.profile),
+        keep_databases=bool(arguments.keep_databases),
+        output=arguments.output,
+    )

@@ -1,0 +1,193 @@
+"""The system under test: fresh databases, intake (and later notify) and the peer app.
+
+Infrastructure comes from outside — ``make bench`` exports ``AFTERCARE_DATABASE_URL``
+(a base database next to which fresh ones are created), ``AFTERCARE_KAFKA_BOOTSTRAP_SERVERS``
+and ``AFTERCARE_ADMIN_TOKEN``; without them the developer's dev servers are used, as the
+tests do. Every run gets its own databases, consumer groups and clients, so a run never
+sees another run's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from aftercare_shared.migrations import upgrade
+from aftercare_shared.topics import EVENT_TOPICS, ensure_topics
+from bench.peer_app import DATABASE_URL_SETTING, PEER_TABLE, POOL_SIZE_SETTING, reports_table_ddl
+from bench.processes import UvicornProcess
+from tests.support.databases import (
+    admin_token,
+    create_database,
+    create_migrated_database,
+    drop_database,
+    kafka_bootstrap_servers,
+)
+
+DB_CEILING_TABLE = "pgbench_reports"
+# The services' SQLAlchemy pool (AFTERCARE_DB_POOL_SIZE, overflow as many again); the
+# peer's asyncpg pool is sized the same so neither side has more database connections.
+DB_POOL_SIZE = 10
+# Far above anything one process can serve: the per-key limit must not cap throughput.
+UNLIMITED_REPORT_RATE = "1000000"
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """``postgresql+asyncpg://…`` → ``postgresql://…`` for asyncpg and pgbench."""
+    return "postgresql://" + sqlalchemy_url.split("://", 1)[1]
+
+
+async def _event_topic_partitions() -> list[TopicPartition]:
+    """Every partition of the event topics (a consumer only knows those it subscribed to)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers())
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(EVENT_TOPICS))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        for partition in topic["partitions"]
+    ]
+
+
+@dataclass
+class ClientKeys:
+    client_id: str
+    keys: list[str]
+
+
+@dataclass
+class BenchStack:
+    logs_dir: Path
+    run_tag: str = field(default_factory=lambda: secrets.token_hex(4))
+    service_database_url: str = ""
+    peer_database_url: str = ""
+    intake: UvicornProcess | None = None
+    notify: UvicornProcess | None = None
+    peer: UvicornProcess | None = None
+    notify_unavailable: str | None = None
+    """Why the end-to-end benchmark cannot run (notify missing or not migratable)."""
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {admin_token()}"}
+
+    def service_env(self) -> dict[str, str]:
+        return {
+            "AFTERCARE_DATABASE_URL": self.service_database_url,
+            "AFTERCARE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers(),
+            "AFTERCARE_ADMIN_TOKEN": admin_token(),
+            "AFTERCARE_DB_POOL_SIZE": str(DB_POOL_SIZE),
+            "INTAKE_REPORT_RATE_PER_SECOND": UNLIMITED_REPORT_RATE,
+            "INTAKE_REPORT_RATE_BURST": UNLIMITED_REPORT_RATE,
+            "INTAKE_CONSUMER_GROUP": self.consumer_group("intake"),
+            "NOTIFY_CONSUMER_GROUP": self.consumer_group("notify"),
+            "NOTIFY_SSRF_ALLOWLIST": "127.0.0.0/8",
+        }
+
+    def consumer_group(self, service: str) -> str:
+        return f"aftercare-{service}-bench-{self.run_tag}"
+
+    async def start(self) -> None:
+        """Databases, topics, then intake and the peer (notify waits for its benchmark)."""
+        self.service_database_url = await create_migrated_database("intake", prefix="bench")
+        try:
+            await asyncio.to_thread(upgrade, "notify", self.service_database_url)
+        except Exception as error:  # any failure only rules out the end-to-end benchmark
+            self.notify_unavailable = f"notify could not be migrated: {error}"
+        self.peer_database_url = await create_database("benchpeer")
+        connection = await asyncpg.connect(libpq_url(self.peer_database_url))
+        try:
+            for table in (PEER_TABLE, DB_CEILING_TABLE):
+                for statement in reports_table_ddl(table):
+                    await connection.execute(statement)
+        finally:
+            await connection.close()
+        await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
+
+        self.intake = UvicornProcess(
+            "intake", "aftercare_intake.app:create_app", self.logs_dir / "intake.log"
+        )
+        self.peer = UvicornProcess(
+            "peer", "bench.peer_app:create_app", self.logs_dir / "peer.log", ready_path="/ping"
+        )
+        self.intake.start(self.service_env())
+        self.peer.start(
+            {
+                DATABASE_URL_SETTING: libpq_url(self.peer_database_url),
+                POOL_SIZE_SETTING: str(DB_POOL_SIZE),
+            }
+        )
+        await asyncio.gather(self.intake.wait_ready(), self.peer.wait_ready())
+
+    async def start_notify(self) -> UvicornProcess:
+        """Start notify reading only events from now on.
+
+        Its consumer group starts at the earliest offset, and the throughput benchmarks
+        have just filled ``aftercare.tickets``: the group is moved to the end of every
+        topic first, so the end-to-end figures measure only their own reports.
+        """
+        await self.skip_consumer_group_to_end(self.consumer_group("notify"))
+        self.notify = UvicornProcess(
+            "notify", "aftercare_notify.app:create_app", self.logs_dir / "notify.log"
+        )
+        self.notify.start(self.service_env())
+        await self.notify.wait_ready()
+        return self.notify
+
+    async def skip_consumer_group_to_end(self, group_id: str) -> None:
+        partitions = await _event_topic_partitions()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka_bootstrap_servers(),
+            group_id=group_id,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            end_offsets = await consumer.end_offsets(partitions)
+            await consumer.commit(dict(end_offsets))
+        finally:
+            await consumer.stop()
+
+    async def provision_clients(self, count: int, keys_per_client: int) -> list[ClientKeys]:
+        """Clients with API keys, made through intake's staff API as an operator would."""
+        assert self.intake is not None
+        clients: list[ClientKeys] = []
+        async with httpx.AsyncClient(base_url=self.intake.url, timeout=10.0) as http:
+            for index in range(count):
+                created = await http.post(
+                    "/v1/clients",
+                    json={"name": f"bench client {self.run_tag}-{index}"},
+                    headers=self.admin_headers,
+                )
+                created.raise_for_status()
+                client_id = created.json()["id"]
+                keys = []
+                for _ in range(keys_per_client):
+                    issued = await http.post(
+                        f"/v1/clients/{client_id}/api-keys", headers=self.admin_headers
+                    )
+                    issued.raise_for_status()
+                    keys.append(issued.json()["key"])
+                clients.append(ClientKeys(client_id, keys))
+        return clients
+
+    async def stop(self, *, keep_databases: bool = False) -> None:
+        for process in (self.notify, self.intake, self.peer):
+            if process is not None:
+                await asyncio.to_thread(process.stop)
+        if keep_databases:
+            return
+        for url in (self.service_database_url, self.peer_database_url):
+            if url:
+                await drop_database(url)

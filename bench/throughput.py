@@ -1,0 +1,199 @@
+"""Benchmark 1 — durable intake throughput next to the peer, HTTP and database ceilings."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from bench.intake_database import CommittedReports, committed_reports, unpublished_outbox_rows
+from bench.load_runs import LoadRun, load_server, warm_up
+from bench.options import BenchOptions
+from bench.pgbench_runner import PgbenchResult, run_pgbench
+from bench.stack import DB_CEILING_TABLE, BenchStack, libpq_url
+from bench.stats import ratio
+
+UNIQUE_REPORTS_SCRIPT = "unique_reports.lua"
+OUTBOX_DRAIN_DEADLINE_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDrain:
+    """The relay catching up after the load: how far behind it was and how fast it caught up."""
+
+    backlog_rows: int
+    drain_seconds: float | None
+    """None when the backlog did not drain before the deadline."""
+
+    def as_json(self) -> dict[str, Any]:
+        rate = (
+            self.backlog_rows / self.drain_seconds
+            if self.drain_seconds and self.backlog_rows
+            else None
+        )
+        return {
+            "backlog_rows_at_end_of_load": self.backlog_rows,
+            "drain_seconds": None if self.drain_seconds is None else round(self.drain_seconds, 2),
+            "drain_rows_per_second": None if rate is None else round(rate, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputResults:
+    intake: LoadRun
+    peer: LoadRun
+    http_ceiling: LoadRun
+    db_ceiling: PgbenchResult
+    outbox: OutboxDrain
+    committed: CommittedReports
+    """What intake's database holds for the measured run, checked after it."""
+
+    @property
+    def durable(self) -> bool:
+        """Every acknowledged report is a ticket with its outbox row.
+
+        More tickets than acknowledgements is fine: wrk stops waiting when its time is up,
+        and intake still commits (and answers) what was in flight.
+        """
+        committed = self.committed
+        return (
+            committed.tickets >= self.intake.wrk.acknowledged
+            and committed.with_outbox_row == committed.tickets
+        )
+
+    @property
+    def intake_vs_peer(self) -> float | None:
+        return ratio(self.intake.wrk.acknowledged_per_second, self.peer.wrk.acknowledged_per_second)
+
+    @property
+    def intake_vs_db_ceiling(self) -> float | None:
+        return ratio(
+            self.intake.wrk.acknowledged_per_second, self.db_ceiling.transactions_per_second
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        db = self.db_ceiling
+        return {
+            "intake": self.intake.as_json(),
+            "peer": self.peer.as_json(),
+            "http_ceiling": self.http_ceiling.as_json(),
+            "db_ceiling": {
+                "target": "pgbench, one-row INSERT per transaction",
+                "transactions_per_second": round(db.transactions_per_second, 1),
+                "transactions": db.transactions,
+                "failed": db.failed,
+                "latency_ms": {
+                    "p50": None if db.latency_p50_ms is None else round(db.latency_p50_ms, 2),
+                    "p99": None if db.latency_p99_ms is None else round(db.latency_p99_ms, 2),
+                },
+            },
+            "outbox": self.outbox.as_json(),
+            "durability": {
+                "acknowledged": self.intake.wrk.acknowledged,
+                "tickets_committed": self.committed.tickets,
+                "tickets_with_outbox_row": self.committed.with_outbox_row,
+                "every_acknowledged_report_durable": self.durable,
+            },
+            "ratios": {
+                "intake_vs_peer": _rounded(self.intake_vs_peer),
+                "intake_vs_db_ceiling": _rounded(self.intake_vs_db_ceiling),
+                "peer_vs_http_ceiling": _rounded(
+                    ratio(
+                        self.peer.wrk.acknowledged_per_second,
+                        self.http_ceiling.wrk.acknowledged_per_second,
+                    )
+                ),
+            },
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+async def measure_throughput(
+    stack: BenchStack, *, wrk: str, pgbench: str, api_keys: list[str], options: BenchOptions
+) -> ThroughputResults:
+    assert stack.intake is not None
+    assert stack.peer is not None
+    peer_args = [f"peer-{stack.run_tag}", "unused-by-the-peer"]
+    intake_tag = f"intake-{stack.run_tag}"
+
+    print("bench: HTTP ceiling (peer GET /ping)…")
+    await warm_up(wrk, stack.peer, script="ping.lua", script_args=[], options=options)
+    http_ceiling = await load_server(
+        wrk, stack.peer, target="peer GET /ping", script="ping.lua", script_args=[], options=options
+    )
+
+    print("bench: database ceiling (pgbench one-row INSERT)…")
+    db_ceiling = await run_pgbench(
+        pgbench,
+        libpq_url=libpq_url(stack.peer_database_url),
+        table=DB_CEILING_TABLE,
+        connections=options.connections,
+        threads=options.threads,
+        duration_seconds=options.duration_seconds,
+    )
+
+    print("bench: peer baseline (FastAPI + one asyncpg INSERT)…")
+    await warm_up(
+        wrk,
+        stack.peer,
+        script=UNIQUE_REPORTS_SCRIPT,
+        script_args=[f"{peer_args[0]}-warm", *peer_args[1:]],
+        options=options,
+    )
+    peer = await load_server(
+        wrk,
+        stack.peer,
+        target="peer POST /v1/reports",
+        script=UNIQUE_REPORTS_SCRIPT,
+        script_args=peer_args,
+        options=options,
+    )
+
+    print("bench: durable intake throughput (POST /v1/reports, unique reports)…")
+    await warm_up(
+        wrk,
+        stack.intake,
+        script=UNIQUE_REPORTS_SCRIPT,
+        script_args=[f"{intake_tag}-warm", *api_keys],
+        options=options,
+    )
+    await wait_for_outbox_drain(stack)  # the warm-up's backlog must not count against the run
+    intake = await load_server(
+        wrk,
+        stack.intake,
+        target="intake POST /v1/reports",
+        script=UNIQUE_REPORTS_SCRIPT,
+        script_args=[f"{intake_tag}-run", *api_keys],
+        options=options,
+    )
+    outbox = await wait_for_outbox_drain(stack)
+    connection = await asyncpg.connect(libpq_url(stack.service_database_url))
+    try:
+        # unique_reports.lua sends fingerprint "bench-<tag>-<thread>-<n>".
+        committed = await committed_reports(connection, f"bench-{intake_tag}-run-")
+    finally:
+        await connection.close()
+    return ThroughputResults(intake, peer, http_ceiling, db_ceiling, outbox, committed)
+
+
+async def wait_for_outbox_drain(stack: BenchStack) -> OutboxDrain:
+    """Wait until intake's relay has published every outbox row; time how long it took."""
+    connection = await asyncpg.connect(libpq_url(stack.service_database_url))
+    try:
+        started = time.monotonic()
+        backlog = await unpublished_outbox_rows(connection)
+        remaining = backlog
+        while remaining > 0:
+            if time.monotonic() - started > OUTBOX_DRAIN_DEADLINE_SECONDS:
+                return OutboxDrain(backlog, None)
+            await asyncio.sleep(0.1)
+            remaining = await unpublished_outbox_rows(connection)
+        return OutboxDrain(backlog, time.monotonic() - started)
+    finally:
+        await connection.close()
