@@ -16,11 +16,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from aftercare_shared.migrations import upgrade
-from aftercare_shared.topics import EVENT_TOPICS, ensure_topics
+from aftercare_shared.topics import ensure_topics
 from bench.peer_app import DATABASE_URL_SETTING, PEER_TABLE, POOL_SIZE_SETTING, reports_table_ddl
 from bench.processes import UvicornProcess
 from tests.support.databases import (
@@ -30,6 +28,7 @@ from tests.support.databases import (
     drop_database,
     kafka_bootstrap_servers,
 )
+from tests.support.kafka_groups import start_groups_at_the_end
 
 DB_CEILING_TABLE = "pgbench_reports"
 # The services' SQLAlchemy pool (AFTERCARE_DB_POOL_SIZE, overflow as many again); the
@@ -42,21 +41,6 @@ UNLIMITED_REPORT_RATE = "1000000"
 def libpq_url(sqlalchemy_url: str) -> str:
     """``postgresql+asyncpg://…`` → ``postgresql://…`` for asyncpg and pgbench."""
     return "postgresql://" + sqlalchemy_url.split("://", 1)[1]
-
-
-async def _event_topic_partitions() -> list[TopicPartition]:
-    """Every partition of the event topics (a consumer only knows those it subscribed to)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers())
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(EVENT_TOPICS))
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(topic["topic"], partition["partition"])
-        for topic in described
-        for partition in topic["partitions"]
-    ]
 
 
 @dataclass
@@ -145,19 +129,7 @@ class BenchStack:
         return self.notify
 
     async def skip_consumer_group_to_end(self, group_id: str) -> None:
-        partitions = await _event_topic_partitions()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka_bootstrap_servers(),
-            group_id=group_id,
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            end_offsets = await consumer.end_offsets(partitions)
-            await consumer.commit(dict(end_offsets))
-        finally:
-            await consumer.stop()
+        await start_groups_at_the_end(group_id)
 
     async def provision_clients(self, count: int, keys_per_client: int) -> list[ClientKeys]:
         """Clients with API keys, made through intake's staff API as an operator would."""

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import MetaData, Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.auth import ResolvedApiKey
 from aftercare_shared.auth.authenticator import ApiKeyLookup
@@ -81,18 +81,15 @@ async def _mark_revoked(
     )
 
 
-def read_model_key_lookup(
-    session_factory: async_sessionmaker[AsyncSession], table: Table
-) -> ApiKeyLookup:
-    async def lookup(key_hash: str) -> ResolvedApiKey | None:
-        async with session_factory() as session:
-            row = (
-                await session.execute(
-                    sa.select(table.c.api_key_id, table.c.client_id).where(
-                        table.c.key_hash == key_hash, table.c.revoked_at.is_(None)
-                    )
+def read_model_key_lookup(table: Table) -> ApiKeyLookup:
+    async def lookup(session: AsyncSession, key_hash: str) -> ResolvedApiKey | None:
+        row = (
+            await session.execute(
+                sa.select(table.c.api_key_id, table.c.client_id).where(
+                    table.c.key_hash == key_hash, table.c.revoked_at.is_(None)
                 )
-            ).first()
+            )
+        ).first()
         return None if row is None else ResolvedApiKey(api_key_id=row[0], client_id=row[1])
 
     return lookup

@@ -45,7 +45,7 @@ class ServiceSpec:
     title: str
     description: str
     routers: Sequence[APIRouter]
-    api_key_lookup: Callable[[ServiceContext], ApiKeyLookup]
+    api_key_lookup: ApiKeyLookup
     workers: Callable[[ServiceContext], list[BackgroundWorker]]
     """Consumers and timers of this service (the outbox relay is added for every service)."""
 
@@ -79,7 +79,7 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
                 if settings.token_signing_key
                 else None,
             ),
-            api_key_lookup=spec.api_key_lookup(context),
+            api_key_lookup=spec.api_key_lookup,
         )
         relay = OutboxRelay(
             engine=engine,

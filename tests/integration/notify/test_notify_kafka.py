@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from standardwebhooks.webhooks import Webhook
 
 from aftercare_shared.auth import generate_api_key
@@ -24,6 +24,7 @@ from tests.integration.notify.notify_support import (
     unique_client_id,
 )
 from tests.support.databases import kafka_bootstrap_servers
+from tests.support.kafka_groups import start_groups_at_the_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -42,39 +43,12 @@ async def _produce(topic: str, event: CloudEvent) -> None:
         await producer.stop()
 
 
-async def _start_group_at_the_end(group_id: str) -> None:
-    """Commit the current end offsets for a new group.
-
-    The topics are shared and long (other suites write to them); a new group would
-    otherwise read their whole history before reaching this test's events.
-    """
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers())
-    await producer.start()
-    try:  # the producer's partitions_for is the public way to learn a topic's partitions
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in EVENT_TOPICS
-            for partition in await producer.partitions_for(topic)
-        ]
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka_bootstrap_servers(), group_id=group_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
-
-
 async def test_event_from_kafka_is_fanned_out_and_delivered() -> None:
     await ensure_topics(
         kafka_bootstrap_servers(), partitions=6, replication_factor=1, topics=EVENT_TOPICS
     )
     group_id = f"aftercare-notify-test-{uuid.uuid4().hex[:12]}"
-    await _start_group_at_the_end(group_id)
+    await start_groups_at_the_end(group_id)
     async with migrated_notify_database() as url, started_receiver() as receiver:
         settings = notify_settings_for(
             url, consumer_enabled=True, delivery_worker_enabled=True, consumer_group=group_id

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.auth import (
     Authenticator,
@@ -14,6 +17,8 @@ from aftercare_shared.auth import (
 from aftercare_shared.problems import Problem
 
 ADMIN = "admin-token-for-unit-tests-0123456789"
+# The fake lookup below never touches a database, so no session is needed.
+NO_SESSION = cast(AsyncSession, None)
 
 
 def test_staff_token_verifies_until_it_expires() -> None:
@@ -49,7 +54,7 @@ def test_api_keys_are_random_and_only_their_hash_identifies_them() -> None:
 
 
 async def _lookup_factory(known: dict[str, ResolvedApiKey]) -> Authenticator:
-    async def lookup(key_hash: str) -> ResolvedApiKey | None:
+    async def lookup(session: AsyncSession, key_hash: str) -> ResolvedApiKey | None:
         return known.get(key_hash)
 
     return Authenticator(staff_tokens=StaffTokens(admin_token=ADMIN), api_key_lookup=lookup)
@@ -60,8 +65,8 @@ async def test_authenticator_tells_staff_from_clients() -> None:
     authenticator = await _lookup_factory(
         {api_key.key_hash: ResolvedApiKey(api_key_id="k1", client_id="c1")}
     )
-    admin = await authenticator.authenticate(f"Bearer {ADMIN}")
-    client = await authenticator.authenticate(f"Bearer {api_key.key}")
+    admin = await authenticator.authenticate(f"Bearer {ADMIN}", NO_SESSION)
+    client = await authenticator.authenticate(f"Bearer {api_key.key}", NO_SESSION)
     assert admin.is_staff
     assert (client.kind, client.client_id, client.api_key_id) == ("client", "c1", "k1")
     assert client.may_see_client("c1")
@@ -75,6 +80,6 @@ async def test_authenticator_tells_staff_from_clients() -> None:
 async def test_authenticator_refuses_with_401(header: str | None) -> None:
     authenticator = await _lookup_factory({})
     with pytest.raises(Problem) as refused:
-        await authenticator.authenticate(header)
+        await authenticator.authenticate(header, NO_SESSION)
     assert refused.value.status == 401
     assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")

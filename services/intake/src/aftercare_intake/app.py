@@ -12,21 +12,10 @@ from aftercare_intake.consumers import CONSUMED_TOPICS, handle_event
 from aftercare_intake.models import SCHEMA
 from aftercare_intake.settings import IntakeSettings
 from aftercare_intake.workers import IdempotencyPurgeWorker
-from aftercare_shared.auth import ResolvedApiKey
-from aftercare_shared.auth.authenticator import ApiKeyLookup
 from aftercare_shared.consumer import ConsumerRunner
 from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.service import ServiceContext, ServiceSpec, create_service_app
 from aftercare_shared.workers import BackgroundWorker
-
-
-def _own_key_lookup(context: ServiceContext) -> ApiKeyLookup:
-    # intake owns the keys: it checks its own table, so a revoked key fails at once.
-    async def lookup(key_hash: str) -> ResolvedApiKey | None:
-        async with context.session_factory() as session:
-            return await repository.resolve_api_key(session, key_hash)
-
-    return lookup
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -57,7 +46,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             title="Aftercare intake",
             description="Clients, API keys, bug reports and tickets.",
             routers=[clients.router, staff_tokens.router, reports.router, tickets.router],
-            api_key_lookup=_own_key_lookup,
+            # intake owns the keys: it checks its own table, so a revoked key fails at once.
+            api_key_lookup=repository.resolve_api_key,
             workers=workers,
         ),
         settings.common,

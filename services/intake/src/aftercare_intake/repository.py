@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, literal_column, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from aftercare_intake.models import (
     OPEN_FINGERPRINT_PREDICATE,
@@ -40,26 +42,44 @@ async def resolve_api_key(session: AsyncSession, key_hash: str) -> ResolvedApiKe
     return None if row is None else ResolvedApiKey(api_key_id=row[0], client_id=row[1])
 
 
-async def upsert_ticket_for_report(
-    session: AsyncSession, *, values: dict[str, Any], now: datetime
-) -> UpsertedTicket:
-    """Insert a ticket, or count one more occurrence on the open ticket of the same fingerprint.
+REPORT_COLUMNS = (
+    "id",
+    "client_id",
+    "title",
+    "description",
+    "severity",
+    "priority",
+    "kind",
+    "status",
+    "fingerprint",
+    "environment",
+    "release",
+    "stacktrace",
+    "context",
+    "occurrences",
+    "first_seen_at",
+    "last_seen_at",
+    "created_at",
+    "updated_at",
+)
 
-    One statement, so concurrent identical reports never create two tickets nor lose a
-    count: Postgres serialises them on the partial unique index.
-    """
+
+@cache
+def _report_upsert() -> ReturningInsert[Any]:
+    """Built once: constructing this statement per request cost more than executing it."""
     table = cast(Table, Ticket.__table__)
-    statement = (
+    seen_at = bindparam("seen_at", type_=table.c.last_seen_at.type)
+    return (
         insert(table)
-        .values(**values)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in REPORT_COLUMNS})
         .on_conflict_do_update(
             index_elements=[table.c.client_id, table.c.fingerprint],
             # A literal predicate: Postgres must match it to the partial index at parse time.
             index_where=text(OPEN_FINGERPRINT_PREDICATE),
             set_={
                 "occurrences": table.c.occurrences + 1,
-                "last_seen_at": now,
-                "updated_at": now,
+                "last_seen_at": seen_at,
+                "updated_at": seen_at,
             },
         )
         .returning(
@@ -71,7 +91,17 @@ async def upsert_ticket_for_report(
             literal_column("xmax = 0").label("created"),
         )
     )
-    row = (await session.execute(statement)).one()
+
+
+async def upsert_ticket_for_report(
+    session: AsyncSession, *, values: dict[str, Any], now: datetime
+) -> UpsertedTicket:
+    """Insert a ticket, or count one more occurrence on the open ticket of the same fingerprint.
+
+    One statement, so concurrent identical reports never create two tickets nor lose a
+    count: Postgres serialises them on the partial unique index.
+    """
+    row = (await session.execute(_report_upsert(), {**values, "seen_at": now})).one()
     return UpsertedTicket(
         ticket_id=row.id,
         status=row.status,

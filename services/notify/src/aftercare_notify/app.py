@@ -9,12 +9,13 @@ from fastapi import FastAPI
 
 from aftercare_notify.api import deliveries, endpoints
 from aftercare_notify.consumers import build_fan_out_consumer
-from aftercare_notify.models import CLIENT_API_KEYS
+from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.service import ServiceContext, ServiceSpec, create_service_app
+from aftercare_shared.wakeup import CommitWakeup
 from aftercare_shared.workers import BackgroundWorker
 
 DESCRIPTION = """\
@@ -38,7 +39,10 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         if settings.delivery_worker_enabled:
             running.append(
                 DeliveryWorker(
-                    session_factory=context.session_factory, settings=settings, guard=guard
+                    session_factory=context.session_factory,
+                    settings=settings,
+                    guard=guard,
+                    wakeup=CommitWakeup(context.engine, DELIVERIES_DUE_CHANNEL),
                 )
             )
         return running
@@ -48,9 +52,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         title="Aftercare notify",
         description=DESCRIPTION,
         routers=[endpoints.router, deliveries.router],
-        api_key_lookup=lambda context: read_model_key_lookup(
-            context.session_factory, CLIENT_API_KEYS
-        ),
+        api_key_lookup=read_model_key_lookup(CLIENT_API_KEYS),
         workers=workers,
     )
     app = create_service_app(spec, settings.common)

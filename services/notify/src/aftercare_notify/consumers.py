@@ -10,7 +10,7 @@ from aftercare_notify import repository
 from aftercare_notify.domain.event_patterns import is_self_referential, patterns_matching
 from aftercare_notify.domain.retry_schedule import RetrySchedule
 from aftercare_notify.metrics import FANOUT_LAG_SECONDS
-from aftercare_notify.models import CLIENT_API_KEYS, SCHEMA, Message
+from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, SCHEMA, Message
 from aftercare_notify.settings import NotifySettings
 from aftercare_shared.client_keys import apply_client_key_event
 from aftercare_shared.consumer import ConsumerRunner, EventHandler
@@ -18,6 +18,7 @@ from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.envelope import utc_now
 from aftercare_shared.service import ServiceContext
 from aftercare_shared.topics import EVENT_TOPICS
+from aftercare_shared.wakeup import notify_on_commit
 
 
 async def fan_out_event(
@@ -43,7 +44,7 @@ async def fan_out_event(
     if not stored:
         return 0
     FANOUT_LAG_SECONDS.observe(max(0.0, (now - event.time).total_seconds()))
-    return await repository.insert_fan_out_deliveries(
+    created = await repository.insert_fan_out_deliveries(
         session,
         message_id=event.id,
         candidate_patterns=patterns_matching(event.type),
@@ -52,6 +53,10 @@ async def fan_out_event(
         due_at=schedule.first_due_at(now),
         now=now,
     )
+    if created:
+        # The delivery worker wakes when this transaction commits, not at its next poll.
+        await notify_on_commit(session, DELIVERIES_DUE_CHANNEL)
+    return created
 
 
 def _endpoint_the_event_is_about(event: CloudEvent) -> str | None:

@@ -24,6 +24,8 @@ from aftercare_shared.db import service_metadata
 from aftercare_shared.outbox import inbox_table, outbox_table
 
 SCHEMA = "notify"
+# NOTIFY channel that wakes the delivery worker when new deliveries commit.
+DELIVERIES_DUE_CHANNEL = "notify_deliveries_due"
 
 
 class Base(DeclarativeBase):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +30,7 @@ from aftercare_notify.settings import NotifySettings
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.webhook_sender import OutgoingWebhook, WebhookSender, new_webhook_client
 from aftercare_shared.events.envelope import utc_now
+from aftercare_shared.wakeup import CommitWakeup
 
 logger = structlog.get_logger(__name__)
 
@@ -47,8 +49,10 @@ class DeliveryWorker:
         session_factory: async_sessionmaker[AsyncSession],
         settings: NotifySettings,
         guard: UrlGuard,
+        wakeup: CommitWakeup | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._wakeup = wakeup
         self._settings = settings
         self._guard = guard
         self._schedule = settings.parsed_retry_schedule
@@ -59,6 +63,7 @@ class DeliveryWorker:
     async def run(self) -> None:
         in_flight: set[asyncio.Task[None]] = set()
         stop_waiter = asyncio.create_task(self._stop_requested.wait())
+        listener = asyncio.create_task(self._wakeup.run()) if self._wakeup else None
         async with new_webhook_client(
             timeout_seconds=self._settings.delivery_timeout_seconds
         ) as client:
@@ -70,6 +75,9 @@ class DeliveryWorker:
             )
             try:
                 while not self._stop_requested.is_set():
+                    if self._wakeup is not None:
+                        # Cleared before claiming: a commit after this point wakes us again.
+                        self._wakeup.event.clear()
                     free_slots = self._settings.delivery_concurrency - len(in_flight)
                     wanted = min(self._settings.delivery_batch_size, free_slots)
                     claimed = await self._claim(wanted) if wanted > 0 else []
@@ -80,13 +88,24 @@ class DeliveryWorker:
                     if claimed and len(claimed) == wanted:
                         await asyncio.sleep(0)  # a full batch: more may be due right now
                         continue
-                    # Idle or saturated: wake on stop, on a free slot, or at the next poll.
+                    # Idle or saturated: wake on stop, on a free slot, on newly committed
+                    # deliveries, or at the next poll.
+                    waiters: set[asyncio.Task[Any]] = {stop_waiter, *in_flight}
+                    woken = None
+                    if self._wakeup is not None and free_slots > len(claimed):
+                        woken = asyncio.create_task(self._wakeup.event.wait())
+                        waiters.add(woken)
                     await asyncio.wait(
-                        {stop_waiter, *in_flight},
+                        waiters,
                         timeout=self._settings.delivery_poll_interval_seconds,
                         return_when=asyncio.FIRST_COMPLETED,
                     )
+                    if woken is not None:
+                        woken.cancel()
             finally:
+                if self._wakeup is not None and listener is not None:
+                    self._wakeup.stop()
+                    await asyncio.gather(listener, return_exceptions=True)
                 stop_waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await stop_waiter

@@ -26,9 +26,7 @@ def create_app(settings: ReleasesSettings | None = None) -> FastAPI:
         title="Aftercare releases",
         description=DESCRIPTION,
         routers=[releases.router, tickets.router],
-        api_key_lookup=lambda context: read_model_key_lookup(
-            context.session_factory, client_api_keys
-        ),
+        api_key_lookup=read_model_key_lookup(client_api_keys),
         workers=lambda context: build_workers(context, settings),
     )
     app = create_service_app(spec, settings.common)

@@ -45,9 +45,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
             description="Maintenance-plan SLAs: plans, business calendars, client "
             "assignments and the first-response and resolution clocks of every ticket.",
             routers=[plans.router, clients.router, tickets.router],
-            api_key_lookup=lambda context: read_model_key_lookup(
-                context.session_factory, client_api_keys
-            ),
+            api_key_lookup=read_model_key_lookup(client_api_keys),
             workers=workers,
         ),
         settings.common,

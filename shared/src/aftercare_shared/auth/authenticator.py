@@ -6,12 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from aftercare_shared.auth.api_keys import ResolvedApiKey, hash_api_key, looks_like_api_key
 from aftercare_shared.auth.staff_tokens import StaffTokens
 from aftercare_shared.problems import PROBLEM_BASE_URI, Problem
 
-ApiKeyLookup = Callable[[str], Awaitable[ResolvedApiKey | None]]
-"""Resolve a key digest to its client, from the calling service's own tables."""
+ApiKeyLookup = Callable[[AsyncSession, str], Awaitable[ResolvedApiKey | None]]
+"""Resolve a key digest to its client from the calling service's own tables, on the
+request's own session: one connection and one transaction per request, not two."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ class Authenticator:
     def staff_tokens(self) -> StaffTokens:
         return self._staff_tokens
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, session: AsyncSession) -> Principal:
         if not authorization:
             raise unauthenticated("Send Authorization: Bearer <staff token or client API key>.")
         scheme, _, token = authorization.partition(" ")
@@ -64,7 +67,7 @@ class Authenticator:
         if subject is not None:
             return Principal(kind="staff", subject=subject)
         if looks_like_api_key(token):
-            resolved = await self._api_key_lookup(hash_api_key(token))
+            resolved = await self._api_key_lookup(session, hash_api_key(token))
             if resolved is not None:
                 return Principal(
                     kind="client",

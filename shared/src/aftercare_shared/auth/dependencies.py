@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aftercare_shared.auth.authenticator import Authenticator, Principal, forbidden
+from aftercare_shared.sessions import SessionDep
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    # FastAPI caches SessionDep per request: the handler gets this same session.
     authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate(request.headers.get("authorization"))
+    principal = await authenticator.authenticate(request.headers.get("authorization"), session)
     request.state.principal = principal
     return principal
 

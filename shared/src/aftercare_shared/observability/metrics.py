@@ -7,7 +7,6 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
@@ -24,14 +23,11 @@ HTTP_LATENCY = Histogram(
 
 
 def _route_template(scope: Scope) -> str:
-    # Label by template (/v1/tickets/{ticket_id}), never by raw path: raw ids explode cardinality.
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    # Label by template (/v1/tickets/{ticket_id}), never by raw path: raw ids explode
+    # cardinality. The router records the matched route in the scope; no second matching.
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(template) if template else "unmatched"
 
 
 class MetricsMiddleware:

@@ -34,13 +34,20 @@ async def enqueue_event(
     event's subject, so all events of one aggregate keep their order. The relay is woken
     by a NOTIFY that Postgres delivers only if and when the transaction commits.
     """
-    await session.execute(
-        insert(_outbox_in(schema)).values(
+    outbox = _outbox_in(schema)
+    # One round trip: the insert runs as a CTE and the NOTIFY is selected from it.
+    queued = (
+        insert(outbox)
+        .values(
             event_id=event.id,
             topic=topic or topic_for_event_type(event.type),
             record_key=event.subject,
             payload=event.to_json_bytes(),
             headers=record_headers(event),
         )
+        .returning(outbox.c.id)
+        .cte("queued")
     )
-    await session.execute(select(func.pg_notify(outbox_notify_channel(schema), "")))
+    await session.execute(
+        select(func.pg_notify(outbox_notify_channel(schema), "")).select_from(queued)
+    )
