@@ -29,7 +29,7 @@ from tests.support.databases import (
     kafka_bootstrap_servers,
 )
 from tests.support.kafka_groups import start_groups_at_the_end
-from tests.support.service_processes import ServiceProcess, free_port
+from tests.support.service_processes import UvicornProcess, service_process
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ async def eventually(
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[dict[str, ServiceProcess]]:
+async def stack(tmp_path: Path) -> AsyncIterator[dict[str, UvicornProcess]]:
     database_url = await create_migrated_database(*SERVICES, prefix="e2e")
     await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
     run_id = secrets.token_hex(4)
@@ -71,10 +71,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[dict[str, ServiceProcess]]:
         "NOTIFY_RETRY_SCHEDULE": "0,0.5,1,2",
         **{f"{name.upper()}_CONSUMER_GROUP": group for name, group in groups.items()},
     }
-    processes = {
-        name: ServiceProcess(name=name, port=free_port(), log_path=tmp_path / f"{name}.log")
-        for name in SERVICES
-    }
+    processes = {name: service_process(name, tmp_path / f"{name}.log") for name in SERVICES}
     try:
         for process in processes.values():
             process.start(env)
@@ -129,7 +126,7 @@ async def read_ticket_events(ticket_id: str, stop_after: set[str]) -> list[Any]:
 
 
 async def test_report_to_release_flow(
-    stack: dict[str, ServiceProcess], receiver: WebhookReceiver
+    stack: dict[str, UvicornProcess], receiver: WebhookReceiver
 ) -> None:
     intake, sla, releases, notify = (stack[name].url for name in SERVICES)
     async with httpx.AsyncClient(timeout=10.0) as http:

@@ -32,12 +32,12 @@ from aftercare_shared.consumer import ConsumerRunner, PermanentEventError
 from aftercare_shared.consumer.runner import Record
 from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.observability.tracing import current_traceparent, parse_trace_id
+from tests.support.databases import kafka_bootstrap_servers
 from tests.support.infra import (
     create_messaging_schema,
     database_url,
     drop_messaging_schema,
     header_map,
-    kafka_bootstrap_servers,
     make_event,
     metric_value,
     read_topic,

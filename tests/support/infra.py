@@ -7,7 +7,6 @@ to its own stack; the defaults below are only for a developer's shared dev serve
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -23,22 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.outbox import create_messaging_tables, drop_messaging_tables
-
-DEV_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:55432/aftercare_outbox_dev"
-DEV_KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:59092"
+from tests.support.databases import base_database_url
 
 
 def database_url() -> str:
     """The SQLAlchemy (asyncpg) URL of the test database."""
-    url = os.environ.get("AFTERCARE_DATABASE_URL") or DEV_DATABASE_URL
-    scheme, _, rest = url.partition("://")
+    scheme, _, rest = base_database_url().partition("://")
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+asyncpg://{rest}"
-    return url
-
-
-def kafka_bootstrap_servers() -> str:
-    return os.environ.get("AFTERCARE_KAFKA_BOOTSTRAP_SERVERS") or DEV_KAFKA_BOOTSTRAP_SERVERS
+    return base_database_url()
 
 
 def unique_name(prefix: str) -> str:

@@ -1,4 +1,7 @@
-"""Run Aftercare services as real uvicorn processes, the way ``make up`` does."""
+"""Run ASGI apps as real uvicorn processes, the way ``make up`` runs the services.
+
+The e2e tests and the benchmarks both start servers through :class:`UvicornProcess`.
+"""
 
 from __future__ import annotations
 
@@ -24,36 +27,47 @@ def free_port() -> int:
 
 
 @dataclass
-class ServiceProcess:
+class UvicornProcess:
     name: str
-    port: int
+    app_factory: str
+    """``module:function`` returning the ASGI app (uvicorn ``--factory``)."""
     log_path: Path
+    ready_path: str = "/readyz"
+    port: int = field(default_factory=free_port)
+    uvicorn_args: tuple[str, ...] = ("--no-access-log",)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self.process.pid
+
     def start(self, env: dict[str, str]) -> None:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                f"aftercare_{self.name}.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-            ],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    self.app_factory,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    *self.uvicorn_args,
+                ],
+                cwd=REPO_ROOT,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
@@ -67,7 +81,7 @@ class ServiceProcess:
                 if self.process is not None and self.process.poll() is not None:
                     raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
                 try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                    if (await client.get(self.url + self.ready_path)).status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
@@ -75,11 +89,21 @@ class ServiceProcess:
         raise TimeoutError(f"{self.name} not ready in {deadline_seconds}s:\n{self.log_tail()}")
 
     def stop(self, grace_seconds: float = 20.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
+        """SIGTERM, then SIGKILL after the grace period; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is not None:
+            return self.process.returncode
         self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait(timeout=5)
+
+
+def service_process(service: str, log_path: Path) -> UvicornProcess:
+    """One of the four services, as ``make up`` starts it."""
+    return UvicornProcess(
+        name=service, app_factory=f"aftercare_{service}.app:create_app", log_path=log_path
+    )
