@@ -21,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 
+from aftercare_shared.observability.tracing import parse_trace_id
 from aftercare_shared.topics import TICKETS, ensure_topics
 from tests.support.databases import (
     admin_token,
@@ -37,6 +38,8 @@ pytestmark = pytest.mark.e2e
 SERVICES = ("intake", "sla", "releases", "notify")
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
 FLOW_DEADLINE_SECONDS = 60.0
+CLIENT_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CLIENT_TRACEPARENT = f"00-{CLIENT_TRACE_ID}-00f067aa0ba902b7-01"
 
 T = TypeVar("T")
 
@@ -161,11 +164,11 @@ async def test_report_to_release_flow(
         )
         assert assigned.status_code == 200, assigned.text
 
-        # The client's system reports a critical bug.
+        # The client's system reports a critical bug, inside a trace of its own.
         client_auth = {"Authorization": f"Bearer {key['key']}"}
         report = await http.post(
             f"{intake}/v1/reports",
-            headers=client_auth,
+            headers={**client_auth, "traceparent": CLIENT_TRACEPARENT},
             json={"title": "Payments fail at checkout", "severity": "critical"},
         )
         assert report.status_code == 201, report.text
@@ -258,3 +261,39 @@ async def test_report_to_release_flow(
     assert created.get_subject() == ticket_id
     assert created.get_extension("clientid") == client_id
     assert created.get_data()["priority"] == "P1"
+
+    # The client's trace went from its HTTP request into intake's event, through Kafka into
+    # sla, and into the event sla emitted because of it.
+    assert parse_trace_id(created.get_extension("traceparent")) == CLIENT_TRACE_ID
+    clock_started = next(
+        event for event in flow_deliveries() if event["type"] == "aftercare.sla.clock_started.v1"
+    )
+    assert parse_trace_id(clock_started["traceparent"]) == CLIENT_TRACE_ID
+
+
+async def test_every_service_serves_health_metrics_and_openapi(
+    stack: dict[str, UvicornProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        for name, process in stack.items():
+            assert (await http.get(f"{process.url}/healthz")).json() == {"status": "ok"}
+            ready = (await http.get(f"{process.url}/readyz")).json()
+            assert ready["checks"] == {"database": "ok", "kafka": "ok"}, name
+            openapi = (await http.get(f"{process.url}/openapi.json")).json()
+            assert openapi["openapi"].startswith("3.1"), name
+            unauthenticated = await http.get(f"{process.url}{_first_v1_get(openapi)}")
+            assert unauthenticated.status_code == 401, name
+            assert unauthenticated.headers["content-type"] == "application/problem+json"
+            metrics = (await http.get(f"{process.url}/metrics")).text
+            assert (
+                f'aftercare_http_requests_total{{method="GET",route="/healthz",service="{name}"'
+                in metrics
+            )
+
+
+def _first_v1_get(openapi: dict[str, Any]) -> str:
+    """A GET route under /v1 with its path parameters filled in (auth comes first)."""
+    for path, operations in openapi["paths"].items():
+        if path.startswith("/v1/") and "get" in operations:
+            return str(path).replace("{", "").replace("}", "")
+    raise AssertionError("no GET route under /v1")
