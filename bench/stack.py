@@ -73,6 +73,8 @@ class BenchStack:
             "AFTERCARE_DB_POOL_SIZE": str(DB_POOL_SIZE),
             "INTAKE_REPORT_RATE_PER_SECOND": UNLIMITED_REPORT_RATE,
             "INTAKE_REPORT_RATE_BURST": UNLIMITED_REPORT_RATE,
+            "AFTERCARE_CLIENT_RATE_PER_SECOND": UNLIMITED_REPORT_RATE,
+            "AFTERCARE_CLIENT_RATE_BURST": UNLIMITED_REPORT_RATE,
             "INTAKE_CONSUMER_GROUP": self.consumer_group("intake"),
             "NOTIFY_CONSUMER_GROUP": self.consumer_group("notify"),
             "NOTIFY_SSRF_ALLOWLIST": "127.0.0.0/8",

@@ -24,6 +24,7 @@ from aftercare_shared.observability.logging import configure_logging
 from aftercare_shared.observability.metrics import MetricsMiddleware, metrics_endpoint
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.problems import install_problem_handlers
+from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.settings import CommonSettings
 from aftercare_shared.workers import BackgroundWorker, WorkerSupervisor
 
@@ -102,6 +103,9 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         description=spec.description,
         version="1.0.0",
         lifespan=lifespan,
+    )
+    app.state.client_rate_limiter = RateLimiter(
+        rate_per_second=settings.client_rate_per_second, burst=settings.client_rate_burst
     )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -36,6 +36,13 @@ class CommonSettings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    client_rate_per_second: float = Field(
+        default=100.0,
+        gt=0,
+        description="Sustained requests per second per client API key, on every service "
+        "(per replica); over it: 429 + Retry-After.",
+    )
+    client_rate_burst: int = Field(default=300, ge=1)
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)

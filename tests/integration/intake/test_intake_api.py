@@ -296,3 +296,24 @@ async def test_an_expired_idempotency_key_may_be_used_afresh(
     )
     assert reused.status_code == 201
     assert await _count(database_url, "tickets") == 2
+
+
+async def test_every_client_key_call_is_rate_limited(database_url: str) -> None:
+    settings = IntakeSettings(
+        common=common_settings_for(database_url, client_rate_per_second=1, client_rate_burst=3),
+        consumer_group=f"test-intake-{database_url[-8:]}",
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as api:
+            _, key = await _client_with_key(api)
+            auth = {"Authorization": f"Bearer {key}"}
+            codes = [(await api.get("/v1/tickets", headers=auth)).status_code for _ in range(5)]
+            assert codes[:3] == [200, 200, 200]
+            assert codes[3] == 429
+            # Staff are not client systems: the per-key limit does not apply to them.
+            staff_codes = [
+                (await api.get("/v1/clients", headers=STAFF)).status_code for _ in range(5)
+            ]
+            assert staff_codes == [200] * 5

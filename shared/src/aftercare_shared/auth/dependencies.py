@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aftercare_shared.auth.authenticator import Authenticator, Principal, forbidden
+from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.sessions import SessionDep
 
 
@@ -14,6 +15,10 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
     # FastAPI caches SessionDep per request: the handler gets this same session.
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator.authenticate(request.headers.get("authorization"), session)
+    if principal.api_key_id is not None:
+        # Client systems are machines: a runaway loop must not starve other tenants.
+        client_rate_limiter: RateLimiter = request.app.state.client_rate_limiter
+        client_rate_limiter.check(principal.api_key_id)
     request.state.principal = principal
     return principal
 
