@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
@@ -64,3 +65,24 @@ class WorkerSupervisor:
                 logger.exception("worker crashed; restarting", worker=worker.name, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_RESTART_BACKOFF_SECONDS)
+
+
+class PeriodicWorker:
+    """Runs ``job`` now and then every ``interval_seconds`` (housekeeping such as purges)."""
+
+    def __init__(
+        self, *, name: str, interval_seconds: float, job: Callable[[], Awaitable[object]]
+    ) -> None:
+        self.name = name
+        self._interval_seconds = interval_seconds
+        self._job = job
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopped.is_set():
+            await self._job()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self._interval_seconds)
+
+    async def stop(self) -> None:
+        self._stopped.set()

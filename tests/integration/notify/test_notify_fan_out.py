@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from aftercare_notify.models import Delivery, Message
+from aftercare_notify.retention import purge_expired_messages
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import NotificationFailed, SlaBreached
 from aftercare_shared.events.factory import new_event
@@ -167,3 +168,34 @@ async def test_replay_skips_notification_events_about_the_endpoint_itself(
     (delivery,) = await notify.deliveries(watcher["id"])
     assert delivery["message_id"] == about_other.id
     assert delivery["status"] == "pending"
+
+
+async def test_retention_purges_old_history_but_never_a_pending_delivery(
+    notify: RunningNotify,
+) -> None:
+    await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    delivered, still_due, recent = (ticket_created(unique_client_id()) for _ in range(3))
+    for event in (delivered, still_due, recent):
+        await notify.fan_out(event)
+    async with notify.session_factory() as session:
+        old = datetime(2020, 1, 1, tzinfo=UTC)
+        await session.execute(
+            sa.update(Message)
+            .where(Message.id.in_([delivered.id, still_due.id]))
+            .values(received_at=old)
+        )
+        await session.execute(
+            sa.update(Delivery)
+            .where(Delivery.message_id == delivered.id)
+            .values(status="succeeded", due_at=None)
+        )
+        await session.commit()
+
+    purged = await purge_expired_messages(notify.session_factory, retention=timedelta(days=30))
+
+    assert purged == 1
+    async with notify.session_factory() as session:
+        assert await session.get(Message, delivered.id) is None
+        assert await session.get(Message, still_due.id) is not None
+        assert await session.get(Message, recent.id) is not None
+    assert await _deliveries_of(notify, delivered) == set()  # cascaded with the message

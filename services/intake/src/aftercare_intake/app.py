@@ -11,7 +11,7 @@ from aftercare_intake.api import clients, reports, staff_tokens, tickets
 from aftercare_intake.consumers import CONSUMED_TOPICS, handle_event
 from aftercare_intake.models import SCHEMA
 from aftercare_intake.settings import IntakeSettings
-from aftercare_intake.workers import IdempotencyPurgeWorker
+from aftercare_intake.workers import idempotency_purge_worker
 from aftercare_shared.consumer import ConsumerRunner
 from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.service import ServiceContext, ServiceSpec, create_service_app
@@ -34,7 +34,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 max_attempts=settings.common.consumer_max_attempts,
                 retry_backoff=settings.common.consumer_retry_backoff_seconds,
             ),
-            IdempotencyPurgeWorker(
+            idempotency_purge_worker(
                 session_factory=context.session_factory,
                 retention=timedelta(hours=settings.idempotency_ttl_hours),
             ),

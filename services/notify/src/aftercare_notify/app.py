@@ -5,11 +5,14 @@ Run with ``uvicorn --factory aftercare_notify.app:create_app``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from aftercare_notify.api import deliveries, endpoints
 from aftercare_notify.consumers import build_fan_out_consumer
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL
+from aftercare_notify.retention import retention_worker
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
@@ -45,6 +48,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
                     wakeup=CommitWakeup(context.engine, DELIVERIES_DUE_CHANNEL),
                 )
             )
+        running.append(
+            retention_worker(
+                session_factory=context.session_factory,
+                retention=timedelta(days=settings.retention_days),
+            )
+        )
         return running
 
     spec = ServiceSpec(

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -373,3 +384,14 @@ async def attempts_by_delivery(
     for attempt in rows.scalars():
         attempts[attempt.delivery_id].append(attempt)
     return attempts
+
+
+async def purge_messages_received_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Delete old messages with their deliveries and attempts (cascade); never one still due."""
+    still_pending = select(Delivery.message_id).where(
+        Delivery.message_id == Message.id, Delivery.status == "pending"
+    )
+    result = await session.execute(
+        delete(Message).where(Message.received_at < cutoff, ~still_pending.exists())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

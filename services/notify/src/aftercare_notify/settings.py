@@ -103,6 +103,13 @@ class NotifySettings(BaseSettings):
         le=1_048_576,
         description="How much of each response body is kept on the attempt record.",
     )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Messages (with their deliveries and attempts) older than this are "
+        "deleted, unless a delivery of them is still pending; replay reaches this far back.",
+    )
 
     @field_validator("retry_schedule")
     @classmethod
