@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aftercare_intake.app import create_app
@@ -16,6 +15,7 @@ from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.migrations import downgrade, upgrade
 from tests.conftest import common_settings_for
+from tests.support.asgi import serving
 from tests.support.databases import admin_token, create_migrated_database, drop_database
 
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
@@ -36,11 +36,8 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         report_rate_per_second=5,
         report_rate_burst=20,
     )
-    app = create_app(settings)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            yield client
+    async with serving(create_app(settings), base_url="http://intake", startup_timeout=5) as client:
+        yield client
 
 
 async def _client_with_key(api: httpx.AsyncClient, name: str = "Acme") -> tuple[str, str]:
@@ -303,17 +300,12 @@ async def test_every_client_key_call_is_rate_limited(database_url: str) -> None:
         common=common_settings_for(database_url, client_rate_per_second=1, client_rate_burst=3),
         consumer_group=f"test-intake-{database_url[-8:]}",
     )
-    app = create_app(settings)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as api:
-            _, key = await _client_with_key(api)
-            auth = {"Authorization": f"Bearer {key}"}
-            codes = [(await api.get("/v1/tickets", headers=auth)).status_code for _ in range(5)]
-            assert codes[:3] == [200, 200, 200]
-            assert codes[3] == 429
-            # Staff are not client systems: the per-key limit does not apply to them.
-            staff_codes = [
-                (await api.get("/v1/clients", headers=STAFF)).status_code for _ in range(5)
-            ]
-            assert staff_codes == [200] * 5
+    async with serving(create_app(settings), base_url="http://intake", startup_timeout=5) as api:
+        _, key = await _client_with_key(api)
+        auth = {"Authorization": f"Bearer {key}"}
+        codes = [(await api.get("/v1/tickets", headers=auth)).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200]
+        assert codes[3] == 429
+        # Staff are not client systems: the per-key limit does not apply to them.
+        staff_codes = [(await api.get("/v1/clients", headers=STAFF)).status_code for _ in range(5)]
+        assert staff_codes == [200] * 5

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import httpx
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +25,7 @@ from aftercare_shared.events.catalog import TicketCreated
 from aftercare_shared.events.factory import new_event
 from tests.conftest import common_settings_for
 from tests.integration.notify.webhook_receiver import WebhookReceiver
+from tests.support.asgi import serving
 from tests.support.databases import admin_token, create_migrated_database, drop_database
 
 T = TypeVar("T")
@@ -108,10 +108,8 @@ async def started_receiver() -> AsyncIterator[WebhookReceiver]:
 @asynccontextmanager
 async def running_notify(settings: NotifySettings) -> AsyncIterator[RunningNotify]:
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=60) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield RunningNotify(app=app, client=client, settings=settings)
+    async with serving(app, startup_timeout=30) as client:
+        yield RunningNotify(app=app, client=client, settings=settings)
 
 
 async def eventually(

@@ -15,6 +15,7 @@ from aftercare_releases.app import create_app
 from aftercare_releases.settings import ReleasesSettings
 from aftercare_shared.topics import ensure_topics
 from tests.conftest import common_settings_for
+from tests.support.asgi import asgi_client
 from tests.support.databases import (
     admin_token,
     create_migrated_database,
@@ -45,8 +46,7 @@ async def releases_app(releases_database_url: str) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture(scope="module")
 async def api(releases_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=releases_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with asgi_client(releases_app) as client:
         yield client
 
 

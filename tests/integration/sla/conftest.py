@@ -18,6 +18,7 @@ from aftercare_shared.topics import ensure_topics
 from aftercare_sla.app import create_app
 from aftercare_sla.settings import SlaSettings
 from tests.conftest import common_settings_for
+from tests.support.asgi import asgi_client
 from tests.support.databases import (
     create_migrated_database,
     drop_database,
@@ -62,8 +63,7 @@ async def sla_app(sla_database_url: str, sla_topics: dict[str, str]) -> AsyncIte
 
 @pytest.fixture(scope="module")
 async def api(sla_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=sla_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with asgi_client(sla_app) as client:
         yield client
 
 
