@@ -8,7 +8,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from . import stack
+from . import postgres, stack
 from .commands import require_tool
 from .console import DevstackError, fail, step
 from .locks import holding_stack_lock
@@ -89,6 +89,8 @@ def _clean(_options: argparse.Namespace) -> int:
         for profile in profiles:
             stack.down(profile)
         _wipe_state()
+        for profile in profiles:
+            postgres.remove_outside_checkout(profile)
     step(f"removed the stacks' state; kept {TOOLS_DIR.name}/ and the Kafka jar cache")
     return 0
 

@@ -1,4 +1,5 @@
-"""Where things live. Everything the stack writes stays under the repository's .devstack/."""
+"""Where things live. Everything the stack writes stays under the repository's .devstack/,
+except, when run as root, the Postgres clusters: see pg_location."""
 
 from pathlib import Path
 

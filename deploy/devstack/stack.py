@@ -125,8 +125,10 @@ def print_summary(profile: Profile, settings: dict[str, str], *, with_services: 
     lines = [f"the {profile.name} stack is up:"]
     if with_services:
         lines += [f"  {service.name:<10} {service.url}" for service in profile.services]
+    lines.append(f"  {'Postgres':<10} {without_password(settings['AFTERCARE_DATABASE_URL'])}")
+    if profile.runs_postgres:
+        lines.append(f"  {'':<10} data in {postgres.data_dir(profile)}")
     lines += [
-        f"  {'Postgres':<10} {without_password(settings['AFTERCARE_DATABASE_URL'])}",
         f"  {'Kafka':<10} {settings['AFTERCARE_KAFKA_BOOTSTRAP_SERVERS']}",
         f"  admin token: {settings['AFTERCARE_ADMIN_TOKEN']}",
         f"  logs: {profile.logs_dir.relative_to(REPO_ROOT)}/   "

@@ -1,6 +1,6 @@
 """`make status`: what each stack runs right now."""
 
-from . import kafka_broker, postgres, services
+from . import kafka_broker, pg_location, postgres, services
 from .kafka_probe import broker_answers
 from .ports import LOOPBACK, answers
 from .processes import record_file, running_record
@@ -20,11 +20,17 @@ def _row(component: str, state: str, detail: str = "") -> str:
 def _postgres_row(profile: Profile) -> str:
     if not profile.runs_postgres:
         return _row("postgres", "external", profile.database_url)
-    port = postgres.running_port(profile)
+    place = pg_location.resolve(profile)
+    port = place.running_port()
     if port is None:
-        return _row("postgres", "stopped")
-    state = "running" if answers(port) else "not answering"
-    return _row("postgres", state, f"127.0.0.1:{port}")
+        row = _row("postgres", "stopped")
+    else:
+        state = "running" if answers(port) else "not answering"
+        row = _row("postgres", state, f"127.0.0.1:{port}")
+    # The cluster may live outside the checkout (see pg_location): say where.
+    data = place.data_dir if place.holds_cluster() else f"none yet (goes to {place.data_dir})"
+    log = postgres.log_file(profile)
+    return "\n".join([row, _row("", "data", str(data)), _row("", "log", str(log))])
 
 
 def _kafka_row(profile: Profile) -> str:
