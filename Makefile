@@ -4,7 +4,7 @@
 PYTHON ?= python3
 DEVSTACK := PYTHONPATH=$(CURDIR)/deploy $(PYTHON) -m devstack
 VENV_BIN := .venv/bin
-MYPY_PATHS := shared/src services/*/src tests bench deploy/devstack
+MYPY_PATHS := shared/src services/*/src tests bench devkit deploy/devstack
 
 # Passed through to pytest / bench/run.py: `make test PYTEST_ARGS="-x -k sla"`.
 export PYTEST_ARGS BENCH_ARGS
@@ -59,5 +59,5 @@ fmt: sync ## format and auto-fix with ruff
 	$(VENV_BIN)/ruff format .
 	$(VENV_BIN)/ruff check --fix .
 
-clean: ## stop every stack and delete .devstack state (keeps the uv and Kafka jar caches)
+clean: ## stop every stack, delete .devstack state and the Postgres data kept outside the checkout (keeps the uv and Kafka jar caches)
 	@$(DEVSTACK) clean

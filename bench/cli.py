@@ -43,7 +43,7 @@ from bench.sla_arithmetic import SLA_TIME_MODULE, run_sla_arithmetic, sla_time_a
 from bench.stack import DB_POOL_SIZE, BenchStack, libpq_url
 from bench.throughput import UNIQUE_REPORTS_SCRIPT, measure_throughput, wait_for_outbox_drain
 from bench.tools import ensure_wrk, find_pgbench
-from tests.support.databases import base_database_url, kafka_bootstrap_servers
+from devkit.databases import base_database_url, kafka_bootstrap_servers
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from bench.paced_load import PacedLoadOutcome, send_paced_reports
 from bench.prometheus_scrape import Sample, scrape, total, window_quantiles
 from bench.stack import BenchStack, libpq_url
 from bench.stats import percentile
-from tests.support.webhook_receiver import WebhookReceiver
+from devkit.webhook_receiver import WebhookReceiver
 
 QUANTILES = (0.5, 0.95, 0.99)
 OUTBOX_LAG_GAUGE = "aftercare_outbox_lag_seconds"
@@ -172,7 +172,7 @@ async def measure_end_to_end(
     assert stack.intake is not None
     assert stack.notify is not None
     intake_url, notify_url = stack.intake.url, stack.notify.url
-    receiver = WebhookReceiver()
+    receiver = WebhookReceiver(verify_signatures=True)
     await receiver.start()
     try:
         await _subscribe(stack, notify_url, receiver)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.support.service_processes import UvicornProcess as _UvicornProcess
+from devkit.service_processes import UvicornProcess as _UvicornProcess
 
 UVICORN_SETTINGS = ("--workers", "1", "--no-access-log", "--log-level", "warning")
 """Same for every server under test; printed with the results."""

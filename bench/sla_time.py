@@ -1,9 +1,10 @@
 """SLA business-time arithmetic: due times and paused elapsed times per second.
 
 Steady-state figures (each calendar's years already resolved, as in a running service)
-for a 9-5 London calendar with England's bank holidays and DESIGN.md's overrides, and
-for 24x7; plus the first computation on a calendar never seen before, and a same-run
-baseline that steps minute by minute, so a ratio survives a change of machine.
+for a 9-5 London calendar with England's bank holidays and the overrides of the example
+in docs/architecture.md, and for 24x7; plus the first computation on a calendar never
+seen before, and a same-run baseline that steps minute by minute, so a ratio survives a
+change of machine.
 
 Run ``uv run python bench/sla_time.py`` for a Markdown table.
 """
@@ -16,14 +17,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from aftercare_sla.domain import (
+from aftercare_sla.domain.business_time import (
     BusinessCalendar,
     Pause,
     add_business_time,
     business_time_between_with_pauses,
     is_open,
 )
-from aftercare_sla.domain.timeline import timeline_for
+from aftercare_sla.domain.business_time.timeline import timeline_for
 
 Case = TypeVar("Case")
 

@@ -21,14 +21,14 @@ from aftercare_shared.migrations import upgrade
 from aftercare_shared.topics import ensure_topics
 from bench.peer_app import DATABASE_URL_SETTING, PEER_TABLE, POOL_SIZE_SETTING, reports_table_ddl
 from bench.processes import UvicornProcess
-from tests.support.databases import (
+from devkit.databases import (
     admin_token,
     create_database,
     create_migrated_database,
     drop_database,
     kafka_bootstrap_servers,
 )
-from tests.support.kafka_groups import start_groups_at_the_end
+from devkit.kafka_groups import start_groups_at_the_end
 
 DB_CEILING_TABLE = "pgbench_reports"
 # The services' SQLAlchemy pool (AFTERCARE_DB_POOL_SIZE, overflow as many again); the

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from aftercare_shared.settings import CommonSettings
-from tests.support.databases import (
+from devkit.databases import (
     admin_token,
     create_database,
     drop_database,

@@ -23,15 +23,15 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 
 from aftercare_shared.observability.tracing import parse_trace_id
 from aftercare_shared.topics import TICKETS, ensure_topics
-from tests.support.databases import (
+from devkit.databases import (
     admin_token,
     create_migrated_database,
     drop_database,
     kafka_bootstrap_servers,
 )
-from tests.support.kafka_groups import start_groups_at_the_end
-from tests.support.service_processes import UvicornProcess, service_process
-from tests.support.webhook_receiver import WebhookReceiver
+from devkit.kafka_groups import start_groups_at_the_end
+from devkit.service_processes import UvicornProcess, service_process
+from devkit.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +90,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[dict[str, UvicornProcess]]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    hooks = WebhookReceiver()
+    hooks = WebhookReceiver(verify_signatures=True)
     await hooks.start()
     yield hooks
     await hooks.stop()

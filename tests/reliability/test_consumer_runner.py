@@ -32,7 +32,7 @@ from aftercare_shared.consumer import ConsumerRunner, PermanentEventError
 from aftercare_shared.consumer.runner import Record
 from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.observability.tracing import current_traceparent, parse_trace_id
-from tests.support.databases import kafka_bootstrap_servers
+from devkit.databases import kafka_bootstrap_servers
 from tests.support.infra import (
     create_messaging_schema,
     database_url,

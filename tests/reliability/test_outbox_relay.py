@@ -18,7 +18,7 @@ from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.outbox import OutboxRelay, enqueue_event
 from aftercare_shared.outbox.leader import relay_lock_key
 from aftercare_shared.outbox.tables import outbox_table
-from tests.support.databases import kafka_bootstrap_servers
+from devkit.databases import kafka_bootstrap_servers
 from tests.support.infra import (
     create_messaging_schema,
     database_url,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.outbox import create_messaging_tables, drop_messaging_tables
-from tests.support.databases import base_database_url
+from devkit.databases import base_database_url
 
 
 def database_url() -> str:

@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.auth import ResolvedApiKey
 from aftercare_shared.auth.authenticator import ApiKeyLookup
-from aftercare_shared.events import CloudEvent
+from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.events.catalog import ClientApiKeyIssued, ClientApiKeyRevoked
-from aftercare_shared.events.factory import payload_as
 
 TABLE_NAME = "client_api_keys"
 
@@ -50,10 +49,12 @@ def drop_client_api_keys_table(schema: str) -> None:
     op.drop_table(TABLE_NAME, schema=schema)
 
 
-async def apply_client_key_event(session: AsyncSession, event: CloudEvent, table: Table) -> bool:
-    """Apply an issued/revoked event; returns False for other event types."""
-    if event.short_type == ClientApiKeyIssued.event_type:
-        issued = payload_as(event, ClientApiKeyIssued)
+def client_key_handlers(table: Table) -> EventHandlers:
+    """Handlers keeping ``table`` (this service's copy of the keys) in step with intake."""
+    handlers = EventHandlers()
+
+    @handlers.on(ClientApiKeyIssued)
+    async def key_issued(session: AsyncSession, issued: ClientApiKeyIssued) -> None:
         await session.execute(
             sa.dialects.postgresql.insert(table)
             .values(
@@ -63,12 +64,12 @@ async def apply_client_key_event(session: AsyncSession, event: CloudEvent, table
             )
             .on_conflict_do_nothing(index_elements=["api_key_id"])
         )
-        return True
-    if event.short_type == ClientApiKeyRevoked.event_type:
-        revoked = payload_as(event, ClientApiKeyRevoked)
+
+    @handlers.on(ClientApiKeyRevoked)
+    async def key_revoked(session: AsyncSession, revoked: ClientApiKeyRevoked) -> None:
         await _mark_revoked(session, table, revoked.api_key_id, revoked.revoked_at)
-        return True
-    return False
+
+    return handlers
 
 
 async def _mark_revoked(

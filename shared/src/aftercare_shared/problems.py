@@ -1,4 +1,10 @@
-"""RFC 9457 problem details: every error any service returns has this one shape."""
+"""RFC 9457 problem details: every error any service returns has this one shape.
+
+Two things become problems: the platform's own HTTP refusals (:class:`Problem`, raised by
+authentication, rate limits and body limits) and use-case refusals
+(:class:`~aftercare_shared.errors.DomainError`, mapped through the service's
+:class:`~aftercare_shared.errors.ProblemTypes`). Services raise only the latter.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +19,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from aftercare_shared.errors import PROBLEM_BASE_URI, DomainError, ProblemTypes
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_BASE_URI = "https://aftercare.dev/problems/"
 
 logger = structlog.get_logger(__name__)
 
 
 class Problem(Exception):  # noqa: N818 - it is the RFC's name for the thing
-    """Raise anywhere in a request to answer with a problem+json document."""
+    """An HTTP-level refusal raised by the platform (credentials, rate limits).
+
+    Use cases raise :class:`~aftercare_shared.errors.DomainError` subclasses instead.
+    """
 
     def __init__(
         self,
@@ -81,7 +91,30 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting the problem+json answers a router gives."""
+    return {
+        status: {"description": description, "content": {PROBLEM_CONTENT_TYPE: {}}}
+        for status, description in sorted(descriptions.items())
+    }
+
+
+def install_problem_handlers(app: FastAPI, problem_types: ProblemTypes | None = None) -> None:
+    """Answer every error with problem+json; ``problem_types`` names the service's own."""
+    types = problem_types or ProblemTypes()
+
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        problem = types.for_error(exc)
+        return problem_response(
+            exc.status,
+            exc.detail,
+            instance=request.url.path,
+            problem_type=problem.uri,
+            title=problem.title,
+            **exc.extensions,
+        )
+
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(
@@ -120,6 +153,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             500, "An unexpected error occurred; it has been logged.", instance=request.url.path
         )
 
+    app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

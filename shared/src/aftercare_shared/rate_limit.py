@@ -11,7 +11,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from aftercare_shared.problems import PROBLEM_BASE_URI, Problem
+from aftercare_shared.errors import PROBLEM_BASE_URI
+from aftercare_shared.problems import Problem
 
 
 @dataclass(slots=True)

@@ -1,8 +1,10 @@
 """The one place a service's FastAPI app is assembled.
 
-Every service gets the same middleware (trace, metrics, body limit), problem+json errors,
-health and metrics routes, and a lifespan that owns the engine, the outbox relay, the
-consumers and the timers. Nothing is built at import time.
+Every service gets the same middleware (trace, metrics, body limit), problem+json errors
+(its own problem types registered once), health and metrics routes, and a lifespan that
+owns the engine, the outbox relay, the one consumer runner (dispatching through the
+service's handler registry), the periodic jobs and any other workers. Nothing is built at
+import time.
 """
 
 from __future__ import annotations
@@ -10,19 +12,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare_shared.auth import Authenticator, StaffTokens
 from aftercare_shared.auth.authenticator import ApiKeyLookup
 from aftercare_shared.body_limit import BodySizeLimitMiddleware
+from aftercare_shared.consumer import ConsumerRunner
+from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.db import create_engine, create_session_factory
+from aftercare_shared.errors import ProblemTypes
+from aftercare_shared.names import ServiceName, schema_of
 from aftercare_shared.observability.health import KafkaProbe, health_router
 from aftercare_shared.observability.http_trace import TraceparentMiddleware
 from aftercare_shared.observability.logging import configure_logging
 from aftercare_shared.observability.metrics import MetricsMiddleware, metrics_endpoint
 from aftercare_shared.outbox.relay import OutboxRelay
+from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
 from aftercare_shared.problems import install_problem_handlers
 from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.settings import CommonSettings
@@ -33,7 +41,7 @@ from aftercare_shared.workers import BackgroundWorker, WorkerSupervisor
 class ServiceContext:
     """What a service's wiring code receives once the lifespan has built the engine."""
 
-    service: str
+    service: ServiceName
     settings: CommonSettings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
@@ -41,19 +49,101 @@ class ServiceContext:
 
 
 @dataclass(frozen=True)
+class ConsumerSpec:
+    """The service's one consumer group: what it reads and the registry it dispatches to."""
+
+    group_id: str
+    topics: Sequence[str]
+    handlers: EventHandlers
+
+
+def _no_workers(context: ServiceContext) -> Sequence[BackgroundWorker]:
+    return ()
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
-    service: str
+    """Everything that makes one service: routes, errors, consumer, jobs and state."""
+
+    service: ServiceName
     title: str
     description: str
     routers: Sequence[APIRouter]
     api_key_lookup: ApiKeyLookup
-    workers: Callable[[ServiceContext], list[BackgroundWorker]]
-    """Consumers and timers of this service (the outbox relay is added for every service)."""
+    problem_types: ProblemTypes = field(default_factory=ProblemTypes)
+    consumer: ConsumerSpec | None = None
+    periodic_jobs: Sequence[PeriodicJob] = ()
+    workers: Callable[[ServiceContext], Sequence[BackgroundWorker]] = _no_workers
+    """Long-running workers other than the consumer and the periodic jobs."""
+    provides: Sequence[object] = ()
+    """Objects routes receive through :func:`provided` (settings, guards), one per type;
+    the platform adds its :class:`StaffTokens`."""
+
+
+ProvidedT = TypeVar("ProvidedT")
+
+
+def provided(kind: type[ProvidedT]) -> Callable[[Request], ProvidedT]:
+    """A dependency returning the object of type ``kind`` the ServiceSpec provides.
+
+    Each service wraps it once in ``api/dependencies.py``
+    (``SettingsDep = Annotated[IntakeSettings, Depends(provided(IntakeSettings))]``), so
+    routes are typed and never touch ``app.state``.
+    """
+
+    def dependency(request: Request) -> ProvidedT:
+        found = request.app.state.provided.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"the service provides no {kind.__name__}")
+        return found
+
+    dependency.__name__ = f"provided_{kind.__name__}"
+    return dependency
+
+
+def _background_workers(
+    spec: ServiceSpec, settings: CommonSettings, context: ServiceContext
+) -> list[BackgroundWorker]:
+    workers: list[BackgroundWorker] = [
+        OutboxRelay(
+            engine=context.engine,
+            schema=schema_of(spec.service),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            poll_interval=settings.outbox_poll_interval_seconds,
+            batch_size=settings.outbox_batch_size,
+        )
+    ]
+    if spec.consumer is not None:
+        workers.append(
+            ConsumerRunner(
+                service=spec.service,
+                group_id=spec.consumer.group_id,
+                topics=list(spec.consumer.topics),
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                session_factory=context.session_factory,
+                schema=schema_of(spec.service),
+                handler=spec.consumer.handlers,
+                max_attempts=settings.consumer_max_attempts,
+                retry_backoff=settings.consumer_retry_backoff_seconds,
+            )
+        )
+    workers.extend(PeriodicWorker(job, context.session_factory) for job in spec.periodic_jobs)
+    workers.extend(spec.workers(context))
+    return workers
 
 
 def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
     configure_logging(
         service=spec.service, level=settings.log_level, log_format=settings.log_format
+    )
+
+    # One verifier (and minter) of staff tokens, so a token intake mints is one every
+    # service accepts; routes that mint take it as a provided object.
+    staff_tokens = StaffTokens(
+        admin_token=settings.admin_token.get_secret_value(),
+        signing_key=settings.token_signing_key.get_secret_value()
+        if settings.token_signing_key
+        else None,
     )
 
     @asynccontextmanager
@@ -69,27 +159,13 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
             engine=engine,
             session_factory=create_session_factory(engine),
         )
-        app.state.context = context
         app.state.engine = engine
         app.state.session_factory = context.session_factory
         app.state.kafka_probe = KafkaProbe(settings.kafka_bootstrap_servers)
         app.state.authenticator = Authenticator(
-            staff_tokens=StaffTokens(
-                admin_token=settings.admin_token.get_secret_value(),
-                signing_key=settings.token_signing_key.get_secret_value()
-                if settings.token_signing_key
-                else None,
-            ),
-            api_key_lookup=spec.api_key_lookup,
+            staff_tokens=staff_tokens, api_key_lookup=spec.api_key_lookup
         )
-        relay = OutboxRelay(
-            engine=engine,
-            schema=spec.service,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            poll_interval=settings.outbox_poll_interval_seconds,
-            batch_size=settings.outbox_batch_size,
-        )
-        supervisor = WorkerSupervisor([relay, *spec.workers(context)])
+        supervisor = WorkerSupervisor(_background_workers(spec, settings, context))
         supervisor.start()
         try:
             yield
@@ -107,7 +183,11 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
     app.state.client_rate_limiter = RateLimiter(
         rate_per_second=settings.client_rate_per_second, burst=settings.client_rate_burst
     )
-    install_problem_handlers(app)
+    app.state.provided = {
+        StaffTokens: staff_tokens,
+        **{type(value): value for value in spec.provides},
+    }
+    install_problem_handlers(app, spec.problem_types)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, service=spec.service)
     app.add_middleware(TraceparentMiddleware)

@@ -10,6 +10,8 @@ import asyncio
 import os
 import sys
 
+from aftercare_shared.names import SERVICE_NAMES
+
 CLIENTS = "aftercare.clients"
 TICKETS = "aftercare.tickets"
 SLA = "aftercare.sla"
@@ -17,7 +19,7 @@ RELEASES = "aftercare.releases"
 NOTIFICATIONS = "aftercare.notifications"
 
 EVENT_TOPICS: tuple[str, ...] = (CLIENTS, TICKETS, SLA, RELEASES, NOTIFICATIONS)
-SERVICES: tuple[str, ...] = ("intake", "sla", "releases", "notify")
+SERVICES: tuple[str, ...] = tuple(service.value for service in SERVICE_NAMES)
 
 # Event entity (the part after "aftercare.") → the topic that carries it.
 _ENTITY_TOPICS: dict[str, str] = {

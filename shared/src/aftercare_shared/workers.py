@@ -1,4 +1,4 @@
-"""Background workers (outbox relay, consumers, timers) run beside the HTTP server.
+"""Background workers (outbox relay, consumers, periodic jobs) run beside the HTTP server.
 
 A supervisor restarts a worker that dies unexpectedly, with backoff, so one bad moment
 (a dropped connection) never silently stops a service's event flow.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
@@ -65,24 +64,3 @@ class WorkerSupervisor:
                 logger.exception("worker crashed; restarting", worker=worker.name, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_RESTART_BACKOFF_SECONDS)
-
-
-class PeriodicWorker:
-    """Runs ``job`` now and then every ``interval_seconds`` (housekeeping such as purges)."""
-
-    def __init__(
-        self, *, name: str, interval_seconds: float, job: Callable[[], Awaitable[object]]
-    ) -> None:
-        self.name = name
-        self._interval_seconds = interval_seconds
-        self._job = job
-        self._stopped = asyncio.Event()
-
-    async def run(self) -> None:
-        while not self._stopped.is_set():
-            await self._job()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self._interval_seconds)
-
-    async def stop(self) -> None:
-        self._stopped.set()

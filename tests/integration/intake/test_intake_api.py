@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -11,69 +10,27 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aftercare_intake.app import create_app
+from aftercare_intake.domain import REOPENED_STATUS
 from aftercare_intake.settings import IntakeSettings
-from aftercare_shared.events import CloudEvent
+from aftercare_shared.errors import PROBLEM_BASE_URI
+from aftercare_shared.events.catalog import TicketReopened
+from aftercare_shared.events.factory import payload_as
 from aftercare_shared.migrations import downgrade, upgrade
+from aftercare_shared.names import ServiceName
 from tests.conftest import common_settings_for
+from tests.integration.intake.intake_support import (
+    STAFF,
+    client_with_key,
+    count,
+    outbox_events,
+)
 from tests.support.asgi import serving
-from tests.support.databases import admin_token, create_migrated_database, drop_database
-
-STAFF = {"Authorization": f"Bearer {admin_token()}"}
-
-
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    url = await create_migrated_database("intake")
-    yield url
-    await drop_database(url)
-
-
-@pytest.fixture
-async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = IntakeSettings(
-        common=common_settings_for(database_url),
-        consumer_group=f"test-intake-{database_url[-8:]}",
-        report_rate_per_second=5,
-        report_rate_burst=20,
-    )
-    async with serving(create_app(settings), base_url="http://intake", startup_timeout=5) as client:
-        yield client
-
-
-async def _client_with_key(api: httpx.AsyncClient, name: str = "Acme") -> tuple[str, str]:
-    created = await api.post("/v1/clients", json={"name": name}, headers=STAFF)
-    assert created.status_code == 201, created.text
-    client_id = created.json()["id"]
-    key = await api.post(f"/v1/clients/{client_id}/api-keys", headers=STAFF)
-    assert key.status_code == 201, key.text
-    return client_id, key.json()["key"]
-
-
-async def _count(database_url: str, table: str) -> int:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return int(await connection.scalar(sa.text(f"SELECT count(*) FROM intake.{table}")))  # noqa: S608 - test-chosen table name
-    finally:
-        await engine.dispose()
-
-
-async def _outbox_events(database_url: str) -> list[CloudEvent]:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                sa.text("SELECT payload FROM intake.outbox ORDER BY id")
-            )
-            return [CloudEvent.from_json_bytes(bytes(row[0])) for row in rows]
-    finally:
-        await engine.dispose()
 
 
 async def test_report_opens_ticket_then_deduplicates(
     api: httpx.AsyncClient, database_url: str
 ) -> None:
-    client_id, key = await _client_with_key(api)
+    client_id, key = await client_with_key(api)
     auth = {"Authorization": f"Bearer {key}"}
     report = {"title": "Checkout fails for order 1234", "severity": "high"}
 
@@ -90,13 +47,13 @@ async def test_report_opens_ticket_then_deduplicates(
     ticket = (await api.get(f"/v1/tickets/{first.json()['ticket_id']}", headers=auth)).json()
     assert ticket["client_id"] == client_id
     assert ticket["occurrences"] == 2
-    types = [event.type for event in await _outbox_events(database_url)]
+    types = [event.type for event in await outbox_events(database_url)]
     assert types.count("aftercare.ticket.created.v1") == 1
     assert types.count("aftercare.ticket.occurred.v1") == 1  # the first duplicate is a milestone
 
 
 async def test_concurrent_identical_reports_make_one_ticket(api: httpx.AsyncClient) -> None:
-    _, key = await _client_with_key(api)
+    _, key = await client_with_key(api)
     auth = {"Authorization": f"Bearer {key}"}
     report = {"title": "Same crash", "severity": "low", "fingerprint": "crash-1"}
     answers = await asyncio.gather(
@@ -110,21 +67,22 @@ async def test_concurrent_identical_reports_make_one_ticket(api: httpx.AsyncClie
 async def test_idempotency_key_replays_the_answer(
     api: httpx.AsyncClient, database_url: str
 ) -> None:
-    _, key = await _client_with_key(api)
+    _, key = await client_with_key(api)
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "retry-42"}
     report = {"title": "Timeout", "severity": "medium"}
     first = await api.post("/v1/reports", json=report, headers=headers)
     again = await api.post("/v1/reports", json=report, headers=headers)
     assert (first.status_code, again.status_code) == (201, 201)
     assert first.json() == again.json()
-    assert await _count(database_url, "tickets") == 1
+    assert await count(database_url, "tickets") == 1
 
     other_body = await api.post(
         "/v1/reports", json={**report, "title": "Different"}, headers=headers
     )
     assert other_body.status_code == 422
     assert other_body.headers["content-type"] == "application/problem+json"
-    assert await _count(database_url, "tickets") == 1
+    assert other_body.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-reused"
+    assert await count(database_url, "tickets") == 1
 
 
 @pytest.mark.parametrize(
@@ -139,30 +97,30 @@ async def test_idempotency_key_replays_the_answer(
 async def test_bad_reports_are_problems_and_change_nothing(
     api: httpx.AsyncClient, database_url: str, body: dict[str, object], location: str
 ) -> None:
-    _, key = await _client_with_key(api)
+    _, key = await client_with_key(api)
     answer = await api.post("/v1/reports", json=body, headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert location in [error["location"] for error in answer.json()["errors"]]
-    assert await _count(database_url, "tickets") == 0
+    assert await count(database_url, "tickets") == 0
 
 
 async def test_malformed_json_and_oversized_bodies_are_refused(
     api: httpx.AsyncClient, database_url: str
 ) -> None:
-    _, key = await _client_with_key(api)
+    _, key = await client_with_key(api)
     auth = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
     broken = await api.post("/v1/reports", content=b"{not json", headers=auth)
     huge = await api.post("/v1/reports", content=b"x" * 2_000_000, headers=auth)
     assert broken.status_code == 422
     assert huge.status_code == 413
     assert huge.headers["content-type"] == "application/problem+json"
-    assert await _count(database_url, "tickets") == 0
+    assert await count(database_url, "tickets") == 0
 
 
 async def test_revoked_key_fails_at_once(api: httpx.AsyncClient) -> None:
-    client_id, key = await _client_with_key(api)
-    keys = (await api.get(f"/v1/clients/{client_id}/api-keys", headers=STAFF)).json()
+    client_id, key = await client_with_key(api)
+    keys = (await api.get(f"/v1/clients/{client_id}/api-keys", headers=STAFF)).json()["items"]
     assert "key" not in keys[0]  # shown only once, at creation
     revoked = await api.delete(f"/v1/api-keys/{keys[0]['id']}", headers=STAFF)
     assert revoked.status_code == 204
@@ -176,8 +134,8 @@ async def test_revoked_key_fails_at_once(api: httpx.AsyncClient) -> None:
 
 
 async def test_client_key_sees_only_its_own_tickets(api: httpx.AsyncClient) -> None:
-    _, key_a = await _client_with_key(api, "A")
-    _, key_b = await _client_with_key(api, "B")
+    _, key_a = await client_with_key(api, "A")
+    _, key_b = await client_with_key(api, "B")
     ticket = await api.post(
         "/v1/reports",
         json={"title": "A's bug", "severity": "low"},
@@ -193,7 +151,7 @@ async def test_client_key_sees_only_its_own_tickets(api: httpx.AsyncClient) -> N
 
 
 async def test_rate_limit_answers_429_with_retry_after(api: httpx.AsyncClient) -> None:
-    _, key = await _client_with_key(api)
+    _, key = await client_with_key(api)
     auth = {"Authorization": f"Bearer {key}"}
     codes = []
     for number in range(25):
@@ -210,7 +168,7 @@ async def test_rate_limit_answers_429_with_retry_after(api: httpx.AsyncClient) -
 
 
 async def test_staff_workflow_emits_events(api: httpx.AsyncClient, database_url: str) -> None:
-    _, key = await _client_with_key(api)
+    _, key = await client_with_key(api)
     opened = await api.post(
         "/v1/reports",
         json={"title": "Slow page", "severity": "critical"},
@@ -224,19 +182,26 @@ async def test_staff_workflow_emits_events(api: httpx.AsyncClient, database_url:
     assert comment.json()["author_kind"] == "staff"
     moved = await api.patch(f"/v1/tickets/{ticket_id}", json={"status": "resolved"}, headers=STAFF)
     assert moved.json()["status"] == "resolved"
+    assert moved.json()["resolved_at"] is not None
     reopened = await api.patch(
         f"/v1/tickets/{ticket_id}", json={"status": "triaged"}, headers=STAFF
     )
     assert reopened.json()["status"] == "triaged"
+    assert reopened.json()["resolved_at"] is None
     refused = await api.patch(f"/v1/tickets/{ticket_id}", json={"status": "new"}, headers=STAFF)
     assert refused.status_code == 409
-    types = [event.short_type for event in await _outbox_events(database_url)]
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "transition-not-allowed"
+    events = await outbox_events(database_url)
+    assert {event.source for event in events} == {"/aftercare/intake"}
+    types = [event.short_type for event in events]
     assert types[-4:] == [
         "ticket.created",
         "ticket.commented",
         "ticket.resolved",
         "ticket.reopened",
     ]
+    # Consumers learn where the ticket went back to from the event, not from a convention.
+    assert payload_as(events[-1], TicketReopened).status == REOPENED_STATUS == "triaged"
 
 
 async def test_staff_tokens_are_verified_and_scoped(api: httpx.AsyncClient) -> None:
@@ -254,9 +219,9 @@ async def test_staff_tokens_are_verified_and_scoped(api: httpx.AsyncClient) -> N
 
 
 async def test_migrations_upgrade_downgrade_upgrade(database_url: str) -> None:
-    await asyncio.to_thread(downgrade, "intake", database_url)
+    await asyncio.to_thread(downgrade, ServiceName.INTAKE, database_url)
     assert await _table_exists(database_url, "tickets") is False
-    await asyncio.to_thread(upgrade, "intake", database_url)
+    await asyncio.to_thread(upgrade, ServiceName.INTAKE, database_url)
     assert await _table_exists(database_url, "tickets") is True
 
 
@@ -275,7 +240,7 @@ async def _table_exists(database_url: str, table: str) -> bool:
 async def test_an_expired_idempotency_key_may_be_used_afresh(
     api: httpx.AsyncClient, database_url: str
 ) -> None:
-    _, key = await _client_with_key(api)
+    _, key = await client_with_key(api)
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "old-key"}
     await api.post("/v1/reports", json={"title": "First", "severity": "low"}, headers=headers)
     engine = create_async_engine(database_url)
@@ -292,7 +257,7 @@ async def test_an_expired_idempotency_key_may_be_used_afresh(
         "/v1/reports", json={"title": "Second, unrelated", "severity": "low"}, headers=headers
     )
     assert reused.status_code == 201
-    assert await _count(database_url, "tickets") == 2
+    assert await count(database_url, "tickets") == 2
 
 
 async def test_every_client_key_call_is_rate_limited(database_url: str) -> None:
@@ -301,7 +266,7 @@ async def test_every_client_key_call_is_rate_limited(database_url: str) -> None:
         consumer_group=f"test-intake-{database_url[-8:]}",
     )
     async with serving(create_app(settings), base_url="http://intake", startup_timeout=5) as api:
-        _, key = await _client_with_key(api)
+        _, key = await client_with_key(api)
         auth = {"Authorization": f"Bearer {key}"}
         codes = [(await api.get("/v1/tickets", headers=auth)).status_code for _ in range(5)]
         assert codes[:3] == [200, 200, 200]

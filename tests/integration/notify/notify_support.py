@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -17,16 +16,19 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_notify.app import create_app
-from aftercare_notify.consumers import fan_out_handler
+from aftercare_notify.consumers import build_handlers
 from aftercare_notify.models import OUTBOX
 from aftercare_notify.settings import NotifySettings
+from aftercare_shared.clock import utc_now
+from aftercare_shared.consumer import EventHandlers
+from aftercare_shared.db import create_engine, create_session_factory
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import TicketCreated
 from aftercare_shared.events.factory import new_event
+from devkit.databases import admin_token, create_migrated_database, drop_database
+from devkit.webhook_receiver import WebhookReceiver
 from tests.conftest import common_settings_for
-from tests.integration.notify.webhook_receiver import WebhookReceiver
 from tests.support.asgi import serving
-from tests.support.databases import admin_token, create_migrated_database, drop_database
 
 T = TypeVar("T")
 
@@ -54,17 +56,14 @@ class RunningNotify:
     app: FastAPI
     client: httpx.AsyncClient
     settings: NotifySettings
-
-    @property
-    def session_factory(self) -> async_sessionmaker[AsyncSession]:
-        factory: async_sessionmaker[AsyncSession] = self.app.state.session_factory
-        return factory
+    session_factory: async_sessionmaker[AsyncSession]
+    """The test's own sessions on the app's database (the app keeps its pool to itself)."""
+    handlers: EventHandlers
 
     async def fan_out(self, event: CloudEvent) -> None:
         """What the consumer does for one event, in one transaction (as the runner would)."""
-        handler = fan_out_handler(schedule=self.settings.parsed_retry_schedule)
         async with self.session_factory() as session, session.begin():
-            await handler(session, event)
+            await self.handlers(session, event)
 
     async def create_endpoint(self, **body: Any) -> dict[str, Any]:
         response = await self.client.post("/v1/endpoints", json=body, headers=STAFF)
@@ -102,14 +101,26 @@ async def started_receiver() -> AsyncIterator[WebhookReceiver]:
     try:
         yield server
     finally:
-        await server.close()
+        await server.stop()
 
 
 @asynccontextmanager
 async def running_notify(settings: NotifySettings) -> AsyncIterator[RunningNotify]:
     app = create_app(settings)
-    async with serving(app, startup_timeout=30) as client:
-        yield RunningNotify(app=app, client=client, settings=settings)
+    engine = create_engine(
+        settings.common.database_url, pool_size=2, application_name="aftercare-notify-tests"
+    )
+    try:
+        async with serving(app, startup_timeout=30) as client:
+            yield RunningNotify(
+                app=app,
+                client=client,
+                settings=settings,
+                session_factory=create_session_factory(engine),
+                handlers=build_handlers(settings),
+            )
+    finally:
+        await engine.dispose()
 
 
 async def eventually(
@@ -140,7 +151,7 @@ def ticket_created(client_id: str, *, title: str = "Checkout fails") -> CloudEve
         priority="P2",
         status="new",
         fingerprint=uuid.uuid4().hex,
-        created_at=datetime.now(UTC),
+        created_at=utc_now(),
     )
     return new_event(payload, service="intake", subject=ticket_id, client_id=client_id)
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,8 @@ from aftercare_notify import use_cases
 from aftercare_notify.models import Delivery, Endpoint
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
+from aftercare_shared.clock import utc_now
+from devkit.webhook_receiver import WebhookReceiver
 from tests.integration.notify.notify_support import (
     STAFF,
     RunningNotify,
@@ -29,7 +31,6 @@ from tests.integration.notify.notify_support import (
     ticket_created,
     unique_client_id,
 )
-from tests.integration.notify.webhook_receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -52,7 +53,7 @@ async def _subscribe(
 ) -> dict[str, Any]:
     client_id = extra.pop("client_id", unique_client_id())
     return await notify.create_endpoint(
-        url=receiver.url(), event_types=["ticket.*"], client_id=client_id, **extra
+        url=receiver.url, event_types=["ticket.*"], client_id=client_id, **extra
     )
 
 
@@ -72,7 +73,7 @@ async def test_delivers_the_signed_cloudevent() -> None:
 
         (request,) = await receiver.wait_for(1)
         assert request.method == "POST"
-        assert request.path == "/hook"
+        assert request.path == "/hooks"  # the path of the subscribed URL
         assert request.body == event.to_json_bytes()
         assert request.headers["content-type"] == "application/cloudevents+json"
         assert request.headers["host"] == f"127.0.0.1:{receiver.port}"
@@ -175,6 +176,8 @@ async def test_410_gone_disables_the_endpoint() -> None:
             headers=STAFF,
         )
         assert retry.status_code == 409
+        assert retry.json()["type"] == "https://aftercare.dev/problems/conflict"
+        assert "disabled" in retry.json()["detail"]
 
 
 async def test_endpoint_failing_for_too_long_is_disabled() -> None:
@@ -236,7 +239,7 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap() -> None:
 async def test_replay_resends_since_a_time_including_missed_messages() -> None:
     async with delivering() as (notify, receiver):
         client_id = unique_client_id()
-        since = datetime.now(UTC) - timedelta(seconds=1)
+        since = utc_now() - timedelta(seconds=1)
         before_endpoint = ticket_created(client_id)
         await notify.fan_out(before_endpoint)  # nobody subscribed yet
         endpoint = await _subscribe(notify, receiver, client_id=client_id)
@@ -247,7 +250,7 @@ async def test_replay_resends_since_a_time_including_missed_messages() -> None:
 
         future = await notify.client.post(
             f"/v1/endpoints/{endpoint['id']}/replay",
-            json={"since": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+            json={"since": (utc_now() + timedelta(hours=1)).isoformat()},
             headers=STAFF,
         )
         assert future.json()["enqueued"] == 0
@@ -271,13 +274,13 @@ async def test_ssrf_is_checked_again_at_delivery() -> None:
     """An endpoint stored earlier whose host now points inside is refused when sending."""
     async with delivering(ssrf_allowlist="") as (notify, receiver):
         client_id = unique_client_id()
-        now = datetime.now(UTC)
+        now = utc_now()
         async with notify.session_factory() as session:
             # Created while the host was public; since then it resolves to loopback.
             session.add(
                 Endpoint(
                     id="rebound",
-                    url=receiver.url(),
+                    url=receiver.url,
                     channel="webhook",
                     event_types=["*"],
                     client_id=client_id,
@@ -305,9 +308,9 @@ async def test_an_expired_lease_makes_the_delivery_due_again() -> None:
             await notify.fan_out(ticket_created(endpoint["client_id"]))
             async with notify.session_factory() as session:
                 (claimed,) = await use_cases.claim_due_deliveries(
-                    session=session, now=datetime.now(UTC), lease=timedelta(seconds=0.5), limit=10
+                    session=session, now=utc_now(), lease=timedelta(seconds=0.5), limit=10
                 )
-            claimed_at = time.monotonic()
+            claimed_at = time.time()
             worker = DeliveryWorker(
                 session_factory=notify.session_factory,
                 settings=settings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from aftercare_notify.models import Endpoint
 from aftercare_shared.auth import generate_api_key
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import ClientApiKeyIssued, ClientApiKeyRevoked
 from aftercare_shared.events.factory import new_event
 from tests.integration.notify.notify_support import (
@@ -20,6 +21,7 @@ from tests.integration.notify.notify_support import (
     migrated_notify_database,
     notify_settings_for,
     running_notify,
+    ticket_created,
     unique_client_id,
 )
 
@@ -59,7 +61,7 @@ async def _issue_client_key(notify: RunningNotify, client_id: str) -> tuple[str,
         client_id=client_id,
         key_hash=new_key.key_hash,
         prefix=new_key.prefix,
-        created_at=datetime.now(UTC),
+        created_at=utc_now(),
     )
     await notify.fan_out(
         new_event(issued, service="intake", subject=client_id, client_id=client_id)
@@ -221,21 +223,40 @@ async def test_patch_delete_and_list(notify: RunningNotify) -> None:
         {"event_types": ["ticket.nope"]},
         {"url": "gopher://127.0.0.1/"},
         {"url": None},
+        {"event_types": None},
+        {"status": None},
         {"status": "paused"},
         {"secret": "whsec_AAAA"},
     ):
         refused = await notify.client.patch(endpoint_url, json=bad, headers=STAFF)
         assert refused.status_code == 422, (bad, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
     unchanged = (await notify.client.get(endpoint_url, headers=STAFF)).json()
     assert unchanged["url"] == "http://127.0.0.1:9/c"
     assert unchanged["event_types"] == ["release.*"]
+    assert unchanged["description"] == "x"
+    assert unchanged["status"] == "enabled"
+
+    # Left out keeps a value; null clears the one field that may be cleared.
+    kept = await notify.client.patch(endpoint_url, json={}, headers=STAFF)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["description"] == "x"
+    cleared = await notify.client.patch(endpoint_url, json={"description": None}, headers=STAFF)
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["description"] is None
+    assert cleared.json()["url"] == "http://127.0.0.1:9/c"
 
     listed = await notify.client.get("/v1/endpoints", params={"limit": 1}, headers=STAFF)
     assert [item["id"] for item in listed.json()["items"]] == [created["id"]]
-    assert listed.json()["next_offset"] == 1
-    rest = await notify.client.get("/v1/endpoints", params={"offset": 1}, headers=STAFF)
+    assert listed.json()["next_cursor"]
+    rest = await notify.client.get(
+        "/v1/endpoints", params={"limit": 1, "cursor": listed.json()["next_cursor"]}, headers=STAFF
+    )
     assert [item["id"] for item in rest.json()["items"]] == [other["id"]]
-    assert rest.json()["next_offset"] is None
+    assert rest.json()["next_cursor"] is None  # the page after it would be empty
+    everything = await notify.client.get("/v1/endpoints", headers=STAFF)
+    assert [item["id"] for item in everything.json()["items"]] == [created["id"], other["id"]]
+    assert everything.json()["next_cursor"] is None
 
     deleted = await notify.client.delete(endpoint_url, headers=STAFF)
     assert deleted.status_code == 204
@@ -245,7 +266,7 @@ async def test_patch_delete_and_list(notify: RunningNotify) -> None:
 
 async def test_rotate_secret_keeps_the_old_one_for_the_overlap(notify: RunningNotify) -> None:
     created = await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
-    before = datetime.now(UTC)
+    before = utc_now()
     rotated = await notify.client.post(
         f"/v1/endpoints/{created['id']}/rotate-secret", headers=STAFF
     )
@@ -258,7 +279,7 @@ async def test_rotate_secret_keeps_the_old_one_for_the_overlap(notify: RunningNo
     async with notify.session_factory() as session:
         endpoint = await session.get(Endpoint, created["id"])
         assert endpoint is not None
-        assert endpoint.secrets_in_use(datetime.now(UTC)) == [body["secret"], created["secret"]]
+        assert endpoint.secrets_in_use(utc_now()) == [body["secret"], created["secret"]]
         assert endpoint.secrets_in_use(expires_at + timedelta(seconds=1)) == [body["secret"]]
 
 
@@ -303,9 +324,7 @@ async def test_authentication_and_tenant_isolation(notify: RunningNotify) -> Non
         assert response.status_code == 403, (method, path, response.text)
     assert await _endpoint_count(notify) == 3
 
-    revoked = ClientApiKeyRevoked(
-        api_key_id=api_key_id, client_id=mine, revoked_at=datetime.now(UTC)
-    )
+    revoked = ClientApiKeyRevoked(api_key_id=api_key_id, client_id=mine, revoked_at=utc_now())
     await notify.fan_out(new_event(revoked, service="intake", subject=mine, client_id=mine))
     assert (await notify.client.get("/v1/endpoints", headers=as_client)).status_code == 401
 
@@ -321,6 +340,8 @@ async def test_unknown_ids_are_404_problems(notify: RunningNotify) -> None:
         response = await notify.client.request(method, path, headers=STAFF)
         assert response.status_code == 404, (method, path)
         assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"] == "https://aftercare.dev/problems/not-found"
+        assert "'nope'" in response.json()["detail"]
     replay = await notify.client.post(
         "/v1/endpoints/nope/replay", json={"since": "2026-01-01T00:00:00Z"}, headers=STAFF
     )
@@ -329,3 +350,67 @@ async def test_unknown_ids_are_404_problems(notify: RunningNotify) -> None:
         "/v1/endpoints/nope/replay", json={"since": "2026-01-01T00:00:00"}, headers=STAFF
     )
     assert naive.status_code == 422
+
+
+async def test_pages_neither_skip_nor_repeat_while_endpoints_are_added(
+    notify: RunningNotify,
+) -> None:
+    first = [
+        (await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"]))["id"]
+        for _ in range(3)
+    ]
+    page = await notify.client.get("/v1/endpoints", params={"limit": 2}, headers=STAFF)
+    assert [item["id"] for item in page.json()["items"]] == first[:2]
+    added = (await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"]))["id"]
+    rest = await notify.client.get(
+        "/v1/endpoints", params={"limit": 2, "cursor": page.json()["next_cursor"]}, headers=STAFF
+    )
+    assert [item["id"] for item in rest.json()["items"]] == [first[2], added]
+    assert rest.json()["next_cursor"] is None
+
+
+async def test_deliveries_are_paged_newest_first(notify: RunningNotify) -> None:
+    endpoint = await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    events = [ticket_created(unique_client_id()) for _ in range(3)]
+    for event in events:
+        await notify.fan_out(event)
+    path = f"/v1/endpoints/{endpoint['id']}/deliveries"
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = await notify.client.get(path, params=params, headers=STAFF)
+        assert page.status_code == 200, page.text
+        seen += [item["message_id"] for item in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [event.id for event in reversed(events)]
+
+    pending = await notify.client.get(path, params={"status": "pending"}, headers=STAFF)
+    assert len(pending.json()["items"]) == 3
+    succeeded = await notify.client.get(path, params={"status": "succeeded"}, headers=STAFF)
+    assert succeeded.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "W10", "WyJ4IiwgMV0", "eyJ0IjogMX0"])
+async def test_a_bad_cursor_is_a_422_on_every_list(notify: RunningNotify, cursor: str) -> None:
+    endpoint = await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    for path in ("/v1/endpoints", f"/v1/endpoints/{endpoint['id']}/deliveries"):
+        response = await notify.client.get(path, params={"cursor": cursor}, headers=STAFF)
+        assert response.status_code == 422, (path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["type"].endswith("/validation-failed")
+        assert problem["errors"][0]["kind"] == "invalid_cursor"
+        assert problem["errors"][0]["location"] == "query.cursor"
+
+
+@pytest.mark.parametrize("limit", [0, 201, -1])
+async def test_page_size_is_bounded(notify: RunningNotify, limit: int) -> None:
+    endpoint = await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    for path in ("/v1/endpoints", f"/v1/endpoints/{endpoint['id']}/deliveries"):
+        response = await notify.client.get(path, params={"limit": limit}, headers=STAFF)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["type"].endswith("/validation-failed")

@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
-from aftercare_notify.models import Delivery, Message
-from aftercare_notify.retention import purge_expired_messages
+from aftercare_notify.models import CLIENT_API_KEYS, Delivery, Message
+from aftercare_notify.retention import PURGE_INTERVAL_SECONDS, retention_job
+from aftercare_shared.clock import FrozenClock, use_clock, utc_now
+from aftercare_shared.consumer import PermanentEventError
 from aftercare_shared.events import CloudEvent
-from aftercare_shared.events.catalog import NotificationFailed, SlaBreached
+from aftercare_shared.events.catalog import ClientApiKeyIssued, NotificationFailed, SlaBreached
 from aftercare_shared.events.factory import new_event
 from tests.integration.notify.notify_support import (
     STAFF,
@@ -46,7 +49,7 @@ async def _deliveries_of(notify: RunningNotify, event: CloudEvent) -> set[str]:
 
 
 def _sla_breached(client_id: str) -> CloudEvent:
-    now = datetime.now(UTC)
+    now = utc_now()
     ticket_id = str(uuid.uuid4())
     payload = SlaBreached(
         ticket_id=ticket_id,
@@ -69,7 +72,7 @@ def _notification_failed(endpoint_id: str) -> CloudEvent:
         message_type="aftercare.ticket.created.v1",
         attempts=8,
         last_error="HTTP 500",
-        failed_at=datetime.now(UTC),
+        failed_at=utc_now(),
     )
     return new_event(payload, service="notify", subject=payload.delivery_id)
 
@@ -135,20 +138,64 @@ async def test_notification_events_never_loop_back(notify: RunningNotify) -> Non
     assert await _deliveries_of(notify, about_someone_else) == {watcher["id"], named["id"]}
 
 
-async def test_unsubscribable_versions_are_stored_but_not_delivered(notify: RunningNotify) -> None:
-    await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
-    v1 = ticket_created(unique_client_id())
-    v2 = v1.model_copy(update={"id": str(uuid.uuid4()), "type": "aftercare.ticket.created.v2"})
-    await notify.fan_out(v2)
-    assert await _deliveries_of(notify, v2) == set()
+async def _stored(notify: RunningNotify, event: CloudEvent) -> bool:
     async with notify.session_factory() as session:
-        assert await session.get(Message, v2.id) is not None
+        return await session.get(Message, event.id) is not None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # A version this build does not know: not in the catalog, so not offered to anyone.
+        {"type": "aftercare.ticket.created.v2"},
+        {"type": "aftercare.ticket.exploded.v1"},
+        # A catalog type whose payload does not match its schema is never sent on.
+        {"data": {"ticket_id": "t-1"}},
+    ],
+)
+async def test_events_outside_the_catalog_are_refused_for_the_dlq(
+    notify: RunningNotify, change: dict[str, Any]
+) -> None:
+    await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    valid = ticket_created(unique_client_id())
+    refused = valid.model_copy(update={"id": str(uuid.uuid4()), **change})
+    with pytest.raises(PermanentEventError):
+        await notify.fan_out(refused)
+    assert not await _stored(notify, refused)
+    assert await _deliveries_of(notify, refused) == set()
+    await notify.fan_out(valid)  # the consumer goes on with the next event
+    assert len(await _deliveries_of(notify, valid)) == 1
+
+
+async def test_internal_key_events_are_never_offered_to_subscribers(
+    notify: RunningNotify,
+) -> None:
+    await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["*"])
+    await notify.create_endpoint(url="http://127.0.0.1:9/", event_types=["client.*"])
+    client_id = unique_client_id()
+    issued = ClientApiKeyIssued(
+        api_key_id=f"key-{uuid.uuid4()}",
+        client_id=client_id,
+        key_hash=uuid.uuid4().hex,
+        prefix="ak_test",
+        created_at=utc_now(),
+    )
+    event = new_event(issued, service="intake", subject=client_id, client_id=client_id)
+    await notify.fan_out(event)
+    assert await _deliveries_of(notify, event) == set()
+    async with notify.session_factory() as session:
+        keys = await session.execute(
+            sa.select(CLIENT_API_KEYS.c.client_id).where(
+                CLIENT_API_KEYS.c.api_key_id == issued.api_key_id
+            )
+        )
+        assert list(keys.scalars()) == [client_id]  # the read model got it
 
 
 async def test_replay_skips_notification_events_about_the_endpoint_itself(
     notify: RunningNotify,
 ) -> None:
-    since = datetime.now(UTC)
+    since = utc_now()
     watcher = await notify.create_endpoint(
         url="http://127.0.0.1:9/", event_types=["notification.*"]
     )
@@ -191,7 +238,9 @@ async def test_retention_purges_old_history_but_never_a_pending_delivery(
         )
         await session.commit()
 
-    purged = await purge_expired_messages(notify.session_factory, retention=timedelta(days=30))
+    job = retention_job(retention=timedelta(days=30))
+    assert job.interval_seconds == PURGE_INTERVAL_SECONDS
+    purged = await job.run(notify.session_factory)
 
     assert purged == 1
     async with notify.session_factory() as session:
@@ -199,3 +248,20 @@ async def test_retention_purges_old_history_but_never_a_pending_delivery(
         assert await session.get(Message, still_due.id) is not None
         assert await session.get(Message, recent.id) is not None
     assert await _deliveries_of(notify, delivered) == set()  # cascaded with the message
+
+
+async def test_the_retention_window_is_measured_on_the_shared_clock(
+    notify: RunningNotify,
+) -> None:
+    received = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    clock = FrozenClock(received)
+    with use_clock(clock):
+        event = ticket_created(unique_client_id())
+        await notify.fan_out(event)  # no endpoint: nothing pending keeps it
+        job = retention_job(retention=timedelta(days=30))
+        clock.advance(timedelta(days=30))
+        assert await job.run(notify.session_factory) == 0  # exactly 30 days: still kept
+        assert await _stored(notify, event)
+        clock.advance(timedelta(seconds=1))
+        assert await job.run(notify.session_factory) == 1
+    assert not await _stored(notify, event)

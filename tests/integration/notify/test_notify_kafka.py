@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from standardwebhooks.webhooks import Webhook
 
 from aftercare_shared.auth import generate_api_key
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events import STRUCTURED_CONTENT_TYPE, CloudEvent
 from aftercare_shared.events.catalog import ClientApiKeyIssued
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.topics import CLIENTS, EVENT_TOPICS, TICKETS, ensure_topics
+from devkit.databases import kafka_bootstrap_servers
+from devkit.kafka_groups import start_groups_at_the_end
 from tests.integration.notify.notify_support import (
     eventually,
     migrated_notify_database,
@@ -23,8 +25,6 @@ from tests.integration.notify.notify_support import (
     ticket_created,
     unique_client_id,
 )
-from tests.support.databases import kafka_bootstrap_servers
-from tests.support.kafka_groups import start_groups_at_the_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -56,7 +56,7 @@ async def test_event_from_kafka_is_fanned_out_and_delivered() -> None:
         async with running_notify(settings) as notify:
             client_id = unique_client_id()
             endpoint = await notify.create_endpoint(
-                url=receiver.url(), event_types=["ticket.created"], client_id=client_id
+                url=receiver.url, event_types=["ticket.created"], client_id=client_id
             )
             new_key = generate_api_key()
             issued = ClientApiKeyIssued(
@@ -64,7 +64,7 @@ async def test_event_from_kafka_is_fanned_out_and_delivered() -> None:
                 client_id=client_id,
                 key_hash=new_key.key_hash,
                 prefix=new_key.prefix,
-                created_at=datetime.now(UTC),
+                created_at=utc_now(),
             )
             await _produce(
                 CLIENTS, new_event(issued, service="intake", subject=client_id, client_id=client_id)

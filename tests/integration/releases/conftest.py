@@ -13,15 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_releases.app import create_app
 from aftercare_releases.settings import ReleasesSettings
+from aftercare_shared.db import create_engine, create_session_factory
 from aftercare_shared.topics import ensure_topics
-from tests.conftest import common_settings_for
-from tests.support.asgi import asgi_client
-from tests.support.databases import (
+from devkit.databases import (
     admin_token,
     create_migrated_database,
     drop_database,
     kafka_bootstrap_servers,
 )
+from tests.conftest import common_settings_for
+from tests.support.asgi import asgi_client
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +51,16 @@ async def api(releases_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-def session_factory(releases_app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    factory: async_sessionmaker[AsyncSession] = releases_app.state.session_factory
-    return factory
+@pytest.fixture(scope="module")
+async def session_factory(
+    releases_database_url: str, releases_app: FastAPI
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The tests' own sessions on the app's database, to seed and inspect it."""
+    engine = create_engine(
+        releases_database_url, pool_size=2, application_name="aftercare-releases-tests"
+    )
+    yield create_session_factory(engine)
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

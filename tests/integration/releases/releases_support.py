@@ -5,14 +5,14 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare_releases.consumers import handle_event
+from aftercare_releases.consumers import handlers
 from aftercare_releases.models import Release, ReleaseItem, outbox
 from aftercare_shared.auth import generate_api_key
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import (
     ClientApiKeyIssued,
     EventPayload,
@@ -41,10 +41,10 @@ def release_body(**overrides: object) -> dict[str, object]:
 async def apply_events(
     session_factory: async_sessionmaker[AsyncSession], *payloads: EventPayload, subject: str
 ) -> None:
-    """Apply events as the consumer would: handler inside one transaction."""
+    """Apply events as the consumer would: the registry inside one transaction."""
     async with session_factory() as session, session.begin():
         for payload in payloads:
-            await handle_event(session, new_event(payload, service="intake", subject=subject))
+            await handlers(session, new_event(payload, service="intake", subject=subject))
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ async def seed_client(session_factory: async_sessionmaker[AsyncSession]) -> Seed
         client_id=client_id,
         key_hash=key.key_hash,
         prefix=key.prefix,
-        created_at=datetime.now(UTC),
+        created_at=utc_now(),
     )
     await apply_events(session_factory, issued, subject=client_id)
     return SeededClient(
@@ -81,7 +81,7 @@ def ticket_created(client_id: str, title: str, priority: Priority = "P2") -> Tic
         priority=priority,
         status="new",
         fingerprint=secrets.token_hex(8),
-        created_at=datetime.now(UTC),
+        created_at=utc_now(),
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_releases.models import outbox
+from aftercare_shared.clock import FrozenClock, use_clock
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import ReleaseCreated, ReleasePublished
+from aftercare_shared.pagination import encode_cursor
 from tests.integration.releases.releases_support import release_body, row_counts, unique_product
 
 pytestmark = pytest.mark.integration
@@ -158,6 +162,8 @@ async def test_duplicate_product_version_is_a_409_and_writes_nothing(
     assert duplicate.status_code == 409
     assert duplicate.headers["content-type"] == "application/problem+json"
     problem = duplicate.json()
+    assert problem["type"] == "https://aftercare.dev/problems/release-exists"
+    assert problem["title"] == "Release already exists"
     assert problem["existing_release_id"] == original["id"]
     assert product in problem["detail"]
     assert await row_counts(session_factory) == before
@@ -174,6 +180,9 @@ async def test_concurrent_duplicates_create_one_release(
         *(api.post("/v1/releases", json=body, headers=staff) for _ in range(5))
     )
     assert sorted(response.status_code for response in responses) == [201, 409, 409, 409, 409]
+    assert {response.json()["type"] for response in responses if response.status_code == 409} == {
+        "https://aftercare.dev/problems/release-exists"
+    }
     after = await row_counts(session_factory)
     assert (after.releases - before.releases, after.outbox - before.outbox) == (1, 1)
 
@@ -265,18 +274,42 @@ async def test_patch_on_a_published_release_is_a_409_and_changes_nothing(
     )
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"].endswith("/release-published")
+    assert response.json()["type"] == "https://aftercare.dev/problems/release-published"
+    assert response.json()["title"] == "Release is published"
     assert await row_counts(session_factory) == before
     assert (await api.get(f"/v1/releases/{release['id']}", headers=staff)).json() == published
 
 
 async def test_patch_refuses_bad_input(api: httpx.AsyncClient, staff: dict[str, str]) -> None:
     release = await create(api, staff)
-    for body in ({"version": "9.9"}, {"kind": None}, {"ticket_ids": ["x"]}, {"kind": "nope"}):
+    for body in (
+        {"version": "9.9"},
+        {"kind": None},
+        {"ticket_ids": None},
+        {"ticket_ids": ["x"]},
+        {"kind": "nope"},
+        {"notes": "fine", "kind": None},
+    ):
         response = await api.patch(f"/v1/releases/{release['id']}", json=body, headers=staff)
         assert response.status_code == 422, body
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"], body
     unchanged = await api.get(f"/v1/releases/{release['id']}", headers=staff)
     assert unchanged.json() == release
+
+
+@pytest.mark.parametrize("field", ["kind", "ticket_ids"])
+async def test_patch_null_is_only_for_notes(
+    api: httpx.AsyncClient, staff: dict[str, str], field: str
+) -> None:
+    release = await create(api, staff)
+    response = await api.patch(f"/v1/releases/{release['id']}", json={field: None}, headers=staff)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == "https://aftercare.dev/problems/validation-failed"
+    assert [error["message"] for error in problem["errors"]] == [
+        f"Value error, {field} cannot be null; leave it out to keep it unchanged"
+    ]
 
 
 async def test_unknown_release_is_a_404_everywhere(
@@ -295,6 +328,8 @@ async def test_unknown_release_is_a_404_everywhere(
         response = await api.request(method, path, json=body, headers=staff)
         assert response.status_code == 404, (method, path)
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "https://aftercare.dev/problems/not-found"
+        assert response.json()["detail"] == "No such release."
 
 
 async def test_list_pages_newest_first_without_gaps_or_repeats(
@@ -346,7 +381,6 @@ async def test_list_filters_by_status_and_kind(
 @pytest.mark.parametrize(
     "params",
     [
-        {"cursor": "garbage!"},
         {"limit": 0},
         {"limit": 201},
         {"status": "archived"},
@@ -359,6 +393,128 @@ async def test_list_refuses_bad_query_parameters(
     response = await api.get("/v1/releases", params=params, headers=staff)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def _raw_cursor(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage!",
+        "not base64 at all!",
+        "é",
+        _raw_cursor(b"[1, 2]"),
+        _raw_cursor(b'{"c": "2026-11-27T12:00:00+00:00", "i": "x"}'),  # not a key list
+        _raw_cursor(b'[{"t": "yesterday"}, "x"]'),
+        _raw_cursor(b'[{"t": "2026-11-27T12:00:00"}, "x"]'),  # a time without a zone
+        _raw_cursor(b'[{"t": "2026-11-27T12:00:00+00:00"}, ""]'),
+        encode_cursor(WHEN, 7),  # an id that is not a string
+        encode_cursor(WHEN),  # too short
+        encode_cursor(WHEN, "x", "y"),  # too long
+        encode_cursor("x", WHEN),  # the keys swapped
+    ],
+)
+async def test_a_bad_cursor_is_the_one_invalid_cursor_answer(
+    api: httpx.AsyncClient, staff: dict[str, str], cursor: str
+) -> None:
+    response = await api.get("/v1/releases", params={"cursor": cursor}, headers=staff)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "https://aftercare.dev/problems/validation-failed"
+    assert [(error["kind"], error["location"]) for error in problem["errors"]] == [
+        ("invalid_cursor", "query.cursor")
+    ]
+
+
+async def test_a_page_holds_fifty_releases_unless_told_otherwise(
+    api: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    product = unique_product()
+    for patch in range(51):
+        await create(api, staff, product=product, version=f"1.0.{patch}")
+    first = await api.get("/v1/releases", params={"product": product}, headers=staff)
+    assert first.status_code == 200
+    assert len(first.json()["items"]) == 50
+    assert first.json()["next_cursor"] is not None
+    rest = await api.get(
+        "/v1/releases",
+        params={"product": product, "cursor": first.json()["next_cursor"]},
+        headers=staff,
+    )
+    assert [item["version"] for item in rest.json()["items"]] == ["1.0.0"]
+    assert rest.json()["next_cursor"] is None
+    widest = await api.get("/v1/releases", params={"product": product, "limit": 200}, headers=staff)
+    assert len(widest.json()["items"]) == 51
+
+
+async def test_release_times_come_from_the_clock(
+    api: httpx.AsyncClient,
+    staff: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    product = unique_product()
+    clock = FrozenClock(WHEN)
+    with use_clock(clock):
+        release = await create(api, staff, product=product)
+        # Releases created in the same instant still page in one order (ties go by id).
+        twin = await create(api, staff, product=product, version="1.0.1")
+        assert release["created_at"] == release["updated_at"] == "2026-11-27T12:00:00Z"
+
+        clock.advance(timedelta(hours=1))
+        patched = await api.patch(
+            f"/v1/releases/{release['id']}", json={"notes": "Later."}, headers=staff
+        )
+        assert patched.json()["updated_at"] == "2026-11-27T13:00:00Z"
+        assert patched.json()["created_at"] == "2026-11-27T12:00:00Z"
+
+        clock.advance(timedelta(hours=1))
+        published = await api.post(f"/v1/releases/{release['id']}/publish", headers=staff)
+        assert published.json()["published_at"] == "2026-11-27T14:00:00Z"
+        assert published.json()["updated_at"] == "2026-11-27T14:00:00Z"
+
+        clock.advance(timedelta(days=1))
+        again = await api.post(f"/v1/releases/{release['id']}/publish", headers=staff)
+        assert again.json()["published_at"] == "2026-11-27T14:00:00Z"
+
+    rows = await outbox_rows_for(session_factory, release["id"])
+    published_event = ReleasePublished.model_validate(
+        CloudEvent.from_json_bytes(rows[-1].payload).data
+    )
+    assert published_event.published_at == WHEN + timedelta(hours=2)
+    pages = [
+        (await api.get("/v1/releases", params={"product": product, "limit": 1}, headers=staff))
+    ]
+    cursor = pages[0].json()["next_cursor"]
+    pages.append(
+        await api.get(
+            "/v1/releases", params={"product": product, "limit": 1, "cursor": cursor}, headers=staff
+        )
+    )
+    listed = [item["id"] for page in pages for item in page.json()["items"]]
+    assert sorted(listed) == sorted([release["id"], twin["id"]])
+    assert pages[1].json()["next_cursor"] is None
+
+
+async def test_openapi_documents_the_problem_answers(api: httpx.AsyncClient) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    patch = paths["/v1/releases/{release_id}"]["patch"]["responses"]
+    for status in ("401", "403", "404", "409", "422"):
+        assert "application/problem+json" in patch[status]["content"], status
+    listing = paths["/v1/releases"]["get"]
+    assert {parameter["name"] for parameter in listing["parameters"]} >= {"limit", "cursor"}
+    limit = next(p for p in listing["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"], limit["schema"]["default"]) == (
+        1,
+        200,
+        50,
+    )
+    assert "404" in paths["/v1/tickets/{ticket_id}/releases"]["get"]["responses"]
 
 
 async def test_writes_need_staff_and_every_call_needs_a_credential(

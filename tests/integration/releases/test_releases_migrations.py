@@ -1,4 +1,4 @@
-"""The releases migrations run forwards, backwards and forwards again."""
+"""The releases migrations run forwards, backwards and forwards again, and match the models."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from aftercare_releases.models import Base
 from aftercare_shared.migrations import downgrade, upgrade
-from tests.support.databases import create_database, drop_database
+from devkit.databases import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +28,23 @@ EXPECTED_TABLES = {
     "ticket_views",
 }
 
+# The check constraints as Postgres reports them: the values the models' ``sql_one_of``
+# must keep producing. The names are doubled ("ck_releases_ck_releases_…") because Alembic
+# applied the naming convention to the initial migration's already complete names; that
+# is the deployed schema, so it is pinned here until a migration renames them.
+EXPECTED_CHECKS = {
+    "ck_releases_ck_releases_kind_known": (
+        "CHECK ((kind = ANY (ARRAY['feature'::text, 'security'::text, 'bugfix'::text, "
+        "'performance'::text, 'maintenance'::text])))"
+    ),
+    "ck_releases_ck_releases_status_known": (
+        "CHECK ((status = ANY (ARRAY['draft'::text, 'published'::text])))"
+    ),
+    "ck_releases_ck_releases_published_at_iff_published": (
+        "CHECK (((status = 'published'::text) = (published_at IS NOT NULL)))"
+    ),
+}
+
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
@@ -32,25 +53,61 @@ async def database_url() -> AsyncIterator[str]:
     await drop_database(url)
 
 
-async def releases_tables(database_url: str) -> set[str]:
+def _only_the_releases_schema(name: str | None, type_: str, _parent: object) -> bool:
+    return type_ != "schema" or name == "releases"
+
+
+async def _inspect(database_url: str) -> tuple[set[str], list[object]]:
+    """The releases tables, and how the migrated schema differs from the models."""
+
+    def look(connection: Connection) -> tuple[set[str], list[object]]:
+        tables = set(inspect(connection).get_table_names(schema="releases"))
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_schemas": True,
+                "include_name": _only_the_releases_schema,
+                "version_table_schema": "releases",
+            },
+        )
+        return tables, list(compare_metadata(context, Base.metadata)) if tables else []
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(look)
+    finally:
+        await engine.dispose()
+
+
+async def _check_constraints(database_url: str) -> dict[str, str]:
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(
                 text(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = 'releases'"
+                    "SELECT conname, pg_get_constraintdef(oid) AS definition "
+                    "FROM pg_constraint "
+                    "WHERE contype = 'c' AND conrelid = 'releases.releases'::regclass"
                 )
             )
-            return {row.table_name for row in rows}
+            return {row.conname: row.definition for row in rows}
     finally:
         await engine.dispose()
 
 
 async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     await asyncio.to_thread(upgrade, "releases", database_url)
-    assert await releases_tables(database_url) == EXPECTED_TABLES
+    tables, differences = await _inspect(database_url)
+    assert tables == EXPECTED_TABLES
+    assert differences == []
+    assert await _check_constraints(database_url) == EXPECTED_CHECKS
+
     await asyncio.to_thread(downgrade, "releases", database_url)
-    assert await releases_tables(database_url) == {"alembic_version"}
+    tables, _ = await _inspect(database_url)
+    assert tables == {"alembic_version"}
+
     await asyncio.to_thread(upgrade, "releases", database_url)
-    assert await releases_tables(database_url) == EXPECTED_TABLES
+    tables, differences = await _inspect(database_url)
+    assert tables == EXPECTED_TABLES
+    assert differences == []

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare_releases.consumers import handle_event
+from aftercare_releases.consumers import handlers
 from aftercare_releases.models import TicketView, inbox
 from aftercare_shared.consumer import PermanentEventError
 from aftercare_shared.events import CloudEvent
@@ -26,8 +26,8 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.topics import TICKETS
+from devkit.databases import kafka_bootstrap_servers
 from tests.integration.releases.releases_support import apply_events, ticket_created
-from tests.support.databases import kafka_bootstrap_servers
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +94,28 @@ async def test_created_then_status_changes_are_applied(
         assert (view.status, view.priority) == (status, priority), payload.event_type
 
 
+async def test_a_reopened_ticket_takes_the_status_the_event_names(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    created = ticket_created(str(uuid.uuid4()), "Invoices stuck").model_copy(
+        update={"created_at": T0}
+    )
+    ticket_id, client_id = created.ticket_id, created.client_id
+    resolved = TicketResolved(
+        ticket_id=ticket_id, client_id=client_id, resolved_at=T0 + timedelta(minutes=1)
+    )
+    reopened = TicketReopened(
+        ticket_id=ticket_id,
+        client_id=client_id,
+        reopened_at=T0 + timedelta(minutes=2),
+        status="in_progress",
+    )
+    await apply_events(session_factory, created, resolved, reopened, subject=ticket_id)
+    view = await view_of(session_factory, ticket_id)
+    assert view is not None
+    assert view.status == "in_progress"
+
+
 async def test_an_older_event_never_overwrites_a_newer_status(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -156,7 +178,7 @@ async def test_a_payload_breaking_its_contract_is_a_permanent_error(
     )
     async with session_factory() as session, session.begin():
         with pytest.raises(PermanentEventError):
-            await handle_event(session, broken)
+            await handlers(session, broken)
 
 
 async def test_ticket_events_arrive_through_kafka(

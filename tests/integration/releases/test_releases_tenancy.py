@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import ClientApiKeyRevoked
 from tests.integration.releases.releases_support import (
     SeededClient,
@@ -165,14 +165,16 @@ async def test_which_releases_fixed_a_ticket(
     api: httpx.AsyncClient, staff: dict[str, str], scenario: Scenario
 ) -> None:
     path = f"/v1/tickets/{scenario.alpha_ticket}/releases"
-    by_staff = (await api.get(path, headers=staff)).json()
+    by_staff = (await api.get(path, headers=staff)).json()["items"]
     assert [release["id"] for release in by_staff] == [
         scenario.shared_release["id"],
         scenario.alpha_draft["id"],
     ]
     by_alpha = await api.get(path, headers=scenario.alpha.headers)
     assert by_alpha.status_code == 200
-    assert [release["id"] for release in by_alpha.json()] == [scenario.shared_release["id"]]
+    assert [release["id"] for release in by_alpha.json()["items"]] == [
+        scenario.shared_release["id"]
+    ]
 
     # Another client's ticket does not exist for alpha, nor does a ticket nobody knows.
     for ticket in (scenario.beta_ticket, scenario.unknown_ticket, "not-a-ticket"):
@@ -180,13 +182,25 @@ async def test_which_releases_fixed_a_ticket(
         assert response.status_code == 404
     # Staff may ask about a ticket whose events have not arrived yet.
     unknown = await api.get(f"/v1/tickets/{scenario.unknown_ticket}/releases", headers=staff)
-    assert [release["id"] for release in unknown.json()] == [scenario.shared_release["id"]]
+    assert [release["id"] for release in unknown.json()["items"]] == [scenario.shared_release["id"]]
     for ticket in (str(uuid.uuid4()), "not-a-ticket", "%00"):
         nothing = await api.get(f"/v1/tickets/{ticket}/releases", headers=staff)
         assert nothing.status_code == 200
-        assert nothing.json() == []
+        assert nothing.json() == {"items": [], "next_cursor": None}
     upper = await api.get(f"/v1/tickets/{scenario.alpha_ticket.upper()}/releases", headers=staff)
-    assert len(upper.json()) == 2
+    assert len(upper.json()["items"]) == 2
+
+    # One release per page: the cursor walks both, oldest first, then stops.
+    first = (await api.get(path, params={"limit": 1}, headers=staff)).json()
+    assert [release["id"] for release in first["items"]] == [scenario.shared_release["id"]]
+    second = (
+        await api.get(path, params={"limit": 1, "cursor": first["next_cursor"]}, headers=staff)
+    ).json()
+    assert [release["id"] for release in second["items"]] == [scenario.alpha_draft["id"]]
+    assert second["next_cursor"] is None
+    bad = await api.get(path, params={"cursor": "garbage"}, headers=staff)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["kind"] == "invalid_cursor"
 
 
 async def test_a_client_key_cannot_write(api: httpx.AsyncClient, scenario: Scenario) -> None:
@@ -211,7 +225,7 @@ async def test_a_revoked_key_fails_at_once(
     revoked = ClientApiKeyRevoked(
         api_key_id=scenario.alpha.api_key_id,
         client_id=scenario.alpha.client_id,
-        revoked_at=datetime.now(UTC),
+        revoked_at=utc_now(),
     )
     await apply_events(session_factory, revoked, subject=scenario.alpha.client_id)
     assert (await api.get(path, headers=scenario.alpha.headers)).status_code == 401

@@ -1,6 +1,6 @@
 """sla integration fixtures: a migrated database and a running app (with Kafka) per module,
-and a fresh database per test for the clock flows, where no background worker may fire
-timers behind the test's back."""
+and a fresh database per test for the clock flows, where no timer job may fire timers
+behind the test's back."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from aftercare_shared.db import create_engine, create_session_factory
 from aftercare_shared.topics import ensure_topics
 from aftercare_sla.app import create_app
 from aftercare_sla.settings import SlaSettings
-from tests.conftest import common_settings_for
-from tests.support.asgi import asgi_client
-from tests.support.databases import (
+from devkit.databases import (
     create_migrated_database,
     drop_database,
     kafka_bootstrap_servers,
 )
+from tests.conftest import common_settings_for
+from tests.support.asgi import asgi_client
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +67,21 @@ async def api(sla_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-def app_sessions(sla_app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    factory: async_sessionmaker[AsyncSession] = sla_app.state.session_factory
-    return factory
+@pytest.fixture(scope="module")
+async def app_sessions(
+    sla_app: FastAPI, sla_database_url: str
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the running app's database (the test's own engine, not the app's)."""
+    engine = create_engine(sla_database_url, pool_size=2, application_name="aftercare-sla-test")
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
 async def fresh_sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on a database of this test alone, with no app (and no timer worker) on it."""
+    """Sessions on a database of this test alone, with no app (and no timer job) on it."""
     url = await create_migrated_database("sla", prefix="slaflow")
     engine = create_engine(url, pool_size=2, application_name="aftercare-sla-test")
     try:

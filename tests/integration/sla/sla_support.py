@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_shared.auth import generate_api_key
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import (
+    PRIORITIES,
     ClientApiKeyIssued,
     EventPayload,
     Priority,
@@ -20,9 +22,9 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.events.factory import new_event
 from aftercare_sla import use_cases
-from aftercare_sla.consumers import handle_event
+from aftercare_sla.consumers import handlers
 from aftercare_sla.models import Clock, ClockTimer, Plan, TrackedTicket, outbox
-from tests.support.databases import admin_token
+from devkit.databases import admin_token
 
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
 
@@ -36,7 +38,7 @@ def targets(first_response: int, resolution: int) -> dict[str, dict[str, int]]:
     """The same targets (minutes) for every priority."""
     return {
         priority: {"first_response_minutes": first_response, "resolution_minutes": resolution}
-        for priority in ("P1", "P2", "P3", "P4")
+        for priority in PRIORITIES
     }
 
 
@@ -104,10 +106,10 @@ def as_event(payload: EventPayload, *, service: str = "intake") -> CloudEvent:
 
 
 async def apply_events(sessions: async_sessionmaker[AsyncSession], *payloads: EventPayload) -> None:
-    """Apply events as the consumer does: the handler inside one transaction each."""
+    """Apply events as the consumer does: the registry inside one transaction each."""
     for payload in payloads:
         async with sessions() as session, session.begin():
-            await handle_event(session, as_event(payload))
+            await handlers(session, as_event(payload))
 
 
 async def seed_client_key(
@@ -122,7 +124,7 @@ async def seed_client_key(
             client_id=client_id,
             key_hash=key.key_hash,
             prefix=key.prefix,
-            created_at=datetime.now().astimezone(),
+            created_at=utc_now(),
         ),
     )
     return {"Authorization": f"Bearer {key.key}"}

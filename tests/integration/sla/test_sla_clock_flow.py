@@ -1,7 +1,8 @@
 """Ticket events → SLA clocks → durable timers, against a real migrated Postgres.
 
-The handler runs as the consumer runs it (one transaction per event); the timer worker's
-``process_due_timers`` is driven with an injected ``now`` instead of sleeping.
+The registry runs as the consumer runs it (one transaction per event); the timer job's
+``process_due_timers`` is driven with an injected ``now`` (or a frozen clock) instead of
+sleeping.
 """
 
 from __future__ import annotations
@@ -10,20 +11,26 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aftercare_shared.clock import FrozenClock, use_clock
 from aftercare_shared.events.catalog import (
     ClientCreated,
     ClientUpdated,
+    Priority,
     TicketCommented,
     TicketReopened,
     TicketResolved,
+    TicketStatus,
     TicketUpdated,
 )
+from aftercare_shared.settings import CommonSettings
 from aftercare_sla import repository
 from aftercare_sla.models import Client, ClockTimer
-from aftercare_sla.timers import process_due_timers
+from aftercare_sla.settings import SlaSettings
+from aftercare_sla.timers import process_due_timers, timer_job
 from tests.integration.sla.sla_support import (
     OFFICE_HOURS_LONDON,
     apply_events,
@@ -63,7 +70,11 @@ async def open_ticket(
 
 
 def updated(
-    ticket_id: str, client_id: str, status: str, when: datetime, priority: str = "P2"
+    ticket_id: str,
+    client_id: str,
+    status: TicketStatus,
+    when: datetime,
+    priority: Priority = "P2",
 ) -> TicketUpdated:
     return TicketUpdated(
         ticket_id=ticket_id,
@@ -257,6 +268,27 @@ async def test_a_small_batch_leaves_the_rest_for_the_next_round(fresh_sessions: 
     assert await process_due_timers(fresh_sessions, now=at(2), batch_size=3) == 0
 
 
+async def test_a_timer_job_round_fires_what_is_due_by_the_clock_and_returns_its_count(
+    fresh_sessions: Sessions,
+) -> None:
+    ticket_id, _ = await open_ticket(fresh_sessions, 1, 1)
+    job = timer_job(
+        SlaSettings(common=CommonSettings(admin_token=SecretStr("t" * 32)), timer_batch_size=3)
+    )
+
+    clock = FrozenClock(at(0.5))
+    with use_clock(clock):
+        assert await job.run(fresh_sessions) == 0  # nothing due yet
+        clock.advance(timedelta(minutes=1.5))
+        assert await job.run(fresh_sessions) == 3  # a full batch: the worker goes again
+        assert await job.run(fresh_sessions) == 1
+        assert await job.run(fresh_sessions) == 0
+
+    events = await sla_events(fresh_sessions, ticket_id)
+    assert sorted(kind for kind, _, _ in events[2:]) == ["sla.at_risk"] * 2 + ["sla.breached"] * 2
+    assert await pending_timers(fresh_sessions) == []
+
+
 async def test_waiting_on_the_client_pauses_resolution_and_pushes_its_deadline(
     fresh_sessions: Sessions,
 ) -> None:
@@ -305,6 +337,44 @@ async def test_a_reopened_ticket_resumes_resolution_where_it_stopped(
     assert (resolution.stopped_at, resolution.met_at) == (None, None)
     assert resolution.due_at == at(600 + 180)
     assert (await sla_events(fresh_sessions, ticket_id))[-1][:2] == ("sla.resumed", "resolution")
+    async with fresh_sessions() as session:
+        ticket = await repository.get_ticket(session, ticket_id)
+    assert ticket is not None
+    assert ticket.status == "triaged"  # what an event without a status reopens to
+
+
+async def test_a_ticket_reopened_to_waiting_on_the_client_keeps_resolution_paused(
+    fresh_sessions: Sessions,
+) -> None:
+    ticket_id, client_id = await open_ticket(fresh_sessions, 60, 240)
+
+    await apply_events(
+        fresh_sessions,
+        TicketResolved(ticket_id=ticket_id, client_id=client_id, resolved_at=at(60)),
+        TicketReopened(
+            ticket_id=ticket_id,
+            client_id=client_id,
+            reopened_at=at(600),
+            status="waiting_on_client",
+        ),
+    )
+
+    async with fresh_sessions() as session:
+        ticket = await repository.get_ticket(session, ticket_id)
+    assert ticket is not None
+    assert ticket.status == "waiting_on_client"
+    resolution = (await clocks_of(fresh_sessions, ticket_id))["resolution"]
+    assert (resolution.stopped_at, resolution.paused_at) == (None, at(600))
+    assert [(kind, metric) for kind, metric, _ in await sla_events(fresh_sessions, ticket_id)][
+        -2:
+    ] == [("sla.resumed", "resolution"), ("sla.paused", "resolution")]
+    assert await pending_timers(fresh_sessions) == []  # a paused clock has no timers
+
+    # Leaving waiting_on_client resumes from there: 180 business minutes were left.
+    await apply_events(fresh_sessions, updated(ticket_id, client_id, "in_progress", at(700)))
+    resolution = (await clocks_of(fresh_sessions, ticket_id))["resolution"]
+    assert resolution.paused_at is None
+    assert resolution.due_at == at(700 + 180)
 
 
 async def test_a_priority_change_retargets_the_running_clocks(fresh_sessions: Sessions) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,6 +20,20 @@ from tests.integration.sla.sla_support import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+
+
+async def all_plans(api: httpx.AsyncClient, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Every plan, following next_cursor page by page."""
+    plans: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": limit}
+    while True:
+        page = await api.get("/v1/plans", params=params, headers=STAFF)
+        assert page.status_code == 200, page.text
+        assert set(page.json()) == {"items", "next_cursor"}
+        plans += page.json()["items"]
+        if page.json()["next_cursor"] is None:
+            return plans
+        params["cursor"] = page.json()["next_cursor"]
 
 
 async def test_staff_create_a_plan_and_read_it_back(api: httpx.AsyncClient) -> None:
@@ -38,8 +53,59 @@ async def test_staff_create_a_plan_and_read_it_back(api: httpx.AsyncClient) -> N
     assert plan["calendar"]["hours"]["sat"] == []
     fetched = await api.get(f"/v1/plans/{plan['id']}", headers=STAFF)
     assert fetched.json() == plan
-    listed = await api.get("/v1/plans", params={"limit": 500}, headers=STAFF)
-    assert plan in listed.json()["items"]
+    assert plan in await all_plans(api)
+
+
+async def test_plans_are_listed_oldest_first_a_page_at_a_time(api: httpx.AsyncClient) -> None:
+    created = [(await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()]
+    created += [(await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()]
+    created += [(await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()]
+
+    in_pages_of_two = await all_plans(api, limit=2)
+    in_one_page = await all_plans(api)
+    first_page = await api.get("/v1/plans", headers=STAFF)
+
+    assert in_pages_of_two == in_one_page
+    ids = [plan["id"] for plan in in_one_page]
+    assert len(ids) == len(set(ids))
+    keys = [(datetime.fromisoformat(plan["created_at"]), plan["id"]) for plan in in_one_page]
+    assert keys == sorted(keys)
+    assert ids[-3:] == [plan["id"] for plan in created]
+    assert len(first_page.json()["items"]) == min(len(ids), 50)  # the default page size
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"limit": 0}, id="limit-zero"),
+        pytest.param({"limit": 201}, id="limit-over-200"),
+        pytest.param({"limit": "ten"}, id="limit-not-a-number"),
+    ],
+)
+async def test_a_bad_page_size_is_refused(api: httpx.AsyncClient, params: dict[str, Any]) -> None:
+    refused = await api.get("/v1/plans", params=params, headers=STAFF)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "query.limit" in [error["location"] for error in refused.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("not-a-cursor", id="garbage"),
+        pytest.param("WyJhIl0", id="wrong-shape"),  # ["a"]: one plain string, not a position
+    ],
+)
+async def test_a_bad_cursor_is_a_422_invalid_cursor(api: httpx.AsyncClient, cursor: str) -> None:
+    refused = await api.get("/v1/plans", params={"cursor": cursor}, headers=STAFF)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["type"] == "https://aftercare.dev/problems/validation-failed"
+    assert problem["errors"][0]["kind"] == "invalid_cursor"
+    assert problem["errors"][0]["location"] == "query.cursor"
 
 
 async def test_a_plan_without_calendar_is_24x7_with_the_default_at_risk_ratio(
@@ -139,7 +205,10 @@ async def test_calendar_errors_are_422_problems_naming_the_problem(
     problem = refused.json()
     assert refused.headers["content-type"] == "application/problem+json"
     assert named in problem["detail"]
+    assert problem["type"] == "https://aftercare.dev/problems/validation-failed"
     assert problem["errors"][0]["location"] == "body.calendar"
+    assert problem["errors"][0]["kind"] == "calendar"
+    assert named in problem["errors"][0]["message"]
     assert await row_counts(app_sessions) == before
 
 
@@ -162,6 +231,7 @@ async def test_an_unknown_plan_is_404(api: httpx.AsyncClient) -> None:
 
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["type"] == "https://aftercare.dev/problems/not-found"
 
 
 async def test_staff_assign_a_plan_to_a_client_not_seen_yet_and_replace_it(
@@ -197,6 +267,7 @@ async def test_assigning_an_unknown_plan_is_refused_and_changes_nothing(
     fetched = await api.get(f"/v1/clients/{client_id}/plan", headers=STAFF)
 
     assert refused.status_code == 422
+    assert refused.json()["type"] == "https://aftercare.dev/problems/unknown-plan"
     assert "no-such-plan" in refused.json()["detail"]
     assert fetched.status_code == 404
 

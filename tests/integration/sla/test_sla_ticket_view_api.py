@@ -12,9 +12,10 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import ClientCreated
-from aftercare_shared.events.envelope import utc_now
 from aftercare_sla.models import outbox
+from devkit.databases import kafka_bootstrap_servers
 from tests.integration.sla.sla_support import (
     STAFF,
     apply_events,
@@ -25,7 +26,6 @@ from tests.integration.sla.sla_support import (
     targets,
     ticket_created,
 )
-from tests.support.databases import kafka_bootstrap_servers
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from aftercare_notify.domain.signing import generate_secret
+from aftercare_notify.domain.signing import generate_secret, webhook_headers
 from aftercare_notify.domain.ssrf import IPAddress
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.webhook_sender import OutgoingWebhook, WebhookSender
+from aftercare_shared.clock import FrozenClock, use_clock
 
 BODY = b'{"specversion":"1.0","id":"evt-9"}'
 
@@ -120,3 +122,31 @@ async def test_connection_failure_tries_the_next_vetted_address() -> None:
         )
     )
     assert result.succeeded
+
+
+async def test_the_timestamp_comes_from_the_shared_clock_and_is_signed() -> None:
+    seen: list[httpx.Request] = []
+    secret = generate_secret()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    at = datetime(2026, 12, 1, 9, 30, 15, 900_000, tzinfo=UTC)
+    sender = _sender(httpx.MockTransport(handle), ["93.184.215.14"])
+    with use_clock(FrozenClock(at)):
+        await sender.send(
+            OutgoingWebhook(
+                url="http://hooks.example/",
+                message_id="evt-7",
+                body=BODY,
+                secrets_in_use=[secret],
+            )
+        )
+    (request,) = seen
+    timestamp = int(at.timestamp())  # whole seconds, as Standard Webhooks sends them
+    assert request.headers["webhook-timestamp"] == str(timestamp)
+    expected = webhook_headers(
+        secrets_in_use=[secret], message_id="evt-7", timestamp=timestamp, body=BODY
+    )
+    assert request.headers["webhook-signature"] == expected["webhook-signature"]

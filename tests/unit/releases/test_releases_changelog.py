@@ -11,6 +11,7 @@ from aftercare_releases.changelog import (
     order_entries,
     render_markdown,
 )
+from aftercare_shared.events.catalog import RELEASE_KINDS, Priority
 
 HEADER = ChangelogHeader(
     product="Acme Portal",
@@ -22,7 +23,7 @@ HEADER = ChangelogHeader(
 )
 
 
-def entry(ticket_id: str, title: str | None, priority: str | None) -> ChangelogEntry:
+def entry(ticket_id: str, title: str | None, priority: Priority | None) -> ChangelogEntry:
     return ChangelogEntry(ticket_id=ticket_id, title=title, priority=priority, status=None)
 
 
@@ -63,3 +64,15 @@ def test_ordering_is_stable_within_a_priority_and_unknowns_go_last() -> None:
         [entry("a", "A", None), entry("b", "B", "P2"), entry("c", "C", "P2"), entry("d", "D", "P1")]
     )
     assert [item.ticket_id for item in ordered] == ["d", "b", "c", "a"]
+
+
+def test_every_release_kind_has_its_own_heading() -> None:
+    headings = set()
+    for kind in RELEASE_KINDS:
+        header = ChangelogHeader(
+            product="Acme", version="1", kind=kind, status="draft", published_at=None, notes=None
+        )
+        heading = render_markdown(header, []).splitlines()[2]
+        assert heading.endswith(" release · Draft — not published yet"), kind
+        headings.add(heading)
+    assert len(headings) == len(RELEASE_KINDS)

@@ -10,7 +10,6 @@ import pytest
 from aftercare_releases.domain import (
     MAX_TICKETS_PER_RELEASE,
     NOTES_MAX_LENGTH,
-    ReleaseNotEditableError,
     ReleaseRuleError,
     decide_publish,
     ensure_editable,
@@ -21,6 +20,8 @@ from aftercare_releases.domain import (
     normalize_version,
     unknown_ticket_ids,
 )
+from aftercare_releases.errors import ReleaseNotEditableError
+from aftercare_shared.errors import ConflictError
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -89,8 +90,9 @@ def test_ticket_ids_are_capped_after_deduplication() -> None:
 
 def test_only_drafts_are_editable() -> None:
     ensure_editable("r1", "draft")
-    with pytest.raises(ReleaseNotEditableError, match="r1"):
+    with pytest.raises(ReleaseNotEditableError, match="r1") as refused:
         ensure_editable("r1", "published")
+    assert isinstance(refused.value, ConflictError)
 
 
 def test_publishing_a_draft_publishes_it_now() -> None:

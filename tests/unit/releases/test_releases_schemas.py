@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from aftercare_releases.api.schemas import ReleaseCreate, ReleaseUpdate
+from aftercare_releases.use_cases import ReleaseChanges
+from aftercare_shared.patch import UNSET
 
 
 def test_a_valid_release_is_normalized() -> None:
@@ -52,6 +54,23 @@ def test_update_tells_left_out_from_null() -> None:
     cleared = ReleaseUpdate.model_validate({"notes": None})
     assert cleared.model_fields_set == {"notes"}
     assert cleared.notes is None
+
+
+def test_update_changes_leave_what_was_not_sent_unset() -> None:
+    assert ReleaseChanges(**ReleaseUpdate.model_validate({}).changes()) == ReleaseChanges(
+        kind=UNSET, notes=UNSET, ticket_ids=UNSET
+    )
+    assert ReleaseChanges(**ReleaseUpdate.model_validate({"notes": None}).changes()) == (
+        ReleaseChanges(notes=None)
+    )
+    ticket = str(uuid.uuid4())
+    changes = ReleaseChanges(
+        **ReleaseUpdate.model_validate(
+            {"kind": "security", "notes": "  ", "ticket_ids": [ticket.upper()]}
+        ).changes()
+    )
+    # Blank notes are no notes; ids are normalized as on create.
+    assert changes == ReleaseChanges(kind="security", notes=None, ticket_ids=[ticket])
 
 
 @pytest.mark.parametrize("field", ["kind", "ticket_ids"])

@@ -1,7 +1,9 @@
 """What intake does with other services' events.
 
 - ``release.published`` resolves the open tickets the release lists.
-- ``sla.*`` updates the SLA state shown on the ticket view.
+- ``sla.*`` clock events update the SLA state shown on the ticket view.
+
+intake owns client API keys itself, so it keeps no read model of them.
 """
 
 from __future__ import annotations
@@ -9,42 +11,55 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake import use_cases
-from aftercare_shared.events import CloudEvent
-from aftercare_shared.events.catalog import ReleasePublished, SlaClockEvent
-from aftercare_shared.events.factory import payload_as
+from aftercare_intake.domain import SlaViewState
+from aftercare_shared.consumer.handlers import EventHandlers, PayloadHandler
+from aftercare_shared.events.catalog import (
+    ReleasePublished,
+    SlaAtRisk,
+    SlaBreached,
+    SlaClockEvent,
+    SlaClockStarted,
+    SlaMet,
+    SlaPaused,
+    SlaResumed,
+)
 from aftercare_shared.topics import RELEASES, SLA
 
 CONSUMED_TOPICS = [RELEASES, SLA]
 
-_SLA_STATES = {
-    "sla.clock_started": "running",
-    "sla.at_risk": "at_risk",
-    "sla.breached": "breached",
-    "sla.met": "met",
-    "sla.paused": "paused",
-    "sla.resumed": "running",
-}
+handlers = EventHandlers()
 
 
-async def handle_event(session: AsyncSession, event: CloudEvent) -> None:
-    short_type = event.short_type
-    if short_type == ReleasePublished.event_type:
-        release = payload_as(event, ReleasePublished)
-        await use_cases.resolve_tickets_fixed_by_release(
-            session,
-            release_id=release.release_id,
-            ticket_ids=release.ticket_ids,
-            published_at=release.published_at,
-        )
-    elif short_type in _SLA_STATES:
-        clock = payload_as(event, SlaClockEvent)
+@handlers.on(ReleasePublished)
+async def release_published(session: AsyncSession, release: ReleasePublished) -> None:
+    await use_cases.resolve_tickets_fixed_by_release(
+        session,
+        release_id=release.release_id,
+        ticket_ids=release.ticket_ids,
+        published_at=release.published_at,
+    )
+
+
+def _shows_sla_state(state: SlaViewState) -> PayloadHandler[SlaClockEvent]:
+    """A handler recording that the event's clock is now in ``state``."""
+
+    async def record(session: AsyncSession, clock: SlaClockEvent) -> None:
         await use_cases.record_sla_state(
             session,
             ticket_id=clock.ticket_id,
             metric=clock.metric,
-            state={
-                "state": _SLA_STATES[short_type],
-                "due_at": clock.due_at.isoformat(),
-                "updated_at": clock.occurred_at.isoformat(),
-            },
+            state=state,
+            due_at=clock.due_at,
+            occurred_at=clock.occurred_at,
         )
+
+    record.__name__ = f"shows_sla_{state}"
+    return record
+
+
+handlers.add(SlaClockStarted, _shows_sla_state("running"))
+handlers.add(SlaAtRisk, _shows_sla_state("at_risk"))
+handlers.add(SlaBreached, _shows_sla_state("breached"))
+handlers.add(SlaMet, _shows_sla_state("met"))
+handlers.add(SlaPaused, _shows_sla_state("paused"))
+handlers.add(SlaResumed, _shows_sla_state("running"))

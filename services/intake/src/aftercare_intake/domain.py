@@ -4,27 +4,45 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Literal
 
-SEVERITY_TO_PRIORITY: dict[str, str] = {
+from aftercare_intake.errors import TransitionNotAllowedError
+from aftercare_shared.events.catalog import TICKET_STATUSES, Priority, Severity, TicketStatus
+
+SEVERITY_TO_PRIORITY: dict[Severity, Priority] = {
     "critical": "P1",
     "high": "P2",
     "medium": "P3",
     "low": "P4",
 }
 
-STATUSES = ("new", "triaged", "in_progress", "waiting_on_client", "resolved", "closed")
-OPEN_STATUSES = frozenset({"new", "triaged", "in_progress", "waiting_on_client"})
+NEW_STATUS: TicketStatus = "new"
+RESOLVED_STATUS: TicketStatus = "resolved"
+CLOSED_STATUS: TicketStatus = "closed"
+REOPENED_STATUS: TicketStatus = "triaged"
+"""Where a resolved or closed ticket goes when it comes back: staff look at it again."""
+
+FINISHED_STATUSES: frozenset[TicketStatus] = frozenset({RESOLVED_STATUS, CLOSED_STATUS})
+# Statuses in which a new report with the same fingerprint joins the ticket instead of
+# opening a new one; a resolved or closed ticket is history, a recurrence is news. In the
+# catalog's order, so the SQL predicate built from it reads the same every time.
+OPEN_STATUSES: tuple[TicketStatus, ...] = tuple(
+    status for status in TICKET_STATUSES if status not in FINISHED_STATUSES
+)
 
 # Where staff may move a ticket by hand. Reopening (resolved/closed → triaged) is its own
 # event so SLA can restart the resolution clock.
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     "new": frozenset({"triaged", "in_progress", "waiting_on_client", "resolved", "closed"}),
     "triaged": frozenset({"in_progress", "waiting_on_client", "resolved", "closed"}),
     "in_progress": frozenset({"triaged", "waiting_on_client", "resolved", "closed"}),
     "waiting_on_client": frozenset({"triaged", "in_progress", "resolved", "closed"}),
-    "resolved": frozenset({"triaged", "closed"}),
-    "closed": frozenset({"triaged"}),
+    "resolved": frozenset({REOPENED_STATUS, "closed"}),
+    "closed": frozenset({REOPENED_STATUS}),
 }
+
+SlaViewState = Literal["running", "at_risk", "breached", "met", "paused"]
+"""What the ticket view shows for one SLA clock, from the last ``sla.*`` event about it."""
 
 # Occurrence counts at which a ``ticket.occurred`` event goes out. A storm of identical
 # reports must not become a storm of notifications; the ticket always shows the exact count.
@@ -34,11 +52,7 @@ _DIGITS = re.compile(r"\d+")
 _HEX_IDS = re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{8,}\b")
 
 
-class TransitionNotAllowedError(ValueError):
-    pass
-
-
-def priority_for(severity: str) -> str:
+def priority_for(severity: Severity) -> Priority:
     return SEVERITY_TO_PRIORITY[severity]
 
 
@@ -53,15 +67,15 @@ def default_fingerprint(*, title: str, kind: str | None, stacktrace: str | None)
     return "auto:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
 
 
-def check_transition(current: str, wanted: str) -> None:
+def check_transition(current: TicketStatus, wanted: TicketStatus) -> None:
     if current == wanted:
         return
     if wanted not in ALLOWED_TRANSITIONS.get(current, frozenset()):
         raise TransitionNotAllowedError(f"a {current} ticket cannot move to {wanted}")
 
 
-def is_reopen(current: str, wanted: str) -> bool:
-    return current in {"resolved", "closed"} and wanted in OPEN_STATUSES
+def is_reopen(current: TicketStatus, wanted: TicketStatus) -> bool:
+    return current in FINISHED_STATUSES and wanted not in FINISHED_STATUSES
 
 
 def announces_occurrence(occurrences: int) -> bool:

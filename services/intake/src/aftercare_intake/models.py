@@ -9,15 +9,17 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, Text, f
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from aftercare_intake.domain import OPEN_STATUSES
 from aftercare_shared.db import service_metadata
+from aftercare_shared.events.catalog import CommentAuthorKind, Priority, Severity, TicketStatus
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
 
-SCHEMA = "intake"
+SCHEMA = schema_of(ServiceName.INTAKE)
 
-# Statuses in which a new report with the same fingerprint joins the ticket instead of
-# opening a new one; a resolved or closed ticket is history, a recurrence is news.
-OPEN_STATUSES = ("new", "triaged", "in_progress", "waiting_on_client")
-OPEN_FINGERPRINT_PREDICATE = "status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')"
+# At most one open ticket per client and fingerprint: the partial unique index's predicate,
+# which the dedup upsert names too so Postgres can infer that index as its conflict target.
+OPEN_FINGERPRINT_PREDICATE = sql_one_of("status", OPEN_STATUSES)
 
 
 class Base(DeclarativeBase):
@@ -54,9 +56,7 @@ class Ticket(Base):
             "client_id",
             "fingerprint",
             unique=True,
-            postgresql_where=text(
-                "status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')"
-            ),
+            postgresql_where=text(OPEN_FINGERPRINT_PREDICATE),
         ),
         Index("ix_tickets_client_created", "client_id", "created_at", "id"),
         Index("ix_tickets_created", "created_at", "id"),
@@ -66,10 +66,10 @@ class Ticket(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), nullable=False)
     title: Mapped[str] = mapped_column(Text, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
-    severity: Mapped[str] = mapped_column(Text, nullable=False)
-    priority: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[Severity] = mapped_column(Text, nullable=False)
+    priority: Mapped[Priority] = mapped_column(Text, nullable=False)
     kind: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[TicketStatus] = mapped_column(Text, nullable=False)
     fingerprint: Mapped[str] = mapped_column(Text, nullable=False)
     environment: Mapped[str | None] = mapped_column(Text)
     release: Mapped[str | None] = mapped_column(Text)
@@ -93,7 +93,7 @@ class Comment(Base):
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), nullable=False, index=True)
-    author_kind: Mapped[str] = mapped_column(Text, nullable=False)
+    author_kind: Mapped[CommentAuthorKind] = mapped_column(Text, nullable=False)
     author: Mapped[str] = mapped_column(Text, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

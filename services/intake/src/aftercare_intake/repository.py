@@ -5,28 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, literal_column, or_, select, text, update
+from sqlalchemy import Select, Table, bindparam, delete, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from aftercare_intake.domain import OPEN_STATUSES
 from aftercare_intake.models import (
     OPEN_FINGERPRINT_PREDICATE,
-    OPEN_STATUSES,
     ApiKey,
+    Client,
+    Comment,
     IdempotencyRecord,
     Ticket,
 )
 from aftercare_shared.auth import ResolvedApiKey
+from aftercare_shared.events.catalog import Priority, TicketStatus
+from aftercare_shared.pagination import CursorPosition, after_position
+
+RowT = TypeVar("RowT", Client, ApiKey, Ticket, Comment)
 
 
 @dataclass(frozen=True, slots=True)
 class UpsertedTicket:
     ticket_id: str
-    status: str
-    priority: str
+    status: TicketStatus
+    priority: Priority
     occurrences: int
     created: bool
 
@@ -162,16 +168,49 @@ async def store_idempotent_response(
     )
 
 
+async def _page(
+    session: AsyncSession,
+    statement: Select[RowT],
+    model: type[RowT],
+    *,
+    after: CursorPosition | None,
+    limit: int,
+    descending: bool,
+) -> list[RowT]:
+    """Up to ``limit`` rows strictly after ``after`` in (created_at, id) order: a keyset page."""
+    key = (model.created_at.expression, model.id.expression)
+    position = after_position(key, after, descending=descending)
+    if position is not None:
+        statement = statement.where(position)
+    order = [column.desc() for column in key] if descending else list(key)
+    return list((await session.scalars(statement.order_by(*order).limit(limit))).all())
+
+
+async def list_clients(
+    session: AsyncSession, *, after: CursorPosition | None, limit: int
+) -> list[Client]:
+    """Oldest first."""
+    return await _page(session, select(Client), Client, after=after, limit=limit, descending=False)
+
+
+async def list_api_keys(
+    session: AsyncSession, *, client_id: str, after: CursorPosition | None, limit: int
+) -> list[ApiKey]:
+    """The client's keys, oldest first (revoked ones too: staff see the whole history)."""
+    statement = select(ApiKey).where(ApiKey.client_id == client_id)
+    return await _page(session, statement, ApiKey, after=after, limit=limit, descending=False)
+
+
 async def list_tickets(
     session: AsyncSession,
     *,
     client_id: str | None,
-    status: str | None,
-    priority: str | None,
-    after: tuple[datetime, str] | None,
+    status: TicketStatus | None,
+    priority: Priority | None,
+    after: CursorPosition | None,
     limit: int,
 ) -> list[Ticket]:
-    """Newest first, keyset-paginated on (created_at, id) so pages stay stable under inserts."""
+    """Newest first; the (created_at, id) indexes serve the keyset order."""
     statement = select(Ticket)
     if client_id is not None:
         statement = statement.where(Ticket.client_id == client_id)
@@ -179,16 +218,15 @@ async def list_tickets(
         statement = statement.where(Ticket.status == status)
     if priority is not None:
         statement = statement.where(Ticket.priority == priority)
-    if after is not None:
-        created_at, ticket_id = after
-        statement = statement.where(
-            or_(
-                Ticket.created_at < created_at,
-                and_(Ticket.created_at == created_at, Ticket.id < ticket_id),
-            )
-        )
-    statement = statement.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
-    return list((await session.scalars(statement)).all())
+    return await _page(session, statement, Ticket, after=after, limit=limit, descending=True)
+
+
+async def list_comments(
+    session: AsyncSession, *, ticket_id: str, after: CursorPosition | None, limit: int
+) -> list[Comment]:
+    """A ticket's conversation, oldest first."""
+    statement = select(Comment).where(Comment.ticket_id == ticket_id)
+    return await _page(session, statement, Comment, after=after, limit=limit, descending=False)
 
 
 async def lock_open_tickets(session: AsyncSession, ticket_ids: list[str]) -> list[Ticket]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aftercare_shared.names import ServiceName
 from aftercare_shared.settings import CommonSettings
 
 
@@ -13,7 +16,8 @@ class IntakeSettings(BaseSettings):
 
     common: CommonSettings = Field(default_factory=CommonSettings)
     consumer_group: str = Field(
-        default="aftercare-intake", description="Kafka consumer group of intake's consumers."
+        default=f"aftercare-{ServiceName.INTAKE}",
+        description="Kafka consumer group of intake's consumers.",
     )
     report_rate_per_second: float = Field(
         default=50.0,
@@ -26,3 +30,7 @@ class IntakeSettings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long an Idempotency-Key answer is replayed."
     )
+
+    @property
+    def idempotency_ttl(self) -> timedelta:
+        return timedelta(hours=self.idempotency_ttl_hours)

@@ -5,19 +5,23 @@ Run with ``uvicorn --factory aftercare_notify.app:create_app``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from fastapi import FastAPI
 
 from aftercare_notify.api import deliveries, endpoints
-from aftercare_notify.consumers import build_fan_out_consumer
+from aftercare_notify.consumers import build_handlers
+from aftercare_notify.errors import PROBLEM_TYPES
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL
-from aftercare_notify.retention import retention_worker
+from aftercare_notify.retention import retention_job
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
 from aftercare_shared.client_keys import read_model_key_lookup
-from aftercare_shared.service import ServiceContext, ServiceSpec, create_service_app
+from aftercare_shared.names import ServiceName
+from aftercare_shared.service import ConsumerSpec, ServiceContext, ServiceSpec, create_service_app
+from aftercare_shared.topics import EVENT_TOPICS
 from aftercare_shared.wakeup import CommitWakeup
 from aftercare_shared.workers import BackgroundWorker
 
@@ -35,36 +39,35 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         dns_timeout_seconds=settings.dns_timeout_seconds,
     )
 
-    def workers(context: ServiceContext) -> list[BackgroundWorker]:
-        running: list[BackgroundWorker] = []
-        if settings.consumer_enabled:
-            running.append(build_fan_out_consumer(context, settings))
-        if settings.delivery_worker_enabled:
-            running.append(
-                DeliveryWorker(
-                    session_factory=context.session_factory,
-                    settings=settings,
-                    guard=guard,
-                    wakeup=CommitWakeup(context.engine, DELIVERIES_DUE_CHANNEL),
-                )
-            )
-        running.append(
-            retention_worker(
+    def delivery_workers(context: ServiceContext) -> Sequence[BackgroundWorker]:
+        if not settings.delivery_worker_enabled:
+            return ()
+        return [
+            DeliveryWorker(
                 session_factory=context.session_factory,
-                retention=timedelta(days=settings.retention_days),
+                settings=settings,
+                guard=guard,
+                wakeup=CommitWakeup(context.engine, DELIVERIES_DUE_CHANNEL),
             )
-        )
-        return running
+        ]
 
     spec = ServiceSpec(
-        service="notify",
+        service=ServiceName.NOTIFY,
         title="Aftercare notify",
         description=DESCRIPTION,
         routers=[endpoints.router, deliveries.router],
         api_key_lookup=read_model_key_lookup(CLIENT_API_KEYS),
-        workers=workers,
+        problem_types=PROBLEM_TYPES,
+        # Every topic, notify's own included: any event may have subscribers.
+        consumer=ConsumerSpec(
+            group_id=settings.consumer_group,
+            topics=EVENT_TOPICS,
+            handlers=build_handlers(settings),
+        )
+        if settings.consumer_enabled
+        else None,
+        periodic_jobs=[retention_job(retention=timedelta(days=settings.retention_days))],
+        workers=delivery_workers,
+        provides=[settings, guard],
     )
-    app = create_service_app(spec, settings.common)
-    app.state.notify_settings = settings
-    app.state.url_guard = guard
-    return app
+    return create_service_app(spec, settings.common)

@@ -1,4 +1,10 @@
-"""The fan-out consumer: every event on every topic becomes deliveries to its subscribers."""
+"""What notify does with events: keep the client-key read model, and fan every event out.
+
+Fan-out takes the raw CloudEvent (``on_every_event``) because the exact bytes received
+are what every delivery sends and signs. The platform has already refused types that are
+not in the catalog (dead-lettered); internal types (client API key events) are stored
+like any other but never match a subscription.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,14 @@ from aftercare_notify import repository
 from aftercare_notify.domain.event_patterns import is_self_referential, patterns_matching
 from aftercare_notify.domain.retry_schedule import RetrySchedule
 from aftercare_notify.metrics import FANOUT_LAG_SECONDS
-from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, SCHEMA, Message
+from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, Message
 from aftercare_notify.settings import NotifySettings
-from aftercare_shared.client_keys import apply_client_key_event
-from aftercare_shared.consumer import ConsumerRunner, EventHandler
+from aftercare_shared.client_keys import client_key_handlers
+from aftercare_shared.clock import utc_now
+from aftercare_shared.consumer import EventHandlers, PermanentEventError
 from aftercare_shared.events import CloudEvent
-from aftercare_shared.events.envelope import utc_now
-from aftercare_shared.service import ServiceContext
-from aftercare_shared.topics import EVENT_TOPICS
+from aftercare_shared.events.envelope import EventDecodeError
+from aftercare_shared.events.factory import decode_payload
 from aftercare_shared.wakeup import notify_on_commit
 
 
@@ -68,27 +74,20 @@ def _endpoint_the_event_is_about(event: CloudEvent) -> str | None:
     return endpoint_id if isinstance(endpoint_id, str) else None
 
 
-def fan_out_handler(*, schedule: RetrySchedule) -> EventHandler:
-    """The consumer handler: client-key read model, then fan-out (runner's transaction)."""
+def build_handlers(settings: NotifySettings) -> EventHandlers:
+    """The registry the platform's consumer dispatches to (in the runner's transaction)."""
+    handlers = EventHandlers()
+    handlers.include(client_key_handlers(CLIENT_API_KEYS))
+    schedule = settings.parsed_retry_schedule
 
-    async def handle_event(session: AsyncSession, event: CloudEvent) -> None:
-        await apply_client_key_event(session, event, CLIENT_API_KEYS)
+    @handlers.on_every_event
+    async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
+        # Subscribers are promised the catalog's schema: a payload that does not match it
+        # is dead-lettered rather than sent on, as a typed handler would refuse it.
+        try:
+            decode_payload(event)
+        except EventDecodeError as error:
+            raise PermanentEventError(str(error)) from error
         await fan_out_event(session, event, schedule=schedule, now=utc_now())
 
-    return handle_event
-
-
-def build_fan_out_consumer(context: ServiceContext, settings: NotifySettings) -> ConsumerRunner:
-    """The consumer group that reads every event topic for notify."""
-    common = settings.common
-    return ConsumerRunner(
-        service="notify",
-        group_id=settings.consumer_group,
-        topics=list(EVENT_TOPICS),
-        bootstrap_servers=common.kafka_bootstrap_servers,
-        session_factory=context.session_factory,
-        schema=SCHEMA,
-        handler=fan_out_handler(schedule=settings.parsed_retry_schedule),
-        max_attempts=common.consumer_max_attempts,
-        retry_backoff=common.consumer_retry_backoff_seconds,
-    )
+    return handlers

@@ -19,11 +19,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from aftercare_notify.domain.channels import SUPPORTED_CHANNELS
+from aftercare_notify.domain.statuses import DELIVERY_STATUSES, ENDPOINT_STATUSES
 from aftercare_shared.client_keys import client_api_keys_table
 from aftercare_shared.db import service_metadata
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
 
-SCHEMA = "notify"
+SCHEMA = schema_of(ServiceName.NOTIFY)
 # NOTIFY channel that wakes the delivery worker when new deliveries commit.
 DELIVERIES_DUE_CHANNEL = "notify_deliveries_due"
 
@@ -37,8 +40,8 @@ class Endpoint(Base):
 
     __tablename__ = "endpoints"
     __table_args__ = (
-        CheckConstraint("channel IN ('webhook')", name="channel"),
-        CheckConstraint("status IN ('enabled', 'disabled')", name="status"),
+        CheckConstraint(sql_one_of("channel", SUPPORTED_CHANNELS), name="channel"),
+        CheckConstraint(sql_one_of("status", ENDPOINT_STATUSES), name="status"),
         # Fan-out asks "which endpoints list any of these patterns" — an array overlap.
         Index("ix_endpoints_event_types", "event_types", postgresql_using="gin"),
         Index("ix_endpoints_client_id", "client_id"),
@@ -94,7 +97,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("endpoint_id", "message_id"),
-        CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'cancelled')", name="status"),
+        CheckConstraint(sql_one_of("status", DELIVERY_STATUSES), name="status"),
         # The worker only ever scans pending rows by due time: cost follows what is due.
         Index(
             "ix_deliveries_due",

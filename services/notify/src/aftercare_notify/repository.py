@@ -23,8 +23,13 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_notify.models import Delivery, DeliveryAttempt, Endpoint, Message
+from aftercare_shared.pagination import CursorPosition, after_position
 
 SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
+
+# The keyset orders of the two lists: (created_at, id) is unique, so pages never overlap.
+_ENDPOINT_ORDER = (Endpoint.created_at.expression, Endpoint.id.expression)
+_DELIVERY_ORDER = (Delivery.created_at.expression, Delivery.id.expression)
 
 
 def new_id() -> str:
@@ -50,12 +55,19 @@ async def get_endpoint(
 
 
 async def list_endpoints(
-    session: AsyncSession, *, client_id: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    client_id: str | None,
+    after: CursorPosition | None,
+    limit: int,
 ) -> list[Endpoint]:
-    """Endpoints oldest first; only ``client_id``'s when given."""
-    query = select(Endpoint).order_by(Endpoint.created_at, Endpoint.id).limit(limit).offset(offset)
+    """Endpoints oldest first, strictly after the ``after`` position; ``client_id``'s only."""
+    query = select(Endpoint).order_by(*_ENDPOINT_ORDER).limit(limit)
     if client_id is not None:
         query = query.where(Endpoint.client_id == client_id)
+    after_clause = after_position(_ENDPOINT_ORDER, after, descending=False)
+    if after_clause is not None:
+        query = query.where(after_clause)
     return list((await session.execute(query)).scalars())
 
 
@@ -352,20 +364,22 @@ async def list_deliveries(
     *,
     endpoint_id: str,
     status: str | None,
+    after: CursorPosition | None,
     limit: int,
-    offset: int,
 ) -> list[tuple[Delivery, str]]:
-    """An endpoint's deliveries, newest first, each with its message's event type."""
+    """An endpoint's deliveries newest first after ``after``, each with its event type."""
     query = (
         select(Delivery, Message.event_type)
         .join(Message, Message.id == Delivery.message_id)
         .where(Delivery.endpoint_id == endpoint_id)
-        .order_by(Delivery.created_at.desc(), Delivery.id)
+        .order_by(*(column.desc() for column in _DELIVERY_ORDER))
         .limit(limit)
-        .offset(offset)
     )
     if status is not None:
         query = query.where(Delivery.status == status)
+    after_clause = after_position(_DELIVERY_ORDER, after, descending=True)
+    if after_clause is not None:
+        query = query.where(after_clause)
     return [(delivery, event_type) for delivery, event_type in (await session.execute(query))]
 
 

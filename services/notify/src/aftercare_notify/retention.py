@@ -8,8 +8,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_notify import repository
-from aftercare_shared.events.envelope import utc_now
-from aftercare_shared.workers import PeriodicWorker
+from aftercare_shared.clock import utc_now
+from aftercare_shared.periodic import PeriodicJob
 
 logger = structlog.get_logger(__name__)
 
@@ -19,6 +19,7 @@ PURGE_INTERVAL_SECONDS = 3600.0
 async def purge_expired_messages(
     session_factory: async_sessionmaker[AsyncSession], *, retention: timedelta
 ) -> int:
+    """One purge round: delete what is past ``retention``; returns how many messages."""
     async with session_factory() as session:
         purged = await repository.purge_messages_received_before(session, utc_now() - retention)
         await session.commit()
@@ -27,12 +28,12 @@ async def purge_expired_messages(
     return purged
 
 
-def retention_worker(
-    *, session_factory: async_sessionmaker[AsyncSession], retention: timedelta
-) -> PeriodicWorker:
-    async def purge_once() -> int:
+def retention_job(*, retention: timedelta) -> PeriodicJob:
+    """The hourly purge; one DELETE takes everything due, so a round never needs a rerun."""
+
+    async def purge_round(session_factory: async_sessionmaker[AsyncSession]) -> int:
         return await purge_expired_messages(session_factory, retention=retention)
 
-    return PeriodicWorker(
-        name="notify-retention", interval_seconds=PURGE_INTERVAL_SECONDS, job=purge_once
+    return PeriodicJob(
+        name="notify-retention", interval_seconds=PURGE_INTERVAL_SECONDS, run=purge_round
     )

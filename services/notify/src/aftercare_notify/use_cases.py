@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_notify import problems, repository
-from aftercare_notify.domain.delivery_policy import AttemptResult, DeliveryStatus, decide
+from aftercare_notify import repository
+from aftercare_notify.domain.channels import SUPPORTED_CHANNELS, unsupported_channel_reason
+from aftercare_notify.domain.delivery_policy import AttemptResult, decide
 from aftercare_notify.domain.event_patterns import (
     InvalidEventPattern,
     normalize_patterns,
@@ -18,6 +19,17 @@ from aftercare_notify.domain.event_patterns import (
 from aftercare_notify.domain.retry_schedule import RetrySchedule
 from aftercare_notify.domain.signing import generate_secret
 from aftercare_notify.domain.ssrf import SsrfRefused
+from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
+from aftercare_notify.errors import (
+    ChannelNotSupportedError,
+    DeliveryInFlightError,
+    DeliveryNotFoundError,
+    EndpointDisabledError,
+    EndpointNotFoundError,
+    InvalidEventTypesError,
+    UrlNotAllowedError,
+    UrlUnresolvableError,
+)
 from aftercare_notify.models import SCHEMA, Delivery, DeliveryAttempt, Endpoint
 from aftercare_notify.repository import ClaimedDelivery
 from aftercare_notify.url_guard import HostUnresolvable, UrlGuard
@@ -28,9 +40,12 @@ from aftercare_shared.events.catalog import (
     NotificationFailed,
 )
 from aftercare_shared.events.factory import new_event
+from aftercare_shared.names import ServiceName
 from aftercare_shared.outbox import enqueue_event
+from aftercare_shared.pagination import decode_cursor
+from aftercare_shared.patch import UNSET, Unset
 
-SERVICE = "notify"
+SERVICE = ServiceName.NOTIFY
 
 
 # --- validation shared by create and update --------------------------------------------
@@ -40,17 +55,34 @@ def _checked_patterns(event_types: Sequence[str]) -> list[str]:
     try:
         return normalize_patterns(event_types)
     except InvalidEventPattern as error:
-        raise problems.invalid_event_types(str(error), error.known) from None
+        raise InvalidEventTypesError(str(error), known_event_types=error.known) from None
 
 
 async def _checked_url(guard: UrlGuard, url: str) -> str:
     try:
         await guard.vet(url)
     except SsrfRefused as refusal:
-        raise problems.url_not_allowed(str(refusal)) from None
+        raise UrlNotAllowedError(f"The endpoint URL is not allowed: {refusal}.") from None
     except HostUnresolvable as error:
-        raise problems.url_unresolvable(str(error)) from None
+        raise UrlUnresolvableError(
+            f"The endpoint URL's host cannot be resolved: {error}."
+        ) from None
     return url
+
+
+def _checked_channel(channel: str) -> str:
+    reason = unsupported_channel_reason(channel)
+    if reason is not None:
+        raise ChannelNotSupportedError(reason, supported_channels=SUPPORTED_CHANNELS)
+    return channel
+
+
+def _endpoint_not_found(endpoint_id: str) -> EndpointNotFoundError:
+    return EndpointNotFoundError(f"No endpoint {endpoint_id!r}.")
+
+
+def _delivery_not_found(delivery_id: str) -> DeliveryNotFoundError:
+    return DeliveryNotFoundError(f"No delivery {delivery_id!r}.")
 
 
 # --- endpoints -------------------------------------------------------------------------
@@ -68,8 +100,7 @@ async def create_endpoint(
     now: datetime,
 ) -> Endpoint:
     """Subscribe ``url`` to ``event_types``; the answer carries the signing secret."""
-    if channel not in problems.SUPPORTED_CHANNELS:
-        raise problems.channel_not_supported(channel)
+    _checked_channel(channel)
     patterns = _checked_patterns(event_types)
     await _checked_url(guard, url)
     endpoint = Endpoint(
@@ -95,7 +126,7 @@ async def visible_endpoint(
     """The endpoint if the caller may see it: staff all, a client key its client's only."""
     endpoint = await repository.get_endpoint(session, endpoint_id)
     if endpoint is None or not _may_see(principal, endpoint):
-        raise problems.endpoint_not_found(endpoint_id)
+        raise _endpoint_not_found(endpoint_id)
     return endpoint
 
 
@@ -110,24 +141,29 @@ async def list_visible_endpoints(
     session: AsyncSession,
     principal: Principal,
     client_id: str | None,
+    cursor: str | None,
     limit: int,
-    offset: int,
 ) -> list[Endpoint]:
-    """Staff see every endpoint (optionally one client's); a client key only its own."""
+    """Staff see every endpoint (optionally one client's); a client key only its own.
+
+    Oldest first; up to ``limit + 1`` rows, the extra one only saying there is more.
+    """
+    after = decode_cursor(cursor, datetime, str) if cursor is not None else None
     if not principal.is_staff:
         client_id = principal.client_id
-    return await repository.list_endpoints(session, client_id=client_id, limit=limit, offset=offset)
+    return await repository.list_endpoints(
+        session, client_id=client_id, after=after, limit=limit + 1
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointChanges:
-    """A partial update; None leaves a field as it is (``description_set`` allows clearing)."""
+    """A partial update: a field left UNSET keeps its value; only description clears."""
 
-    url: str | None = None
-    event_types: Sequence[str] | None = None
-    description: str | None = None
-    description_set: bool = False
-    status: str | None = None
+    url: str | Unset = UNSET
+    event_types: Sequence[str] | Unset = UNSET
+    description: str | Unset | None = UNSET
+    status: EndpointStatus | Unset = UNSET
 
 
 async def update_endpoint(
@@ -140,17 +176,21 @@ async def update_endpoint(
     now: datetime,
 ) -> Endpoint:
     """Change URL, subscriptions, description or enabled state, validating all first."""
-    patterns = _checked_patterns(changes.event_types) if changes.event_types is not None else None
-    if changes.url is not None:
+    patterns = (
+        _checked_patterns(changes.event_types)
+        if not isinstance(changes.event_types, Unset)
+        else None
+    )
+    if not isinstance(changes.url, Unset):
         await _checked_url(guard, changes.url)
     endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
     if endpoint is None:
-        raise problems.endpoint_not_found(endpoint_id)
-    if changes.url is not None:
+        raise _endpoint_not_found(endpoint_id)
+    if not isinstance(changes.url, Unset):
         endpoint.url = changes.url
     if patterns is not None:
         endpoint.event_types = patterns
-    if changes.description_set:
+    if not isinstance(changes.description, Unset):
         endpoint.description = changes.description
     if changes.status == "enabled" and endpoint.status != "enabled":
         endpoint.status = "enabled"
@@ -170,7 +210,7 @@ async def delete_endpoint(*, session: AsyncSession, endpoint_id: str) -> None:
     """Remove the endpoint with its deliveries and attempts (the messages stay)."""
     endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
     if endpoint is None:
-        raise problems.endpoint_not_found(endpoint_id)
+        raise _endpoint_not_found(endpoint_id)
     await session.delete(endpoint)
     await session.commit()
 
@@ -184,7 +224,7 @@ async def rotate_secret(
     """
     endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
     if endpoint is None:
-        raise problems.endpoint_not_found(endpoint_id)
+        raise _endpoint_not_found(endpoint_id)
     if overlap > timedelta(0):
         endpoint.previous_secret = endpoint.secret
         endpoint.previous_secret_expires_at = now + overlap
@@ -229,13 +269,20 @@ class DeliveryView:
 async def list_endpoint_deliveries(
     *,
     session: AsyncSession,
-    endpoint: Endpoint,
-    status: str | None,
+    endpoint_id: str,
+    principal: Principal,
+    status: DeliveryStatus | None,
+    cursor: str | None,
     limit: int,
-    offset: int,
 ) -> list[DeliveryView]:
+    """A visible endpoint's deliveries with their attempts, newest first.
+
+    Up to ``limit + 1`` of them, the extra one only saying there is more.
+    """
+    after = decode_cursor(cursor, datetime, str) if cursor is not None else None
+    endpoint = await visible_endpoint(session=session, endpoint_id=endpoint_id, principal=principal)
     rows = await repository.list_deliveries(
-        session, endpoint_id=endpoint.id, status=status, limit=limit, offset=offset
+        session, endpoint_id=endpoint.id, status=status, after=after, limit=limit + 1
     )
     attempts = await repository.attempts_by_delivery(session, [delivery.id for delivery, _ in rows])
     return [
@@ -244,10 +291,21 @@ async def list_endpoint_deliveries(
     ]
 
 
+async def visible_delivery_view(
+    *, session: AsyncSession, delivery_id: str, principal: Principal
+) -> DeliveryView:
+    """The delivery if the caller may see its endpoint; else, as for a missing one, 404."""
+    view = await get_delivery_view(session=session, delivery_id=delivery_id)
+    endpoint = await repository.get_endpoint(session, view.delivery.endpoint_id)
+    if endpoint is None or not _may_see(principal, endpoint):
+        raise _delivery_not_found(delivery_id)
+    return view
+
+
 async def get_delivery_view(*, session: AsyncSession, delivery_id: str) -> DeliveryView:
     delivery = await repository.get_delivery(session, delivery_id)
     if delivery is None:
-        raise problems.delivery_not_found(delivery_id)
+        raise _delivery_not_found(delivery_id)
     message = await repository.get_message(session, delivery.message_id)
     attempts = await repository.attempts_by_delivery(session, [delivery.id])
     return DeliveryView(
@@ -265,15 +323,15 @@ async def retry_delivery(*, session: AsyncSession, delivery_id: str, now: dateti
     """
     delivery = await repository.get_delivery(session, delivery_id)
     if delivery is None:
-        raise problems.delivery_not_found(delivery_id)
+        raise _delivery_not_found(delivery_id)
     endpoint = await repository.get_endpoint(session, delivery.endpoint_id, lock=True)
     delivery = await repository.get_delivery(session, delivery_id, lock=True)
     if endpoint is None or delivery is None:
-        raise problems.delivery_not_found(delivery_id)
+        raise _delivery_not_found(delivery_id)
     if endpoint.status != "enabled":
-        raise problems.conflict("The endpoint is disabled; enable it before retrying.")
+        raise EndpointDisabledError("The endpoint is disabled; enable it before retrying.")
     if delivery.locked_until is not None and delivery.locked_until > now:
-        raise problems.conflict("The delivery is being attempted right now.")
+        raise DeliveryInFlightError("The delivery is being attempted right now.")
     delivery.status = "pending"
     delivery.due_at = now
     delivery.locked_until = None
@@ -294,9 +352,9 @@ async def replay_endpoint(
     """
     endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
     if endpoint is None:
-        raise problems.endpoint_not_found(endpoint_id)
+        raise _endpoint_not_found(endpoint_id)
     if endpoint.status != "enabled":
-        raise problems.conflict("The endpoint is disabled; enable it before replaying.")
+        raise EndpointDisabledError("The endpoint is disabled; enable it before replaying.")
     received_types = await repository.message_types_since(session, since)
     wanted_types = [
         event_type

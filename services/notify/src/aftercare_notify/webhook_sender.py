@@ -23,6 +23,7 @@ from aftercare_notify.domain.delivery_policy import AttemptResult
 from aftercare_notify.domain.signing import webhook_headers
 from aftercare_notify.domain.ssrf import IPAddress, SsrfRefused, WebhookTarget
 from aftercare_notify.url_guard import HostUnresolvable, UrlGuard
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events import STRUCTURED_CONTENT_TYPE
 
 USER_AGENT = "Aftercare-Webhooks/1.0"
@@ -77,7 +78,7 @@ class WebhookSender:
         except HostUnresolvable as error:
             return AttemptResult(None, None, None, f"dns: {error}")
 
-        timestamp = int(time.time())
+        timestamp = int(utc_now().timestamp())
         headers = {
             "content-type": STRUCTURED_CONTENT_TYPE,
             "user-agent": USER_AGENT,

@@ -29,7 +29,7 @@ from aftercare_notify.repository import ClaimedDelivery
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.webhook_sender import OutgoingWebhook, WebhookSender, new_webhook_client
-from aftercare_shared.events.envelope import utc_now
+from aftercare_shared.clock import utc_now
 from aftercare_shared.wakeup import CommitWakeup
 
 logger = structlog.get_logger(__name__)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aftercare_releases.api import releases, tickets
+from aftercare_releases.consumers import handlers
+from aftercare_releases.errors import PROBLEM_TYPES
 from aftercare_releases.models import client_api_keys
-from aftercare_releases.settings import SERVICE_NAME, ReleasesSettings
-from aftercare_releases.workers import build_workers
+from aftercare_releases.settings import ReleasesSettings
 from aftercare_shared.client_keys import read_model_key_lookup
-from aftercare_shared.service import ServiceSpec, create_service_app
+from aftercare_shared.names import ServiceName
+from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from aftercare_shared.topics import CLIENTS, TICKETS
 
 DESCRIPTION = """\
 Releases of the products the agency maintains, the tickets each one fixes, and their
@@ -22,13 +25,17 @@ def create_app(settings: ReleasesSettings | None = None) -> FastAPI:
     """Build the app; settings default to the ``RELEASES_*`` / ``AFTERCARE_*`` environment."""
     settings = settings or ReleasesSettings()
     spec = ServiceSpec(
-        service=SERVICE_NAME,
+        service=ServiceName.RELEASES,
         title="Aftercare releases",
         description=DESCRIPTION,
         routers=[releases.router, tickets.router],
         api_key_lookup=read_model_key_lookup(client_api_keys),
-        workers=lambda context: build_workers(context, settings),
+        problem_types=PROBLEM_TYPES,
+        # Client keys (to authenticate client systems) and tickets (to know whose
+        # ticket a release fixes, and its title for changelogs).
+        consumer=ConsumerSpec(
+            group_id=settings.consumer_group, topics=[CLIENTS, TICKETS], handlers=handlers
+        ),
+        provides=[settings],
     )
-    app = create_service_app(spec, settings.common)
-    app.state.releases_settings = settings
-    return app
+    return create_service_app(spec, settings.common)

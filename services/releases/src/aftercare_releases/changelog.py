@@ -8,14 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-_KIND_HEADINGS: Final[dict[str, str]] = {
+from aftercare_releases.domain import ReleaseStatus
+from aftercare_shared.events.catalog import PRIORITIES, Priority, ReleaseKind, TicketStatus
+
+_KIND_HEADINGS: Final[dict[ReleaseKind, str]] = {
     "feature": "Feature release",
     "security": "Security release",
     "bugfix": "Bug-fix release",
     "performance": "Performance release",
     "maintenance": "Maintenance release",
 }
-_PRIORITY_ORDER: Final[dict[str | None, int]] = {"P1": 0, "P2": 1, "P3": 2, "P4": 3}
+# Most urgent first: the catalog lists priorities P1 … P4.
+_PRIORITY_ORDER: Final[dict[Priority, int]] = {
+    priority: rank for rank, priority in enumerate(PRIORITIES)
+}
 # Characters Markdown gives meaning to inside a line; titles come from client systems.
 _MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 _LINE_BREAKS: Final = re.compile(r"[\r\n\t\u2028\u2029]+")
@@ -27,23 +33,27 @@ class ChangelogEntry:
 
     ticket_id: str
     title: str | None
-    priority: str | None
-    status: str | None
+    priority: Priority | None
+    status: TicketStatus | None
 
 
 @dataclass(frozen=True, slots=True)
 class ChangelogHeader:
     product: str
     version: str
-    kind: str
-    status: str
+    kind: ReleaseKind
+    status: ReleaseStatus
     published_at: datetime | None
     notes: str | None
 
 
 def order_entries(entries: Sequence[ChangelogEntry]) -> list[ChangelogEntry]:
     """Most urgent first (P1 … P4, then unknown), keeping listing order within a priority."""
-    return sorted(entries, key=lambda entry: _PRIORITY_ORDER.get(entry.priority, 4))
+    unknown = len(_PRIORITY_ORDER)
+    return sorted(
+        entries,
+        key=lambda entry: unknown if entry.priority is None else _PRIORITY_ORDER[entry.priority],
+    )
 
 
 def escape_inline(text: str) -> str:

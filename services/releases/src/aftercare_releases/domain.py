@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal, get_args
 
-ReleaseKind = Literal["feature", "security", "bugfix", "performance", "maintenance"]
+from aftercare_releases.errors import ReleaseNotEditableError
+
+# Kinds travel in events (the catalog's ReleaseKind); statuses never leave this service.
 ReleaseStatus = Literal["draft", "published"]
 
-RELEASE_KINDS: Final[tuple[str, ...]] = get_args(ReleaseKind)
-RELEASE_STATUSES: Final[tuple[str, ...]] = get_args(ReleaseStatus)
+RELEASE_STATUSES: Final[tuple[ReleaseStatus, ...]] = get_args(ReleaseStatus)
 
 PRODUCT_MAX_LENGTH: Final = 100
 VERSION_MAX_LENGTH: Final = 64
@@ -34,14 +35,6 @@ _UUID_PATTERN: Final = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 
 class ReleaseRuleError(ValueError):
     """Input that breaks a release rule; the message is safe to show to the caller."""
-
-
-class ReleaseNotEditableError(Exception):
-    """A published release was asked to change."""
-
-    def __init__(self, release_id: str) -> None:
-        super().__init__(f"Release {release_id} is published and can no longer be changed.")
-        self.release_id = release_id
 
 
 def _has_control_characters(text: str, *, allow_line_breaks: bool = False) -> bool:
@@ -122,7 +115,9 @@ def normalize_ticket_ids(raw: Iterable[str]) -> list[str]:
 def ensure_editable(release_id: str, status: ReleaseStatus) -> None:
     """Only drafts change: a published release is a fact others already acted on."""
     if status != "draft":
-        raise ReleaseNotEditableError(release_id)
+        raise ReleaseNotEditableError(
+            f"Release {release_id} is published and can no longer be changed."
+        )
 
 
 @dataclass(frozen=True, slots=True)

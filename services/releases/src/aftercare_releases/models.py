@@ -15,15 +15,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from aftercare_releases.domain import ReleaseKind, ReleaseStatus
-from aftercare_releases.settings import SERVICE_NAME
+from aftercare_releases.domain import RELEASE_STATUSES, ReleaseStatus
 from aftercare_shared.client_keys import client_api_keys_table
 from aftercare_shared.db import service_metadata
+from aftercare_shared.events.catalog import RELEASE_KINDS, Priority, ReleaseKind, TicketStatus
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
 
 
 class Base(DeclarativeBase):
-    metadata = service_metadata(SERVICE_NAME)
+    metadata = service_metadata(schema_of(ServiceName.RELEASES))
 
 
 class Release(Base):
@@ -32,11 +33,8 @@ class Release(Base):
     __tablename__ = "releases"
     __table_args__ = (
         UniqueConstraint("product", "version"),
-        CheckConstraint(
-            "kind IN ('feature', 'security', 'bugfix', 'performance', 'maintenance')",
-            name="kind_known",
-        ),
-        CheckConstraint("status IN ('draft', 'published')", name="status_known"),
+        CheckConstraint(sql_one_of("kind", RELEASE_KINDS), name="kind_known"),
+        CheckConstraint(sql_one_of("status", RELEASE_STATUSES), name="status_known"),
         CheckConstraint(
             "(status = 'published') = (published_at IS NOT NULL)", name="published_at_iff_published"
         ),
@@ -79,8 +77,8 @@ class TicketView(Base):
     client_id: Mapped[str] = mapped_column(Text)
     # Only ticket.created carries the title; a lagging or lost one leaves it unknown.
     title: Mapped[str | None] = mapped_column(Text)
-    priority: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
+    priority: Mapped[Priority | None] = mapped_column(Text)
+    status: Mapped[TicketStatus] = mapped_column(Text)
     # Time of the event the status was taken from: older events never overwrite newer ones.
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -20,7 +20,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     true,
 )
@@ -28,8 +27,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare_releases.domain import ReleaseStatus
 from aftercare_releases.models import Release, ReleaseItem, TicketView
-from aftercare_releases.pagination import PagePosition
+from aftercare_shared.events.catalog import Priority, ReleaseKind, TicketStatus
+from aftercare_shared.pagination import CursorPosition, after_position
 
 # --- releases ------------------------------------------------------------------------
 
@@ -106,13 +107,16 @@ async def list_releases(
     session: AsyncSession,
     *,
     product: str | None,
-    status: str | None,
-    kind: str | None,
+    status: ReleaseStatus | None,
+    kind: ReleaseKind | None,
     client_id: str | None,
-    after: PagePosition | None,
+    after: CursorPosition | None,
     limit: int,
 ) -> list[Release]:
-    """Releases newest first, strictly after ``after``; ``client_id`` narrows to its view."""
+    """Releases newest first, strictly after ``after`` (a ``(created_at, id)`` position).
+
+    ``client_id`` narrows the list to what that client may see.
+    """
     conditions: list[ColumnElement[bool]] = [true()]
     if product is not None:
         conditions.append(Release.product == product)
@@ -122,13 +126,11 @@ async def list_releases(
         conditions.append(Release.kind == kind)
     if client_id is not None:
         conditions.append(visible_to_client(client_id))
-    if after is not None:
-        conditions.append(
-            or_(
-                Release.created_at < after.created_at,
-                and_(Release.created_at == after.created_at, Release.id < after.release_id),
-            )
-        )
+    after_clause = after_position(
+        [Release.created_at.expression, Release.id.expression], after, descending=True
+    )
+    if after_clause is not None:
+        conditions.append(after_clause)
     statement = (
         select(Release)
         .where(*conditions)
@@ -139,17 +141,26 @@ async def list_releases(
 
 
 async def releases_fixing_ticket(
-    session: AsyncSession, ticket_id: str, *, client_id: str | None
+    session: AsyncSession,
+    ticket_id: str,
+    *,
+    client_id: str | None,
+    after: CursorPosition | None,
+    limit: int,
 ) -> list[Release]:
-    """Every release that lists ``ticket_id``, oldest first (the first one fixed it)."""
+    """Releases that list ``ticket_id``, oldest first (the first one fixed it), one page."""
     conditions: list[ColumnElement[bool]] = [ReleaseItem.ticket_id == ticket_id]
     if client_id is not None:
         conditions.append(visible_to_client(client_id))
+    keyset = after_position([Release.created_at, Release.id], after, descending=False)
+    if keyset is not None:
+        conditions.append(keyset)
     statement = (
         select(Release)
         .join(ReleaseItem, ReleaseItem.release_id == Release.id)
         .where(*conditions)
         .order_by(Release.created_at, Release.id)
+        .limit(limit)
     )
     return list((await session.execute(statement)).scalars())
 
@@ -182,8 +193,8 @@ async def record_ticket_created(
     ticket_id: str,
     client_id: str,
     title: str,
-    priority: str,
-    status: str,
+    priority: Priority,
+    status: TicketStatus,
     created_at: datetime,
 ) -> None:
     """Remember a new ticket; if a later event got here first, keep its status."""
@@ -223,9 +234,9 @@ async def record_ticket_status(
     *,
     ticket_id: str,
     client_id: str,
-    status: str,
+    status: TicketStatus,
     changed_at: datetime,
-    priority: str | None = None,
+    priority: Priority | None = None,
 ) -> None:
     """Apply a status (and maybe priority) change unless a newer one is already applied.
 

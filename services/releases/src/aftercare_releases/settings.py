@@ -7,8 +7,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aftercare_shared.settings import CommonSettings
 
-SERVICE_NAME = "releases"
-
 
 class ReleasesSettings(BaseSettings):
     """What the releases service needs beyond the settings every service shares."""
@@ -23,10 +21,4 @@ class ReleasesSettings(BaseSettings):
             "Kafka consumer group for aftercare.clients and aftercare.tickets; every replica "
             "of the service shares it so each event is applied once."
         ),
-    )
-    default_page_size: int = Field(
-        default=50,
-        ge=1,
-        le=200,
-        description="Releases per page of GET /v1/releases when the caller gives no limit.",
     )

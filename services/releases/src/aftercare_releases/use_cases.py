@@ -7,11 +7,10 @@ lock, and what a client key may see.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import chain
 
 from sqlalchemy.exc import IntegrityError
@@ -20,55 +19,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare_releases import repository
 from aftercare_releases.changelog import ChangelogEntry, ChangelogHeader
 from aftercare_releases.domain import (
-    ReleaseKind,
     ReleaseStatus,
     canonical_id,
     decide_publish,
     ensure_editable,
     unknown_ticket_ids,
 )
+from aftercare_releases.errors import (
+    DuplicateReleaseError,
+    ReleaseNotFoundError,
+    TicketNotFoundError,
+)
 from aftercare_releases.models import Release, TicketView
-from aftercare_releases.pagination import PagePosition, encode_cursor
-from aftercare_releases.settings import SERVICE_NAME
-from aftercare_shared.events.catalog import ReleaseCreated, ReleasePublished
+from aftercare_shared.clock import utc_now
+from aftercare_shared.events.catalog import ReleaseCreated, ReleaseKind, ReleasePublished
 from aftercare_shared.events.factory import new_event
+from aftercare_shared.names import ServiceName, schema_of
 from aftercare_shared.outbox import enqueue_event
+from aftercare_shared.pagination import Page, decode_cursor, page_of
+from aftercare_shared.patch import UNSET, Unset
 
 _PRODUCT_VERSION_CONSTRAINT = "uq_releases_product_version"
 
 
-class ReleaseNotFoundError(Exception):
-    """No such release — or none the caller may see, which must look the same."""
-
-
-class TicketNotFoundError(Exception):
-    """A client asked about a ticket that is not (known to be) its own."""
-
-
-class DuplicateReleaseError(Exception):
-    """(product, version) is taken; ``existing_release_id`` is None when a race hid it."""
-
-    def __init__(self, product: str, version: str, existing_release_id: str | None) -> None:
-        super().__init__(f"{product} {version} already exists.")
-        self.product = product
-        self.version = version
-        self.existing_release_id = existing_release_id
-
-
-class Unchanged(enum.Enum):
-    """Marks a PATCH field the caller left out (distinct from an explicit null)."""
-
-    UNCHANGED = enum.auto()
-
-
-UNCHANGED = Unchanged.UNCHANGED
+SERVICE = ServiceName.RELEASES
+SCHEMA = schema_of(SERVICE)
 
 
 @dataclass(frozen=True, slots=True)
 class ReleaseChanges:
-    kind: ReleaseKind | Unchanged = UNCHANGED
-    notes: str | Unchanged | None = UNCHANGED
-    ticket_ids: Sequence[str] | Unchanged = UNCHANGED
+    """A PATCH's changes; a field left :data:`UNSET` stays as it is (``notes=None`` clears)."""
+
+    kind: ReleaseKind | Unset = UNSET
+    notes: str | Unset | None = UNSET
+    ticket_ids: Sequence[str] | Unset = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +73,10 @@ class ReleaseView:
 
 
 @dataclass(frozen=True, slots=True)
-class ReleasePage:
-    items: list[ReleaseView]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Changelog:
     release: ReleaseView
     header: ChangelogHeader
     entries: list[ChangelogEntry] = field(default_factory=list)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _view(
@@ -157,7 +131,8 @@ async def _find_release(session: AsyncSession, release_id: str, *, lock: bool = 
     if stored_id is not None:
         release = await repository.find_release(session, stored_id, lock=lock)
     if release is None:
-        raise ReleaseNotFoundError(release_id)
+        # The id is in the problem's instance (the path); not echoed, it may be anything.
+        raise ReleaseNotFoundError("No such release.")
     return release
 
 
@@ -168,7 +143,7 @@ async def _visible_release(
     if client_id is not None and not await repository.client_may_see_release(
         session, release.id, client_id
     ):
-        raise ReleaseNotFoundError(release_id)
+        raise ReleaseNotFoundError("No such release.")
     return release
 
 
@@ -184,8 +159,8 @@ async def create_release(
     """Create a draft and emit ``release.created``; (product, version) must be new."""
     existing = await repository.find_release_by_product_version(session, product, version)
     if existing is not None:
-        raise DuplicateReleaseError(product, version, existing.id)
-    now = _utc_now()
+        raise _duplicate(product, version, existing_release_id=existing.id)
+    now = utc_now()
     release = Release(
         id=str(uuid.uuid4()),
         product=product,
@@ -203,8 +178,9 @@ async def create_release(
     except IntegrityError as error:
         await session.rollback()
         if _PRODUCT_VERSION_CONSTRAINT in str(error.orig):
-            # Another request created the same version between our check and insert.
-            raise DuplicateReleaseError(product, version, None) from error
+            # Another request created the same version between our check and insert: its
+            # id is not visible to this transaction, so the answer cannot carry it.
+            raise _duplicate(product, version) from error
         raise
     await repository.replace_release_items(session, release.id, ticket_ids)
     payload = ReleaseCreated(
@@ -217,8 +193,8 @@ async def create_release(
     )
     await enqueue_event(
         session,
-        new_event(payload, service=SERVICE_NAME, subject=release.id),
-        schema=SERVICE_NAME,
+        new_event(payload, service=SERVICE, subject=release.id),
+        schema=SCHEMA,
     )
     view = await _staff_view(session, release)
     await session.commit()
@@ -240,11 +216,11 @@ async def list_releases(
     status: ReleaseStatus | None,
     kind: ReleaseKind | None,
     client_id: str | None,
-    after: PagePosition | None,
+    cursor: str | None,
     limit: int,
-) -> ReleasePage:
-    """One page, newest first; ``next_cursor`` is None on the last page."""
-    # One extra row tells whether another page exists without a COUNT.
+) -> Page[ReleaseView]:
+    """One page, newest first by ``(created_at, id)``; ``next_cursor`` is None on the last."""
+    after = None if cursor is None else decode_cursor(cursor, datetime, str)
     releases = await repository.list_releases(
         session,
         product=product,
@@ -254,14 +230,20 @@ async def list_releases(
         after=after,
         limit=limit + 1,
     )
-    has_more = len(releases) > limit
-    page = releases[:limit]
-    next_cursor = None
-    if has_more:
-        last = page[-1]
-        next_cursor = encode_cursor(PagePosition(created_at=last.created_at, release_id=last.id))
-    return ReleasePage(
-        items=await _views(session, page, client_id=client_id), next_cursor=next_cursor
+    return await _page_of_views(session, releases, limit=limit, client_id=client_id)
+
+
+async def _page_of_views(
+    session: AsyncSession, releases: Sequence[Release], *, limit: int, client_id: str | None
+) -> Page[ReleaseView]:
+    """A page from ``limit + 1`` fetched releases, each with its tickets' views."""
+    views = await _views(session, releases[:limit], client_id=client_id)
+    by_id = {view.id: view for view in views}
+    return page_of(
+        releases,
+        limit=limit,
+        key=lambda release: (release.created_at, release.id),
+        item=lambda release: by_id[release.id],
     )
 
 
@@ -274,19 +256,19 @@ async def update_release(
     release = await _find_release(session, release_id, lock=True)
     ensure_editable(release.id, release.status)
     changed = False
-    if changes.kind is not UNCHANGED and changes.kind != release.kind:
+    if changes.kind is not UNSET and changes.kind != release.kind:
         release.kind = changes.kind
         changed = True
-    if changes.notes is not UNCHANGED and changes.notes != release.notes:
+    if changes.notes is not UNSET and changes.notes != release.notes:
         release.notes = changes.notes
         changed = True
-    if changes.ticket_ids is not UNCHANGED:
+    if changes.ticket_ids is not UNSET:
         current = (await repository.ticket_ids_of_releases(session, [release.id]))[release.id]
         if list(changes.ticket_ids) != current:
             await repository.replace_release_items(session, release.id, changes.ticket_ids)
             changed = True
     if changed:
-        release.updated_at = _utc_now()
+        release.updated_at = utc_now()
         await session.flush()
     view = await _staff_view(session, release)
     await session.commit()
@@ -298,7 +280,7 @@ async def publish_release(*, session: AsyncSession, release_id: str) -> ReleaseV
     # FOR UPDATE: of two concurrent publishes the second waits here, then finds the
     # release published and emits nothing.
     release = await _find_release(session, release_id, lock=True)
-    decision = decide_publish(release.status, release.published_at, now=_utc_now())
+    decision = decide_publish(release.status, release.published_at, now=utc_now())
     if decision.newly_published:
         ticket_ids = (await repository.ticket_ids_of_releases(session, [release.id]))[release.id]
         release.status = "published"
@@ -315,8 +297,8 @@ async def publish_release(*, session: AsyncSession, release_id: str) -> ReleaseV
         )
         await enqueue_event(
             session,
-            new_event(payload, service=SERVICE_NAME, subject=release.id),
-            schema=SERVICE_NAME,
+            new_event(payload, service=SERVICE, subject=release.id),
+            schema=SCHEMA,
         )
         await session.flush()
     view = await _staff_view(session, release)
@@ -325,19 +307,27 @@ async def publish_release(*, session: AsyncSession, release_id: str) -> ReleaseV
 
 
 async def releases_for_ticket(
-    *, session: AsyncSession, ticket_id: str, client_id: str | None
-) -> list[ReleaseView]:
+    *,
+    session: AsyncSession,
+    ticket_id: str,
+    client_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[ReleaseView]:
     """Releases listing ``ticket_id``, oldest first; a client only asks about its own."""
+    after = None if cursor is None else decode_cursor(cursor, datetime, str)
     stored_id = canonical_id(ticket_id)
     if client_id is not None and (
         stored_id is None
         or not await repository.ticket_belongs_to_client(session, stored_id, client_id)
     ):
-        raise TicketNotFoundError(ticket_id)
+        raise TicketNotFoundError("No such ticket.")
     if stored_id is None:
-        return []
-    releases = await repository.releases_fixing_ticket(session, stored_id, client_id=client_id)
-    return await _views(session, releases, client_id=client_id)
+        return Page[ReleaseView](items=[], next_cursor=None)
+    releases = await repository.releases_fixing_ticket(
+        session, stored_id, client_id=client_id, after=after, limit=limit + 1
+    )
+    return await _page_of_views(session, releases, limit=limit, client_id=client_id)
 
 
 async def release_changelog(
@@ -364,3 +354,12 @@ async def release_changelog(
         notes=view.notes,
     )
     return Changelog(release=view, header=header, entries=entries)
+
+
+def _duplicate(
+    product: str, version: str, *, existing_release_id: str | None = None
+) -> DuplicateReleaseError:
+    detail = f"A release {version} of {product} already exists."
+    if existing_release_id is None:
+        return DuplicateReleaseError(detail)
+    return DuplicateReleaseError(detail, existing_release_id=existing_release_id)

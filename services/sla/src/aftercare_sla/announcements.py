@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.events.catalog import (
-    Priority,
     SlaAtRisk,
     SlaBreached,
     SlaClockEvent,
@@ -17,10 +14,11 @@ from aftercare_shared.events.catalog import (
     SlaResumed,
 )
 from aftercare_shared.events.factory import new_event
+from aftercare_shared.names import ServiceName
 from aftercare_shared.outbox import enqueue_event
-from aftercare_sla.clocks import ClockChange
+from aftercare_sla.domain.clocks import ClockChange
+from aftercare_sla.domain.ticket_lifecycle import ClockEvents
 from aftercare_sla.models import SCHEMA, TrackedTicket
-from aftercare_sla.ticket_lifecycle import ClockEvents
 
 PAYLOAD_TYPES: dict[ClockChange, type[SlaClockEvent]] = {
     ClockChange.STARTED: SlaClockStarted,
@@ -38,15 +36,14 @@ async def announce(session: AsyncSession, ticket: TrackedTicket, changes: ClockE
         payload = PAYLOAD_TYPES[change.change](
             ticket_id=ticket.ticket_id,
             client_id=ticket.client_id,
-            metric=clock.metric.value,
+            metric=clock.metric,
             plan_id=ticket.plan_id,
-            # Stored from a ticket event, whose contract allows only P1-P4.
-            priority=cast(Priority, ticket.priority),
+            priority=ticket.priority,
             started_at=clock.started_at,
             due_at=clock.due_at,
             occurred_at=change.occurred_at,
         )
         event = new_event(
-            payload, service=SCHEMA, subject=ticket.ticket_id, client_id=ticket.client_id
+            payload, service=ServiceName.SLA, subject=ticket.ticket_id, client_id=ticket.client_id
         )
         await enqueue_event(session, event, schema=SCHEMA)

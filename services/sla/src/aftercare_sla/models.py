@@ -22,9 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aftercare_shared.client_keys import client_api_keys_table
 from aftercare_shared.db import service_metadata
+from aftercare_shared.events.catalog import SLA_METRICS, Priority, SlaMetric, TicketStatus
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
+from aftercare_sla.domain.clocks import TimerKind
 
-SCHEMA = "sla"
+SCHEMA = schema_of(ServiceName.SLA)
 
 
 class Base(DeclarativeBase):
@@ -79,26 +82,27 @@ class TrackedTicket(Base):
     ticket_id: Mapped[str] = mapped_column(Text, primary_key=True)
     client_id: Mapped[str] = mapped_column(Text, index=True)
     plan_id: Mapped[str | None] = mapped_column(ForeignKey("plans.id"), index=True)
-    priority: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
+    # As the ticket events carry them (their contract checks the values).
+    priority: Mapped[Priority] = mapped_column(Text)
+    status: Mapped[TicketStatus] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Clock(Base):
-    """One SLA clock of a ticket; its state is derived from the timestamps (see clocks.py)."""
+    """One SLA clock of a ticket; its state derives from the timestamps (``domain.clocks``)."""
 
     __tablename__ = "clocks"
     __table_args__ = (
         UniqueConstraint("ticket_id", "metric"),
-        CheckConstraint("metric IN ('first_response', 'resolution')", name="metric_known"),
+        CheckConstraint(sql_one_of("metric", SLA_METRICS), name="metric_known"),
         CheckConstraint("met_at IS NULL OR breached_at IS NULL", name="met_or_breached"),
         CheckConstraint("met_at IS NULL OR stopped_at IS NOT NULL", name="met_when_stopped"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.ticket_id", ondelete="CASCADE"))
-    metric: Mapped[str] = mapped_column(Text)
+    metric: Mapped[SlaMetric] = mapped_column(Text)
     target_seconds: Mapped[int] = mapped_column(BigInteger)
     at_risk_ratio: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -123,7 +127,7 @@ class ClockTimer(Base):
 
     __tablename__ = "clock_timers"
     __table_args__ = (
-        CheckConstraint("kind IN ('at_risk', 'breach')", name="kind_known"),
+        CheckConstraint(sql_one_of("kind", [kind.value for kind in TimerKind]), name="kind_known"),
         Index("ix_clock_timers_due_at", "due_at"),
     )
 

@@ -1,7 +1,7 @@
 """Data access for the sla schema. Nothing here commits: the caller's transaction does.
 
 Lock order, to keep concurrent writers free of deadlocks: a ticket's clocks are locked in
-clock id order, by the consumer (one ticket) and by the timer worker (many tickets) alike;
+clock id order, by the consumer (one ticket) and by the timer job (many tickets) alike;
 the consumer never waits for a timer row (it deletes stale ones with SKIP LOCKED).
 """
 
@@ -14,8 +14,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_sla.clocks import DueTimer, Metric, SlaClock
-from aftercare_sla.domain import BusinessCalendar, Pause
+from aftercare_shared.pagination import CursorPosition, after_position
+from aftercare_sla.domain.business_time import BusinessCalendar, Pause
+from aftercare_sla.domain.clocks import DueTimer, SlaClock
 from aftercare_sla.models import Client, ClientPlan, Clock, ClockTimer, Plan, TrackedTicket
 
 # --- plans and assignments ---------------------------------------------------------------
@@ -25,11 +26,15 @@ async def get_plan(session: AsyncSession, plan_id: str) -> Plan | None:
     return await session.get(Plan, plan_id)
 
 
-async def list_plans(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Plan]:
-    result = await session.scalars(
-        select(Plan).order_by(Plan.created_at, Plan.id).limit(limit).offset(offset)
-    )
-    return result.all()
+async def list_plans(
+    session: AsyncSession, *, limit: int, after: CursorPosition | None
+) -> Sequence[Plan]:
+    """Up to ``limit`` plans in ``(created_at, id)`` order, strictly after ``after``."""
+    statement = select(Plan).order_by(Plan.created_at, Plan.id).limit(limit)
+    position = after_position([Plan.created_at, Plan.id], after, descending=False)
+    if position is not None:
+        statement = statement.where(position)
+    return (await session.scalars(statement)).all()
 
 
 async def get_assignment(session: AsyncSession, client_id: str) -> ClientPlan | None:
@@ -104,7 +109,7 @@ async def ticket_clocks(
 
 def clock_from_row(row: Clock) -> SlaClock:
     return SlaClock(
-        metric=Metric(row.metric),
+        metric=row.metric,
         target=timedelta(seconds=row.target_seconds),
         at_risk_ratio=row.at_risk_ratio,
         started_at=row.started_at,
@@ -121,7 +126,7 @@ def clock_from_row(row: Clock) -> SlaClock:
 
 
 def copy_clock_to_row(clock: SlaClock, row: Clock) -> None:
-    row.metric = clock.metric.value
+    row.metric = clock.metric
     row.target_seconds = int(clock.target.total_seconds())
     row.at_risk_ratio = clock.at_risk_ratio
     row.started_at = clock.started_at
@@ -148,7 +153,7 @@ async def schedule_timers(
 ) -> None:
     """Replace the clock's timers with ``timers`` for ``version``.
 
-    Older timers the worker is processing right now are skipped, not waited for: it
+    Older timers the timer job is processing right now are skipped, not waited for: it
     drops them itself, since their version is stale.
     """
     stale = (

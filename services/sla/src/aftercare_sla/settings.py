@@ -31,13 +31,13 @@ class SlaSettings(BaseSettings):
     timer_poll_seconds: float = Field(
         default=1.0,
         gt=0,
-        description="How often the timer worker looks for due at-risk/breach timers; "
+        description="How often the timer job looks for due at-risk/breach timers; "
         "also the worst-case delay of an sla.at_risk or sla.breached event.",
     )
     timer_batch_size: int = Field(
         default=100,
         ge=1,
         le=10_000,
-        description="Most timers one worker transaction claims; a full batch is followed "
+        description="Most timers one timer-job transaction claims; a full batch is followed "
         "at once by the next, so a backlog drains without waiting for the poll interval.",
     )

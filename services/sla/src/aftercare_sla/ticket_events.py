@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.events.catalog import (
+    SLA_METRICS,
+    SlaMetric,
     TicketClosed,
     TicketCommented,
     TicketCreated,
     TicketReopened,
     TicketResolved,
+    TicketStatus,
     TicketUpdated,
 )
 from aftercare_sla import repository
 from aftercare_sla.announcements import announce
-from aftercare_sla.clocks import Metric, SlaClock, timers_for
-from aftercare_sla.domain import BusinessCalendar
-from aftercare_sla.models import Clock, Plan, TrackedTicket
-from aftercare_sla.ticket_lifecycle import (
-    REOPENED_STATUS,
+from aftercare_sla.domain.business_time import BusinessCalendar
+from aftercare_sla.domain.clocks import SlaClock, timers_for
+from aftercare_sla.domain.ticket_lifecycle import (
     ClockEvents,
     clock_targets,
     first_response_given,
@@ -35,10 +37,11 @@ from aftercare_sla.ticket_lifecycle import (
     start_ticket_clocks,
     status_changed,
 )
+from aftercare_sla.models import Clock, Plan, TrackedTicket
 
 logger = structlog.get_logger(__name__)
 
-ClockRule = Callable[[BusinessCalendar, dict[Metric, SlaClock]], ClockEvents]
+ClockRule = Callable[[BusinessCalendar, dict[SlaMetric, SlaClock]], ClockEvents]
 """Changes a ticket event makes to the ticket's clocks, given the plan's calendar."""
 
 
@@ -94,7 +97,7 @@ async def ticket_updated(session: AsyncSession, updated: TicketUpdated) -> None:
     plan = await _ticket_plan(session, ticket)
     at = updated.updated_at
 
-    def rule(calendar: BusinessCalendar, clocks: dict[Metric, SlaClock]) -> ClockEvents:
+    def rule(calendar: BusinessCalendar, clocks: dict[SlaMetric, SlaClock]) -> ClockEvents:
         changes = status_changed(
             calendar, clocks, previous=previous_status, current=updated.status, at=at
         )
@@ -121,17 +124,24 @@ async def ticket_commented(session: AsyncSession, commented: TicketCommented) ->
     )
 
 
-async def ticket_status_event(
-    session: AsyncSession, event: TicketResolved | TicketClosed | TicketReopened
+async def ticket_resolved(session: AsyncSession, resolved: TicketResolved) -> None:
+    await _status_moved(session, resolved.ticket_id, "resolved", resolved.resolved_at)
+
+
+async def ticket_closed(session: AsyncSession, closed: TicketClosed) -> None:
+    await _status_moved(session, closed.ticket_id, "closed", closed.closed_at)
+
+
+async def ticket_reopened(session: AsyncSession, reopened: TicketReopened) -> None:
+    """The ticket is back in the status the event names; the resolution clock carries on."""
+    await _status_moved(session, reopened.ticket_id, reopened.status, reopened.reopened_at)
+
+
+async def _status_moved(
+    session: AsyncSession, ticket_id: str, status: TicketStatus, at: datetime
 ) -> None:
     """Resolved, closed and reopened move the status; the clocks follow the status rules."""
-    if isinstance(event, TicketResolved):
-        status, at = "resolved", event.resolved_at
-    elif isinstance(event, TicketClosed):
-        status, at = "closed", event.closed_at
-    else:
-        status, at = REOPENED_STATUS, event.reopened_at
-    ticket = await _locked_ticket(session, event.ticket_id)
+    ticket = await _locked_ticket(session, ticket_id)
     if ticket is None:
         return
     previous_status = ticket.status
@@ -167,12 +177,12 @@ async def _apply_to_clocks(
     if plan is None:
         return
     rows = await repository.ticket_clocks(session, ticket.ticket_id, for_update=True)
-    by_metric = {Metric(row.metric): repository.clock_from_row(row) for row in rows}
+    by_metric = {row.metric: repository.clock_from_row(row) for row in rows}
     # Metric order, not row order: events of one change come first-response first.
-    clocks = {metric: by_metric[metric] for metric in Metric if metric in by_metric}
+    clocks = {metric: by_metric[metric] for metric in SLA_METRICS if metric in by_metric}
     changes = rule(repository.plan_calendar(plan), clocks)
     for row in rows:
-        clock = clocks[Metric(row.metric)]
+        clock = clocks[row.metric]
         rescheduled = clock.version != row.version
         repository.copy_clock_to_row(clock, row)
         if rescheduled:

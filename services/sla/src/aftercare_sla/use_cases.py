@@ -1,7 +1,8 @@
 """What the HTTP API does: plans, client assignments and a ticket's SLA view.
 
 Write paths run one transaction and commit once; invalid input raises before anything is
-written, so a refused request changes nothing.
+written, so a refused request changes nothing. Refusals are the exceptions in
+:mod:`aftercare_sla.errors`.
 """
 
 from __future__ import annotations
@@ -9,23 +10,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_shared.events.envelope import utc_now
+from aftercare_shared.auth import Principal
+from aftercare_shared.clock import utc_now
+from aftercare_shared.events.catalog import SLA_METRICS
+from aftercare_shared.pagination import CursorPosition
 from aftercare_sla import repository
-from aftercare_sla.clocks import Metric, SlaClock, business_elapsed
-from aftercare_sla.domain import BusinessCalendar
+from aftercare_sla.domain.business_time import BusinessCalendar, CalendarError
+from aftercare_sla.domain.clocks import SlaClock, business_elapsed
+from aftercare_sla.errors import (
+    ClientPlanNotFoundError,
+    InvalidCalendarError,
+    PlanNotFoundError,
+    TicketNotFoundError,
+    UnknownPlanError,
+)
 from aftercare_sla.models import ClientPlan, Plan, TrackedTicket
-
-
-class PlanNotFoundError(LookupError):
-    """The plan named in a request does not exist."""
-
-    def __init__(self, plan_id: str) -> None:
-        super().__init__(f"plan {plan_id!r} does not exist")
-        self.plan_id = plan_id
 
 
 async def create_plan(
@@ -36,14 +39,17 @@ async def create_plan(
     calendar: Mapping[str, object] | None,
     at_risk_ratio: float,
 ) -> Plan:
-    """Store a new plan. Raises ``CalendarError`` (nothing stored) for a bad calendar.
+    """Store a new plan; a calendar that cannot be built is refused (nothing stored).
 
     The calendar is stored in the engine's canonical form, so what the plan shows is
     exactly what the clocks will use.
     """
-    canonical_calendar = (
-        None if calendar is None else BusinessCalendar.from_json(calendar).to_json()
-    )
+    try:
+        canonical_calendar = (
+            None if calendar is None else BusinessCalendar.from_json(calendar).to_json()
+        )
+    except CalendarError as error:
+        raise InvalidCalendarError(str(error)) from error
     plan = Plan(
         id=str(uuid.uuid4()),
         name=name,
@@ -57,12 +63,18 @@ async def create_plan(
     return plan
 
 
-async def get_plan(session: AsyncSession, *, plan_id: str) -> Plan | None:
-    return await repository.get_plan(session, plan_id)
+async def get_plan(session: AsyncSession, *, plan_id: str) -> Plan:
+    plan = await repository.get_plan(session, plan_id)
+    if plan is None:
+        raise PlanNotFoundError(plan_id)
+    return plan
 
 
-async def list_plans(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Plan]:
-    return await repository.list_plans(session, limit=limit, offset=offset)
+async def list_plans(
+    session: AsyncSession, *, limit: int, after: CursorPosition | None
+) -> Sequence[Plan]:
+    """Oldest first, up to ``limit`` plans strictly after the ``(created_at, id)`` ``after``."""
+    return await repository.list_plans(session, limit=limit, after=after)
 
 
 async def assign_plan(session: AsyncSession, *, client_id: str, plan_id: str) -> ClientPlan:
@@ -73,7 +85,7 @@ async def assign_plan(session: AsyncSession, *, client_id: str, plan_id: str) ->
     keep the plan they started with.
     """
     if await repository.get_plan(session, plan_id) is None:
-        raise PlanNotFoundError(plan_id)
+        raise UnknownPlanError(plan_id)
     assignment = await repository.upsert_assignment(
         session, client_id=client_id, plan_id=plan_id, assigned_at=utc_now()
     )
@@ -81,8 +93,18 @@ async def assign_plan(session: AsyncSession, *, client_id: str, plan_id: str) ->
     return assignment
 
 
-async def get_client_plan(session: AsyncSession, *, client_id: str) -> ClientPlan | None:
-    return await repository.get_assignment(session, client_id)
+async def get_client_plan(
+    session: AsyncSession, *, client_id: str, viewer: Principal
+) -> ClientPlan:
+    """The client's assignment; another client's is "not found": existence must not leak."""
+    assignment = (
+        await repository.get_assignment(session, client_id)
+        if viewer.may_see_client(client_id)
+        else None
+    )
+    if assignment is None:
+        raise ClientPlanNotFoundError(client_id)
+    return assignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,22 +121,24 @@ class TicketSlaView:
 
 
 def _metric_order(clock: SlaClock) -> int:
-    return list(Metric).index(clock.metric)
+    return SLA_METRICS.index(clock.metric)
 
 
-async def ticket_sla(
-    session: AsyncSession, *, ticket_id: str, now: datetime | None = None
-) -> TicketSlaView | None:
-    """The ticket's clocks as of ``now``; None when sla has not seen the ticket."""
+async def ticket_sla(session: AsyncSession, *, ticket_id: str, viewer: Principal) -> TicketSlaView:
+    """The ticket's clocks as of now.
+
+    A ticket sla has not seen and another client's ticket are refused alike: existence
+    must not leak.
+    """
     ticket = await repository.get_ticket(session, ticket_id)
-    if ticket is None:
-        return None
+    if ticket is None or not viewer.may_see_client(ticket.client_id):
+        raise TicketNotFoundError(ticket_id)
     plan = None if ticket.plan_id is None else await repository.get_plan(session, ticket.plan_id)
     if plan is None:
         return TicketSlaView(ticket=ticket, clocks=[])
     calendar = repository.plan_calendar(plan)
-    moment = now or utc_now()
+    now = utc_now()
     rows = await repository.ticket_clocks(session, ticket_id)
     clocks = sorted(map(repository.clock_from_row, rows), key=_metric_order)
-    views = [ClockView(clock, business_elapsed(calendar, clock, moment)) for clock in clocks]
+    views = [ClockView(clock, business_elapsed(calendar, clock, now)) for clock in clocks]
     return TicketSlaView(ticket=ticket, clocks=views)

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.auth.api_keys import ResolvedApiKey, hash_api_key, looks_like_api_key
 from aftercare_shared.auth.staff_tokens import StaffTokens
-from aftercare_shared.problems import PROBLEM_BASE_URI, Problem
+from aftercare_shared.errors import PROBLEM_BASE_URI
+from aftercare_shared.problems import Problem
 
 ApiKeyLookup = Callable[[AsyncSession, str], Awaitable[ResolvedApiKey | None]]
 """Resolve a key digest to its client from the calling service's own tables, on the

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 
 import orjson
+
+from aftercare_shared.clock import utc_now
 
 STAFF_TOKEN_PREFIX = "ast_"  # noqa: S105 - a format marker, not a secret
 
@@ -36,7 +37,7 @@ class StaffTokens:
         return hmac.compare_digest(token.encode("utf-8"), self._admin_token)
 
     def issue(self, *, subject: str, ttl_seconds: int, now: float | None = None) -> str:
-        issued_at = int(now if now is not None else time.time())
+        issued_at = int(now if now is not None else utc_now().timestamp())
         claims = {"sub": subject, "iat": issued_at, "exp": issued_at + ttl_seconds}
         body = _b64encode(orjson.dumps(claims))
         return f"{STAFF_TOKEN_PREFIX}{body}.{self._sign(body)}"
@@ -52,7 +53,7 @@ class StaffTokens:
             claims = orjson.loads(_b64decode(body))
         except (ValueError, orjson.JSONDecodeError):
             return None
-        current = now if now is not None else time.time()
+        current = now if now is not None else utc_now().timestamp()
         if not isinstance(claims, dict) or int(claims.get("exp", 0)) <= current:
             return None
         subject = claims.get("sub")

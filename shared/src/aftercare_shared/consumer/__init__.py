@@ -10,6 +10,7 @@ from aftercare_shared.consumer.dlq import (
     DLQ_SOURCE_PARTITION,
     DLQ_SOURCE_TOPIC,
 )
+from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.consumer.processing import EventHandler, PermanentEventError
 from aftercare_shared.consumer.runner import ConsumerRunner
 
@@ -24,5 +25,6 @@ __all__ = [
     "DLQ_SOURCE_TOPIC",
     "ConsumerRunner",
     "EventHandler",
+    "EventHandlers",
     "PermanentEventError",
 ]

@@ -7,7 +7,7 @@ new type. Unknown fields from a newer producer are ignored by older consumers.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,6 +16,15 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 TicketStatus = Literal["new", "triaged", "in_progress", "waiting_on_client", "resolved", "closed"]
 SlaMetric = Literal["first_response", "resolution"]
 ReleaseKind = Literal["feature", "security", "bugfix", "performance", "maintenance"]
+CommentAuthorKind = Literal["staff", "client"]
+
+# The same names as tuples, for SQL check constraints, query parameters and loops.
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+TICKET_STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
+SLA_METRICS: tuple[SlaMetric, ...] = get_args(SlaMetric)
+RELEASE_KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
+COMMENT_AUTHOR_KINDS: tuple[CommentAuthorKind, ...] = get_args(CommentAuthorKind)
 
 
 class EventPayload(BaseModel):
@@ -93,7 +102,7 @@ class TicketCommented(EventPayload):
     ticket_id: str
     client_id: str
     comment_id: str
-    author_kind: Literal["staff", "client"]
+    author_kind: CommentAuthorKind
     created_at: datetime
 
 
@@ -121,6 +130,8 @@ class TicketReopened(EventPayload):
     ticket_id: str
     client_id: str
     reopened_at: datetime
+    status: TicketStatus = "triaged"
+    """The status the ticket reopened to (older producers always reopened to triaged)."""
 
 
 class TicketClosed(EventPayload):
@@ -128,15 +139,6 @@ class TicketClosed(EventPayload):
     ticket_id: str
     client_id: str
     closed_at: datetime
-
-
-class TicketFeedbackReceived(EventPayload):
-    event_type: ClassVar[str] = "ticket.feedback_received"
-    ticket_id: str
-    client_id: str
-    rating: int
-    comment: str | None = None
-    received_at: datetime
 
 
 # --- sla -----------------------------------------------------------------------------
@@ -203,31 +205,6 @@ class ReleasePublished(EventPayload):
     published_at: datetime
 
 
-class ReleaseDeployed(EventPayload):
-    event_type: ClassVar[str] = "release.deployed"
-    release_id: str
-    client_id: str
-    environment: str
-    deployed_at: datetime
-
-
-class ReleaseRolledBack(EventPayload):
-    event_type: ClassVar[str] = "release.rolled_back"
-    release_id: str
-    client_id: str
-    environment: str
-    rolled_back_at: datetime
-
-
-class AdvisoryPublished(EventPayload):
-    event_type: ClassVar[str] = "advisory.published"
-    advisory_id: str
-    release_id: str | None = None
-    title: str
-    severity: Severity
-    published_at: datetime
-
-
 # --- notifications -------------------------------------------------------------------
 
 
@@ -272,7 +249,6 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     TicketResolved,
     TicketReopened,
     TicketClosed,
-    TicketFeedbackReceived,
     SlaClockStarted,
     SlaAtRisk,
     SlaBreached,
@@ -281,9 +257,6 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaResumed,
     ReleaseCreated,
     ReleasePublished,
-    ReleaseDeployed,
-    ReleaseRolledBack,
-    AdvisoryPublished,
     NotificationDelivered,
     NotificationFailed,
     NotificationEndpointDisabled,

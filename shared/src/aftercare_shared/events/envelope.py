@@ -68,7 +68,3 @@ def full_event_type(short_type: str, version: int = 1) -> str:
 
 def new_event_id() -> str:
     return str(uuid.uuid4())
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -6,13 +6,13 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import PAYLOADS_BY_SHORT_TYPE, EventPayload
 from aftercare_shared.events.envelope import (
     CloudEvent,
     EventDecodeError,
     full_event_type,
     new_event_id,
-    utc_now,
 )
 from aftercare_shared.observability.tracing import current_traceparent
 

@@ -5,15 +5,26 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Response
 
 from aftercare_intake import use_cases
-from aftercare_intake.schemas import ReportAccepted, ReportCreate
-from aftercare_shared.auth.authenticator import forbidden
-from aftercare_shared.auth.dependencies import CurrentPrincipal
+from aftercare_intake.api.dependencies import ReportingClientId, SettingsDep
+from aftercare_intake.api.schemas import ReportAccepted, ReportCreate
+from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 
-router = APIRouter(prefix="/v1", tags=["reports"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["reports"],
+    responses=problem_responses(
+        {
+            401: "No valid credential.",
+            403: "Reports are sent with a client API key, not a staff credential.",
+            422: "The report is not valid, or its Idempotency-Key was used with another body.",
+            429: "Too many reports for this API key; see Retry-After.",
+        }
+    ),
+)
 
 
 @router.post(
@@ -24,20 +35,17 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 )
 async def submit_report(
     body: ReportCreate,
-    principal: CurrentPrincipal,
+    client_id: ReportingClientId,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200, min_length=1)] = None,
 ) -> Response:
-    if principal.client_id is None:
-        raise forbidden("Reports are sent with a client API key.")
-    request.app.state.report_rate_limiter.check(principal.api_key_id or principal.client_id)
     outcome = await use_cases.submit_report(
         session,
-        client_id=principal.client_id,
+        client_id=client_id,
         report=body,
         idempotency_key=idempotency_key,
-        idempotency_ttl=request.app.state.idempotency_ttl,
+        idempotency_ttl=settings.idempotency_ttl,
     )
     return Response(
         orjson.dumps(outcome.body),

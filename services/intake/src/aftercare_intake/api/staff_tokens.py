@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-
-from aftercare_intake.schemas import StaffTokenCreate, StaffTokenOut
-from aftercare_shared.auth.authenticator import forbidden
+from aftercare_intake import use_cases
+from aftercare_intake.api.dependencies import StaffTokensDep
+from aftercare_intake.api.schemas import StaffTokenCreate, StaffTokenOut
 from aftercare_shared.auth.dependencies import StaffPrincipal
+from aftercare_shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1", tags=["staff tokens"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["staff tokens"],
+    responses=problem_responses(
+        {
+            401: "No valid credential.",
+            403: "Only the admin credential can mint staff tokens.",
+            422: "The request is not valid.",
+        }
+    ),
+)
 
 
 @router.post("/staff-tokens", status_code=201)
 async def create_staff_token(
-    body: StaffTokenCreate, principal: StaffPrincipal, request: Request
+    body: StaffTokenCreate, principal: StaffPrincipal, staff_tokens: StaffTokensDep
 ) -> StaffTokenOut:
-    if principal.subject != "admin":
-        raise forbidden("Only the admin credential can mint staff tokens.")
-    staff_tokens = request.app.state.authenticator.staff_tokens
-    issued_at = datetime.now(UTC)
-    token = staff_tokens.issue(
-        subject=body.subject, ttl_seconds=body.ttl_seconds, now=issued_at.timestamp()
+    issued = use_cases.issue_staff_token(
+        staff_tokens, requested_by=principal, subject=body.subject, ttl_seconds=body.ttl_seconds
     )
-    return StaffTokenOut(
-        token=token,
-        subject=body.subject,
-        expires_at=issued_at.replace(microsecond=0) + timedelta(seconds=body.ttl_seconds),
-    )
+    return StaffTokenOut(token=issued.token, subject=issued.subject, expires_at=issued.expires_at)

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
-from sqlalchemy import select
+from fastapi import APIRouter
 
 from aftercare_intake import use_cases
+from aftercare_intake.api.schemas import CommentCreate, CommentOut, TicketOut, TicketUpdate
 from aftercare_intake.models import Comment, Ticket
-from aftercare_intake.repository import list_tickets
-from aftercare_intake.schemas import (
-    CommentCreate,
-    CommentOut,
-    Priority,
-    Status,
-    TicketOut,
-    TicketPage,
-    TicketUpdate,
-)
-from aftercare_shared.auth import Principal
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
-from aftercare_shared.problems import PROBLEM_BASE_URI, Problem
+from aftercare_shared.events.catalog import Priority, TicketStatus
+from aftercare_shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    Page,
+    PageCursor,
+    PageLimit,
+    decode_cursor,
+    page_of,
+)
+from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 
-router = APIRouter(prefix="/v1", tags=["tickets"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["tickets"],
+    responses=problem_responses(
+        {
+            401: "No valid credential.",
+            403: "The call needs a staff token.",
+            404: "No such ticket (or not one this client key may see).",
+            409: "The ticket cannot move to that status from its current one.",
+            422: "The request is not valid (a bad cursor too); nothing was changed.",
+            429: "Too many requests for this client API key; see Retry-After.",
+        }
+    ),
+)
 
 
 def ticket_out(ticket: Ticket) -> TicketOut:
@@ -53,34 +62,18 @@ def ticket_out(ticket: Ticket) -> TicketOut:
     )
 
 
-async def visible_ticket(session: SessionDep, principal: Principal, ticket_id: str) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
-    # Another client's ticket is "not found", not "forbidden": existence must not leak.
-    if ticket is None or not principal.may_see_client(ticket.client_id):
-        raise use_cases.not_found("ticket")
-    return ticket
+def _comment_out(comment: Comment) -> CommentOut:
+    return CommentOut.model_validate(comment, from_attributes=True)
 
 
-def _encode_cursor(ticket: Ticket) -> str:
-    raw = f"{ticket.created_at.isoformat()}|{ticket.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created_at, _, ticket_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        return datetime.fromisoformat(created_at), ticket_id
-    except ValueError as error:
-        raise Problem(
-            400,
-            "The cursor is not one this API returned.",
-            problem_type=PROBLEM_BASE_URI + "bad-cursor",
-        ) from error
+def _position(row: Ticket | Comment) -> tuple[datetime, str]:
+    return (row.created_at, row.id)
 
 
 @router.get("/tickets/{ticket_id}")
 async def get_ticket(ticket_id: str, principal: CurrentPrincipal, session: SessionDep) -> TicketOut:
-    return ticket_out(await visible_ticket(session, principal, ticket_id))
+    ticket = await use_cases.visible_ticket(session, principal=principal, ticket_id=ticket_id)
+    return ticket_out(ticket)
 
 
 @router.get("/tickets")
@@ -88,26 +81,22 @@ async def find_tickets(
     principal: CurrentPrincipal,
     session: SessionDep,
     client_id: str | None = None,
-    status: Status | None = None,
+    status: TicketStatus | None = None,
     priority: Priority | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> TicketPage:
-    if not principal.is_staff:
-        if client_id is not None and client_id != principal.client_id:
-            return TicketPage(items=[], next_cursor=None)
-        client_id = principal.client_id
-    tickets = await list_tickets(
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[TicketOut]:
+    """Newest first."""
+    tickets = await use_cases.list_visible_tickets(
         session,
+        principal=principal,
         client_id=client_id,
         status=status,
         priority=priority,
-        after=_decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor, datetime, str) if cursor else None,
         limit=limit + 1,
     )
-    page = tickets[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(tickets) > limit else None
-    return TicketPage(items=[ticket_out(ticket) for ticket in page], next_cursor=next_cursor)
+    return page_of(tickets, limit=limit, key=_position, item=ticket_out)
 
 
 @router.patch("/tickets/{ticket_id}")
@@ -115,7 +104,7 @@ async def update_ticket(
     ticket_id: str, body: TicketUpdate, _: StaffPrincipal, session: SessionDep
 ) -> TicketOut:
     ticket = await use_cases.update_ticket(
-        session, ticket_id=ticket_id, status=body.status, priority=body.priority
+        session, ticket_id=ticket_id, changes=use_cases.TicketChanges(**body.changes())
     )
     return ticket_out(ticket)
 
@@ -124,23 +113,26 @@ async def update_ticket(
 async def add_comment(
     ticket_id: str, body: CommentCreate, principal: CurrentPrincipal, session: SessionDep
 ) -> CommentOut:
-    ticket = await visible_ticket(session, principal, ticket_id)
     comment = await use_cases.add_comment(
-        session,
-        ticket=ticket,
-        author_kind="staff" if principal.is_staff else "client",
-        author=principal.subject,
-        body=body.body,
+        session, principal=principal, ticket_id=ticket_id, body=body.body
     )
-    return CommentOut.model_validate(comment, from_attributes=True)
+    return _comment_out(comment)
 
 
 @router.get("/tickets/{ticket_id}/comments")
 async def list_comments(
-    ticket_id: str, principal: CurrentPrincipal, session: SessionDep
-) -> list[CommentOut]:
-    await visible_ticket(session, principal, ticket_id)
-    comments = await session.scalars(
-        select(Comment).where(Comment.ticket_id == ticket_id).order_by(Comment.created_at)
+    ticket_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[CommentOut]:
+    """Oldest first: the conversation in the order it happened."""
+    comments = await use_cases.list_comments(
+        session,
+        principal=principal,
+        ticket_id=ticket_id,
+        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        limit=limit + 1,
     )
-    return [CommentOut.model_validate(comment, from_attributes=True) for comment in comments]
+    return page_of(comments, limit=limit, key=_position, item=_comment_out)

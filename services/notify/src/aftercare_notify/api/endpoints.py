@@ -10,11 +10,9 @@ from fastapi import APIRouter, Query, Response, status
 from aftercare_notify import use_cases
 from aftercare_notify.api.dependencies import SettingsDep, UrlGuardDep
 from aftercare_notify.api.schemas import (
-    DeliveryList,
-    DeliveryStatusName,
+    DeliveryOut,
     EndpointCreate,
     EndpointCreated,
-    EndpointList,
     EndpointOut,
     EndpointPatch,
     EndpointSecret,
@@ -22,19 +20,29 @@ from aftercare_notify.api.schemas import (
     ReplayRequest,
 )
 from aftercare_notify.api.views import delivery_out, endpoint_created, endpoint_out
+from aftercare_notify.domain.statuses import DeliveryStatus
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
-from aftercare_shared.events.envelope import utc_now
-from aftercare_shared.problems import PROBLEM_BASE_URI, Problem
+from aftercare_shared.clock import utc_now
+from aftercare_shared.pagination import DEFAULT_PAGE_SIZE, Page, PageCursor, PageLimit, page_of
+from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 
-router = APIRouter(prefix="/v1/endpoints", tags=["endpoints"])
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-
-
-def _next_offset(offset: int, limit: int, returned: int) -> int | None:
-    return offset + limit if returned == limit else None
+router = APIRouter(
+    prefix="/v1/endpoints",
+    tags=["endpoints"],
+    responses=problem_responses(
+        {
+            401: "No credentials, or ones that are not valid.",
+            403: "Staff only (a client API key may only read its client's endpoints).",
+            404: "No such endpoint, or one the caller may not see.",
+            409: "The endpoint is disabled (retry and replay need it enabled).",
+            422: "Invalid input: unknown event types (`invalid-event-types`), a refused URL "
+            "(`url-not-allowed`), an unresolvable host (`url-unresolvable`), an unsupported "
+            "channel (`channel-not-supported`), a bad cursor or field (`validation-failed`).",
+            429: "Too many calls with this client API key; see Retry-After.",
+        }
+    ),
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EndpointCreated)
@@ -60,21 +68,23 @@ async def create_endpoint(
     return endpoint_created(endpoint)
 
 
-@router.get("", response_model=EndpointList)
+@router.get("", response_model=Page[EndpointOut])
 async def list_endpoints(
     principal: CurrentPrincipal,
     session: SessionDep,
     client_id: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> EndpointList:
-    """Staff: all endpoints (or one client's). A client API key: its client's only."""
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[EndpointOut]:
+    """Oldest first. Staff: all endpoints (or one client's). A client API key: its own only."""
     endpoints = await use_cases.list_visible_endpoints(
-        session=session, principal=principal, client_id=client_id, limit=limit, offset=offset
+        session=session, principal=principal, client_id=client_id, cursor=cursor, limit=limit
     )
-    return EndpointList(
-        items=[endpoint_out(endpoint) for endpoint in endpoints],
-        next_offset=_next_offset(offset, limit, len(endpoints)),
+    return page_of(
+        endpoints,
+        limit=limit,
+        key=lambda endpoint: (endpoint.created_at, endpoint.id),
+        item=endpoint_out,
     )
 
 
@@ -96,25 +106,12 @@ async def update_endpoint(
     session: SessionDep,
     guard: UrlGuardDep,
 ) -> EndpointOut:
-    """Change url, event_types, description, or status (`enabled` / `disabled`)."""
-    for field in ("url", "event_types", "status"):
-        if field in body.model_fields_set and getattr(body, field) is None:
-            raise Problem(
-                422,
-                f"{field} cannot be null; leave it out to keep the current value.",
-                problem_type=PROBLEM_BASE_URI + "validation-failed",
-            )
+    """Change url, event_types, description (null clears it), or status."""
     endpoint = await use_cases.update_endpoint(
         session=session,
         guard=guard,
         endpoint_id=endpoint_id,
-        changes=use_cases.EndpointChanges(
-            url=body.url,
-            event_types=body.event_types,
-            description=body.description,
-            description_set="description" in body.model_fields_set,
-            status=body.status,
-        ),
+        changes=use_cases.EndpointChanges(**body.changes()),
         changed_by=principal.subject,
         now=utc_now(),
     )
@@ -162,25 +159,29 @@ async def rotate_secret(
     )
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=DeliveryList)
+@router.get("/{endpoint_id}/deliveries", response_model=Page[DeliveryOut])
 async def list_deliveries(
     endpoint_id: str,
     principal: CurrentPrincipal,
     session: SessionDep,
-    delivery_status: Annotated[DeliveryStatusName | None, Query(alias="status")] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> DeliveryList:
+    delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[DeliveryOut]:
     """Newest first, each with every attempt (status, latency, truncated response, error)."""
-    endpoint = await use_cases.visible_endpoint(
-        session=session, endpoint_id=endpoint_id, principal=principal
-    )
     views = await use_cases.list_endpoint_deliveries(
-        session=session, endpoint=endpoint, status=delivery_status, limit=limit, offset=offset
+        session=session,
+        endpoint_id=endpoint_id,
+        principal=principal,
+        status=delivery_status,
+        cursor=cursor,
+        limit=limit,
     )
-    return DeliveryList(
-        items=[delivery_out(view) for view in views],
-        next_offset=_next_offset(offset, limit, len(views)),
+    return page_of(
+        views,
+        limit=limit,
+        key=lambda view: (view.delivery.created_at, view.delivery.id),
+        item=delivery_out,
     )
 
 

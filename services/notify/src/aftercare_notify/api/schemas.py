@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
+from aftercare_shared.patch import PatchBody
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Pattern = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=500)]
-EndpointStatus = Literal["enabled", "disabled"]
-DeliveryStatusName = Literal["pending", "succeeded", "failed", "cancelled"]
 
 
 class EndpointCreate(BaseModel):
@@ -33,8 +34,10 @@ class EndpointCreate(BaseModel):
     description: Description | None = None
 
 
-class EndpointPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EndpointPatch(PatchBody):
+    """Fields left out keep their value; ``description: null`` clears the description."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset({"description"})
 
     url: Url | None = None
     event_types: list[Pattern] | None = Field(default=None, min_length=1, max_length=100)
@@ -71,11 +74,6 @@ class EndpointSecret(BaseModel):
     previous_secret_expires_at: datetime | None
 
 
-class EndpointList(BaseModel):
-    items: list[EndpointOut]
-    next_offset: int | None
-
-
 class AttemptOut(BaseModel):
     attempt_number: int
     attempted_at: datetime
@@ -91,7 +89,7 @@ class DeliveryOut(BaseModel):
     endpoint_id: str
     message_id: str = Field(description="The CloudEvent id, sent as `webhook-id`.")
     event_type: str
-    status: DeliveryStatusName
+    status: DeliveryStatus
     attempt_count: int
     next_attempt_at: datetime | None
     last_status_code: int | None
@@ -100,11 +98,6 @@ class DeliveryOut(BaseModel):
     updated_at: datetime
     completed_at: datetime | None
     attempts: list[AttemptOut]
-
-
-class DeliveryList(BaseModel):
-    items: list[DeliveryOut]
-    next_offset: int | None
 
 
 class ReplayRequest(BaseModel):

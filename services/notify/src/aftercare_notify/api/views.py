@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import cast
 
-from aftercare_notify.api.schemas import (
-    AttemptOut,
-    DeliveryOut,
-    DeliveryStatusName,
-    EndpointCreated,
-    EndpointOut,
-)
+from aftercare_notify.api.schemas import AttemptOut, DeliveryOut, EndpointCreated, EndpointOut
+from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
 from aftercare_notify.models import Endpoint
 from aftercare_notify.use_cases import DeliveryView
 
@@ -23,7 +18,7 @@ def endpoint_out(endpoint: Endpoint) -> EndpointOut:
         channel=endpoint.channel,
         client_id=endpoint.client_id,
         description=endpoint.description,
-        status=cast(Literal["enabled", "disabled"], endpoint.status),
+        status=cast(EndpointStatus, endpoint.status),
         disabled_reason=endpoint.disabled_reason,
         disabled_at=endpoint.disabled_at,
         previous_secret_expires_at=endpoint.previous_secret_expires_at,
@@ -43,7 +38,7 @@ def delivery_out(view: DeliveryView) -> DeliveryOut:
         endpoint_id=delivery.endpoint_id,
         message_id=delivery.message_id,
         event_type=view.event_type,
-        status=cast(DeliveryStatusName, delivery.status),
+        status=cast(DeliveryStatus, delivery.status),
         attempt_count=delivery.attempt_count,
         next_attempt_at=delivery.due_at if delivery.status == "pending" else None,
         last_status_code=delivery.last_status_code,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from aftercare_notify.domain.retry_schedule import RetrySchedule
+from aftercare_notify.domain.statuses import DeliveryStatus
 
 HTTP_GONE = 410
-
-DeliveryStatus = Literal["pending", "succeeded", "failed", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)

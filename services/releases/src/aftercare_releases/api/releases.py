@@ -4,38 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
 from starlette.responses import PlainTextResponse
 
 from aftercare_releases import use_cases
 from aftercare_releases.api.access import client_scope
-from aftercare_releases.api.problems import (
-    PROBLEM_RESPONSES,
-    duplicate_release,
-    invalid_cursor,
-    release_not_editable,
-    release_not_found,
-)
 from aftercare_releases.api.schemas import (
     ChangelogEntryOut,
     ChangelogOut,
     ReleaseCreate,
     ReleaseOut,
-    ReleasePageOut,
     ReleaseUpdate,
 )
 from aftercare_releases.changelog import render_markdown
-from aftercare_releases.domain import (
-    PRODUCT_MAX_LENGTH,
-    ReleaseKind,
-    ReleaseNotEditableError,
-    ReleaseStatus,
-    normalize_product,
-)
-from aftercare_releases.pagination import MAX_PAGE_SIZE, InvalidCursorError, decode_cursor
-from aftercare_releases.settings import ReleasesSettings
+from aftercare_releases.domain import PRODUCT_MAX_LENGTH, ReleaseStatus, normalize_product
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
+from aftercare_shared.events.catalog import ReleaseKind
+from aftercare_shared.pagination import DEFAULT_PAGE_SIZE, Page, PageCursor, PageLimit
+from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 
 
@@ -44,7 +31,21 @@ def _product_filter(value: str | None) -> str | None:
     return None if value is None else normalize_product(value)
 
 
-router = APIRouter(prefix="/v1/releases", tags=["releases"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/releases",
+    tags=["releases"],
+    responses=problem_responses(
+        {
+            401: "No valid credential.",
+            403: "The call needs a staff token.",
+            404: "No such release (or not one this client key may see).",
+            409: "The release exists already (`release-exists`) or is published "
+            "(`release-published`).",
+            422: "The request is not valid; nothing was changed.",
+            429: "Too many calls with this client key; retry after Retry-After seconds.",
+        }
+    ),
+)
 
 
 @router.post("", status_code=201, response_model=ReleaseOut)
@@ -52,24 +53,20 @@ async def create_release(
     body: ReleaseCreate, session: SessionDep, principal: StaffPrincipal, response: Response
 ) -> ReleaseOut:
     """Create a draft release; ``(product, version)`` must be new (409 otherwise)."""
-    try:
-        view = await use_cases.create_release(
-            session=session,
-            product=body.product,
-            version=body.version,
-            kind=body.kind,
-            notes=body.notes,
-            ticket_ids=body.ticket_ids,
-        )
-    except use_cases.DuplicateReleaseError as error:
-        raise duplicate_release(error) from error
+    view = await use_cases.create_release(
+        session=session,
+        product=body.product,
+        version=body.version,
+        kind=body.kind,
+        notes=body.notes,
+        ticket_ids=body.ticket_ids,
+    )
     response.headers["Location"] = f"/v1/releases/{view.id}"
     return ReleaseOut.of(view)
 
 
-@router.get("", response_model=ReleasePageOut)
+@router.get("", response_model=Page[ReleaseOut])
 async def list_releases(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     product: Annotated[
@@ -79,28 +76,23 @@ async def list_releases(
     ] = None,
     status: ReleaseStatus | None = None,
     kind: ReleaseKind | None = None,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
-) -> ReleasePageOut:
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[ReleaseOut]:
     """Releases newest first, one page at a time (follow ``next_cursor``).
 
     A client key sees only published releases that fix at least one of its tickets.
     """
-    try:
-        after = decode_cursor(cursor) if cursor is not None else None
-    except InvalidCursorError as error:
-        raise invalid_cursor(error) from error
-    settings: ReleasesSettings = request.app.state.releases_settings
     page = await use_cases.list_releases(
         session=session,
         product=product,
         status=status,
         kind=kind,
         client_id=client_scope(principal),
-        after=after,
-        limit=limit or settings.default_page_size,
+        cursor=cursor,
+        limit=limit,
     )
-    return ReleasePageOut(
+    return Page[ReleaseOut](
         items=[ReleaseOut.of(view) for view in page.items], next_cursor=page.next_cursor
     )
 
@@ -110,12 +102,9 @@ async def get_release(
     release_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> ReleaseOut:
     """One release. A client key gets 404 unless it is published and fixes one of its tickets."""
-    try:
-        view = await use_cases.get_release(
-            session=session, release_id=release_id, client_id=client_scope(principal)
-        )
-    except use_cases.ReleaseNotFoundError as error:
-        raise release_not_found(error) from error
+    view = await use_cases.get_release(
+        session=session, release_id=release_id, client_id=client_scope(principal)
+    )
     return ReleaseOut.of(view)
 
 
@@ -123,23 +112,15 @@ async def get_release(
 async def update_release(
     release_id: str, body: ReleaseUpdate, session: SessionDep, principal: StaffPrincipal
 ) -> ReleaseOut:
-    """Change a draft's ``kind``, ``notes`` or ``ticket_ids`` (409 once published)."""
-    given = body.model_fields_set
-    changes = use_cases.ReleaseChanges(
-        kind=body.kind if "kind" in given and body.kind is not None else use_cases.UNCHANGED,
-        notes=body.notes if "notes" in given else use_cases.UNCHANGED,
-        ticket_ids=body.ticket_ids
-        if "ticket_ids" in given and body.ticket_ids is not None
-        else use_cases.UNCHANGED,
+    """Change a draft's ``kind``, ``notes`` or ``ticket_ids`` (409 once published).
+
+    Fields left out stay as they are; ``notes: null`` clears the notes.
+    """
+    view = await use_cases.update_release(
+        session=session,
+        release_id=release_id,
+        changes=use_cases.ReleaseChanges(**body.changes()),
     )
-    try:
-        view = await use_cases.update_release(
-            session=session, release_id=release_id, changes=changes
-        )
-    except use_cases.ReleaseNotFoundError as error:
-        raise release_not_found(error) from error
-    except ReleaseNotEditableError as error:
-        raise release_not_editable(error) from error
     return ReleaseOut.of(view)
 
 
@@ -148,10 +129,7 @@ async def publish_release(
     release_id: str, session: SessionDep, principal: StaffPrincipal
 ) -> ReleaseOut:
     """Publish the release and emit ``release.published``; publishing again changes nothing."""
-    try:
-        view = await use_cases.publish_release(session=session, release_id=release_id)
-    except use_cases.ReleaseNotFoundError as error:
-        raise release_not_found(error) from error
+    view = await use_cases.publish_release(session=session, release_id=release_id)
     return ReleaseOut.of(view)
 
 
@@ -167,12 +145,9 @@ async def get_changelog(
     output_format: Annotated[Literal["json", "markdown"], Query(alias="format")] = "json",
 ) -> ChangelogOut | PlainTextResponse:
     """The fixed tickets with their titles; ``?format=markdown`` for the Markdown alone."""
-    try:
-        changelog = await use_cases.release_changelog(
-            session=session, release_id=release_id, client_id=client_scope(principal)
-        )
-    except use_cases.ReleaseNotFoundError as error:
-        raise release_not_found(error) from error
+    changelog = await use_cases.release_changelog(
+        session=session, release_id=release_id, client_id=client_scope(principal)
+    )
     markdown = render_markdown(changelog.header, changelog.entries)
     if output_format == "markdown":
         return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from aftercare_releases.domain import (
     MAX_TICKETS_PER_RELEASE,
     NOTES_MAX_LENGTH,
     PRODUCT_MAX_LENGTH,
     VERSION_MAX_LENGTH,
-    ReleaseKind,
     ReleaseStatus,
     normalize_notes,
     normalize_product,
@@ -20,6 +19,8 @@ from aftercare_releases.domain import (
     normalize_version,
 )
 from aftercare_releases.use_cases import ReleaseView
+from aftercare_shared.events.catalog import Priority, ReleaseKind, TicketStatus
+from aftercare_shared.patch import PatchBody
 
 # Raw bounds stop absurd input before the rules run; the rules give the precise message.
 # A little slack over the rule limits lets surrounding whitespace be trimmed, not refused.
@@ -56,21 +57,14 @@ class ReleaseCreate(BaseModel):
     ticket_ids: TicketIds = Field(default_factory=list)
 
 
-class ReleaseUpdate(BaseModel):
+class ReleaseUpdate(PatchBody):
     """Fields left out stay as they are; ``notes: null`` clears the notes."""
 
-    model_config = ConfigDict(extra="forbid")
+    clearable: ClassVar[frozenset[str]] = frozenset({"notes"})
 
     kind: ReleaseKind | None = None
     notes: Notes = None
     ticket_ids: TicketIds | None = None
-
-    @model_validator(mode="after")
-    def _refuse_null_for_required_fields(self) -> ReleaseUpdate:
-        for name in ("kind", "ticket_ids"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null; leave it out to keep it unchanged")
-        return self
 
 
 class ReleaseOut(BaseModel):
@@ -110,18 +104,11 @@ class ReleaseOut(BaseModel):
         )
 
 
-class ReleasePageOut(BaseModel):
-    items: list[ReleaseOut]
-    next_cursor: str | None = Field(
-        description="Pass as ?cursor= for the next (older) page; null on the last page."
-    )
-
-
 class ChangelogEntryOut(BaseModel):
     ticket_id: str
     title: str | None = Field(description="Null while the ticket is not known yet.")
-    priority: str | None
-    status: str | None
+    priority: Priority | None
+    status: TicketStatus | None
 
 
 class ChangelogOut(BaseModel):

@@ -7,13 +7,25 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
-from aftercare_shared.problems import PROBLEM_BASE_URI, Problem
+from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 from aftercare_sla import use_cases
 from aftercare_sla.api.schemas import Identifier, PlanAssignmentIn, PlanAssignmentOut
 from aftercare_sla.models import ClientPlan
 
-router = APIRouter(prefix="/v1/clients", tags=["clients"])
+router = APIRouter(
+    prefix="/v1/clients",
+    tags=["clients"],
+    responses=problem_responses(
+        {
+            401: "No or unknown credentials.",
+            403: "Assigning a plan is for staff only.",
+            404: "The client has no plan, or it is not the caller's client.",
+            422: "The body is not valid, or names a plan that does not exist (unknown-plan).",
+            429: "Too many calls with this client key; see Retry-After.",
+        }
+    ),
+)
 
 ClientId = Annotated[Identifier, Path()]
 
@@ -27,16 +39,7 @@ async def assign_plan(
     client_id: ClientId, body: PlanAssignmentIn, session: SessionDep, _: StaffPrincipal
 ) -> PlanAssignmentOut:
     """Tickets the client opens from now on are measured against this plan."""
-    try:
-        assignment = await use_cases.assign_plan(session, client_id=client_id, plan_id=body.plan_id)
-    except use_cases.PlanNotFoundError as error:
-        # 422, not 404: the URL is fine, the plan the body names is not.
-        raise Problem(
-            422,
-            f"Plan {error.plan_id!r} does not exist.",
-            problem_type=PROBLEM_BASE_URI + "unknown-plan",
-            title="Unknown plan",
-        ) from error
+    assignment = await use_cases.assign_plan(session, client_id=client_id, plan_id=body.plan_id)
     return assignment_out(assignment)
 
 
@@ -44,11 +47,5 @@ async def assign_plan(
 async def get_client_plan(
     client_id: ClientId, session: SessionDep, principal: CurrentPrincipal
 ) -> PlanAssignmentOut:
-    assignment = (
-        await use_cases.get_client_plan(session, client_id=client_id)
-        if principal.may_see_client(client_id)
-        else None  # another client's assignment is "not found": existence must not leak
-    )
-    if assignment is None:
-        raise Problem(404, f"Client {client_id!r} has no plan.")
+    assignment = await use_cases.get_client_plan(session, client_id=client_id, viewer=principal)
     return assignment_out(assignment)

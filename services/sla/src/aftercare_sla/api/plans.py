@@ -2,68 +2,72 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from aftercare_shared.auth.dependencies import StaffPrincipal
-from aftercare_shared.problems import PROBLEM_BASE_URI, Problem
+from aftercare_shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    Page,
+    PageCursor,
+    PageLimit,
+    decode_cursor,
+    page_of,
+)
+from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 from aftercare_sla import use_cases
-from aftercare_sla.api.schemas import Identifier, PlanCreate, PlanList, PlanOut
-from aftercare_sla.domain import CalendarError
+from aftercare_sla.api.schemas import Identifier, PlanCreate, PlanOut
 from aftercare_sla.models import Plan
 
-router = APIRouter(prefix="/v1/plans", tags=["plans"])
+router = APIRouter(
+    prefix="/v1/plans",
+    tags=["plans"],
+    responses=problem_responses(
+        {
+            401: "No or unknown credentials.",
+            403: "Plans are for staff only.",
+            404: "No such plan.",
+            422: "The body, the calendar or the cursor is not valid; nothing was stored.",
+            429: "Too many calls with this client key; see Retry-After.",
+        }
+    ),
+)
 
 
 def plan_out(plan: Plan) -> PlanOut:
     return PlanOut.model_validate(plan, from_attributes=True)
 
 
-def plan_not_found(plan_id: str) -> Problem:
-    return Problem(404, f"Plan {plan_id!r} does not exist.")
-
-
 @router.post("", status_code=201, response_model=PlanOut)
 async def create_plan(body: PlanCreate, session: SessionDep, _: StaffPrincipal) -> PlanOut:
-    try:
-        plan = await use_cases.create_plan(
-            session,
-            name=body.name,
-            targets=body.targets.model_dump(),
-            calendar=body.calendar,
-            at_risk_ratio=body.at_risk_ratio,
-        )
-    except CalendarError as error:
-        # Same shape as the other validation problems, so clients handle one format.
-        raise Problem(
-            422,
-            f"The calendar is not valid: {error}",
-            problem_type=PROBLEM_BASE_URI + "validation-failed",
-            title="Validation failed",
-            errors=[{"location": "body.calendar", "message": str(error), "kind": "calendar"}],
-        ) from error
+    plan = await use_cases.create_plan(
+        session,
+        name=body.name,
+        targets=body.targets.model_dump(),
+        calendar=body.calendar,
+        at_risk_ratio=body.at_risk_ratio,
+    )
     return plan_out(plan)
 
 
-@router.get("", response_model=PlanList)
+@router.get("", response_model=Page[PlanOut])
 async def list_plans(
     session: SessionDep,
     _: StaffPrincipal,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> PlanList:
-    """Oldest first. Plans are never changed or deleted, so offsets neither skip nor repeat."""
-    plans = await use_cases.list_plans(session, limit=limit, offset=offset)
-    return PlanList(items=[plan_out(plan) for plan in plans])
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[PlanOut]:
+    """Oldest first."""
+    after = None if cursor is None else decode_cursor(cursor, datetime, str)
+    plans = await use_cases.list_plans(session, limit=limit + 1, after=after)
+    return page_of(plans, limit=limit, key=lambda plan: (plan.created_at, plan.id), item=plan_out)
 
 
 @router.get("/{plan_id}", response_model=PlanOut)
 async def get_plan(
     plan_id: Annotated[Identifier, Path()], session: SessionDep, _: StaffPrincipal
 ) -> PlanOut:
-    plan = await use_cases.get_plan(session, plan_id=plan_id)
-    if plan is None:
-        raise plan_not_found(plan_id)
-    return plan_out(plan)
+    return plan_out(await use_cases.get_plan(session, plan_id=plan_id))

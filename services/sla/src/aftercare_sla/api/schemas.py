@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from aftercare_sla.clocks import ClockState, Metric
+from aftercare_shared.events.catalog import Priority, SlaMetric, TicketStatus
+from aftercare_sla.domain.clocks import ClockState
 
 MAX_TARGET_MINUTES = 525_600
 """A year: a longer target is a typo, and it keeps deadline arithmetic bounded."""
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TargetMinutes = Annotated[int, Field(strict=True, gt=0, le=MAX_TARGET_MINUTES)]
-PriorityName = Literal["P1", "P2", "P3", "P4"]
 
 
 class MetricTargets(BaseModel):
@@ -35,7 +35,11 @@ class MetricTargets(BaseModel):
 
 
 class PlanTargets(BaseModel):
-    """Targets for every priority: a plan that forgets one would leave tickets unmeasured."""
+    """Targets for every priority: a plan that forgets one would leave tickets unmeasured.
+
+    One field per catalog priority (``PRIORITIES``), spelled out so the OpenAPI document
+    shows each; a unit test keeps the two in step.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -52,7 +56,12 @@ class PlanCreate(BaseModel):
     targets: PlanTargets
     calendar: dict[str, Any] | None = Field(
         default=None,
-        description="Business calendar (see DESIGN.md); absent or null means 24x7.",
+        description="Business calendar; absent or null means 24x7. An IANA `timezone`, "
+        'weekly `hours` as local `["HH:MM", "HH:MM"]` ranges per weekday (`mon`..`sun`, '
+        "missing = closed), explicit `holidays`, optional `holiday_country` / "
+        "`holiday_subdivision` public holidays, and per-date `overrides` (`[]` = closed). "
+        'The full rules are in docs/architecture.md, section "Business calendar and SLA '
+        'clocks".',
         json_schema_extra={
             "example": {
                 "timezone": "Europe/London",
@@ -82,10 +91,6 @@ class PlanOut(BaseModel):
     created_at: datetime
 
 
-class PlanList(BaseModel):
-    items: list[PlanOut]
-
-
 class PlanAssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -99,7 +104,7 @@ class PlanAssignmentOut(BaseModel):
 
 
 class ClockOut(BaseModel):
-    metric: Metric
+    metric: SlaMetric
     state: ClockState
     target_seconds: int = Field(description="The target in business seconds.")
     started_at: datetime
@@ -120,6 +125,6 @@ class TicketSlaOut(BaseModel):
     ticket_id: str
     client_id: str
     plan_id: str | None = Field(description="null: the client had no plan when it was created.")
-    priority: PriorityName
-    status: str
+    priority: Priority
+    status: TicketStatus
     clocks: list[ClockOut]

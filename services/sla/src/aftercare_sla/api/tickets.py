@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from aftercare_shared.auth.dependencies import CurrentPrincipal
-from aftercare_shared.problems import Problem
+from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 from aftercare_sla import use_cases
-from aftercare_sla.api.schemas import ClockOut, Identifier, PriorityName, TicketSlaOut
+from aftercare_sla.api.schemas import ClockOut, Identifier, TicketSlaOut
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+router = APIRouter(
+    prefix="/v1/tickets",
+    tags=["tickets"],
+    responses=problem_responses(
+        {
+            401: "No or unknown credentials.",
+            404: "sla has not seen the ticket, or it is another client's.",
+            422: "The ticket id is not valid.",
+            429: "Too many calls with this client key; see Retry-After.",
+        }
+    ),
+)
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -44,16 +55,13 @@ def clock_out(view: use_cases.ClockView) -> ClockOut:
 async def get_ticket_sla(
     ticket_id: Annotated[Identifier, Path()], session: SessionDep, principal: CurrentPrincipal
 ) -> TicketSlaOut:
-    view = await use_cases.ticket_sla(session, ticket_id=ticket_id)
-    # Another client's ticket is "not found", not "forbidden": existence must not leak.
-    if view is None or not principal.may_see_client(view.ticket.client_id):
-        raise Problem(404, f"Ticket {ticket_id!r} is not known to sla.")
+    view = await use_cases.ticket_sla(session, ticket_id=ticket_id, viewer=principal)
     ticket = view.ticket
     return TicketSlaOut(
         ticket_id=ticket.ticket_id,
         client_id=ticket.client_id,
         plan_id=ticket.plan_id,
-        priority=cast(PriorityName, ticket.priority),  # validated by the ticket event contract
+        priority=ticket.priority,
         status=ticket.status,
         clocks=[clock_out(clock) for clock in view.clocks],
     )

@@ -11,12 +11,16 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from aftercare_intake.domain import OPEN_STATUSES
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import create_messaging_tables, drop_messaging_tables
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+SCHEMA = schema_of(ServiceName.INTAKE)
 
 
 def upgrade() -> None:
@@ -27,7 +31,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_clients")),
-        schema="intake",
+        schema=SCHEMA,
     )
     op.create_table(
         "idempotency_keys",
@@ -43,16 +47,16 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("client_id", "key", name=op.f("pk_idempotency_keys")),
-        schema="intake",
+        schema=SCHEMA,
     )
-    create_messaging_tables("intake")
+    create_messaging_tables(SCHEMA)
     op.create_table(
         "processed_releases",
         sa.Column("release_id", sa.Text(), nullable=False),
         sa.Column("resolved_count", sa.BigInteger(), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("release_id", name=op.f("pk_processed_releases")),
-        schema="intake",
+        schema=SCHEMA,
     )
     op.create_table(
         "api_keys",
@@ -64,14 +68,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["intake.clients.id"], name=op.f("fk_api_keys_client_id_clients")
+            ["client_id"], [f"{SCHEMA}.clients.id"], name=op.f("fk_api_keys_client_id_clients")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
-        schema="intake",
+        schema=SCHEMA,
     )
     op.create_index(
-        op.f("ix_api_keys_client_id"), "api_keys", ["client_id"], unique=False, schema="intake"
+        op.f("ix_api_keys_client_id"), "api_keys", ["client_id"], unique=False, schema=SCHEMA
     )
     op.create_table(
         "tickets",
@@ -102,30 +106,28 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["intake.clients.id"], name=op.f("fk_tickets_client_id_clients")
+            ["client_id"], [f"{SCHEMA}.clients.id"], name=op.f("fk_tickets_client_id_clients")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
-        schema="intake",
+        schema=SCHEMA,
     )
     op.create_index(
         "ix_tickets_client_created",
         "tickets",
         ["client_id", "created_at", "id"],
         unique=False,
-        schema="intake",
+        schema=SCHEMA,
     )
     op.create_index(
-        "ix_tickets_created", "tickets", ["created_at", "id"], unique=False, schema="intake"
+        "ix_tickets_created", "tickets", ["created_at", "id"], unique=False, schema=SCHEMA
     )
     op.create_index(
         "uq_tickets_open_fingerprint",
         "tickets",
         ["client_id", "fingerprint"],
         unique=True,
-        schema="intake",
-        postgresql_where=sa.text(
-            "status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')"
-        ),
+        schema=SCHEMA,
+        postgresql_where=sa.text(sql_one_of("status", OPEN_STATUSES)),
     )
     op.create_table(
         "comments",
@@ -136,33 +138,31 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["ticket_id"], ["intake.tickets.id"], name=op.f("fk_comments_ticket_id_tickets")
+            ["ticket_id"], [f"{SCHEMA}.tickets.id"], name=op.f("fk_comments_ticket_id_tickets")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comments")),
-        schema="intake",
+        schema=SCHEMA,
     )
     op.create_index(
-        op.f("ix_comments_ticket_id"), "comments", ["ticket_id"], unique=False, schema="intake"
+        op.f("ix_comments_ticket_id"), "comments", ["ticket_id"], unique=False, schema=SCHEMA
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_comments_ticket_id"), table_name="comments", schema="intake")
-    op.drop_table("comments", schema="intake")
+    op.drop_index(op.f("ix_comments_ticket_id"), table_name="comments", schema=SCHEMA)
+    op.drop_table("comments", schema=SCHEMA)
     op.drop_index(
         "uq_tickets_open_fingerprint",
         table_name="tickets",
-        schema="intake",
-        postgresql_where=sa.text(
-            "status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')"
-        ),
+        schema=SCHEMA,
+        postgresql_where=sa.text(sql_one_of("status", OPEN_STATUSES)),
     )
-    op.drop_index("ix_tickets_created", table_name="tickets", schema="intake")
-    op.drop_index("ix_tickets_client_created", table_name="tickets", schema="intake")
-    op.drop_table("tickets", schema="intake")
-    op.drop_index(op.f("ix_api_keys_client_id"), table_name="api_keys", schema="intake")
-    op.drop_table("api_keys", schema="intake")
-    op.drop_table("processed_releases", schema="intake")
-    drop_messaging_tables("intake")
-    op.drop_table("idempotency_keys", schema="intake")
-    op.drop_table("clients", schema="intake")
+    op.drop_index("ix_tickets_created", table_name="tickets", schema=SCHEMA)
+    op.drop_index("ix_tickets_client_created", table_name="tickets", schema=SCHEMA)
+    op.drop_table("tickets", schema=SCHEMA)
+    op.drop_index(op.f("ix_api_keys_client_id"), table_name="api_keys", schema=SCHEMA)
+    op.drop_table("api_keys", schema=SCHEMA)
+    op.drop_table("processed_releases", schema=SCHEMA)
+    drop_messaging_tables(SCHEMA)
+    op.drop_table("idempotency_keys", schema=SCHEMA)
+    op.drop_table("clients", schema=SCHEMA)

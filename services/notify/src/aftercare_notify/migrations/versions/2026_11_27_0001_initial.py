@@ -17,6 +17,7 @@ from aftercare_shared.client_keys import (
     create_client_api_keys_table,
     drop_client_api_keys_table,
 )
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import create_messaging_tables, drop_messaging_tables
 
 revision: str = "0001_initial"
@@ -24,7 +25,13 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SCHEMA = "notify"
+SCHEMA = schema_of(ServiceName.NOTIFY)
+
+# The allowed values as this revision created them. They are written here, not imported
+# from the domain, so the revision keeps its meaning when a later one changes them.
+CHANNELS = ("webhook",)
+ENDPOINT_STATUSES = ("enabled", "disabled")
+DELIVERY_STATUSES = ("pending", "succeeded", "failed", "cancelled")
 
 
 def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
@@ -53,8 +60,8 @@ def upgrade() -> None:
         _timestamp("created_at"),
         _timestamp("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_endpoints"),
-        sa.CheckConstraint("channel IN ('webhook')", name="ck_endpoints_channel"),
-        sa.CheckConstraint("status IN ('enabled', 'disabled')", name="ck_endpoints_status"),
+        sa.CheckConstraint(sql_one_of("channel", CHANNELS), name="ck_endpoints_channel"),
+        sa.CheckConstraint(sql_one_of("status", ENDPOINT_STATUSES), name="ck_endpoints_status"),
         schema=SCHEMA,
     )
     op.create_index(
@@ -111,10 +118,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "endpoint_id", "message_id", name="uq_deliveries_endpoint_id_message_id"
         ),
-        sa.CheckConstraint(
-            "status IN ('pending', 'succeeded', 'failed', 'cancelled')",
-            name="ck_deliveries_status",
-        ),
+        sa.CheckConstraint(sql_one_of("status", DELIVERY_STATUSES), name="ck_deliveries_status"),
         schema=SCHEMA,
     )
     op.create_index(

@@ -12,10 +12,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from aftercare_releases.domain import RELEASE_STATUSES
 from aftercare_shared.client_keys import (
     create_client_api_keys_table,
     drop_client_api_keys_table,
 )
+from aftercare_shared.events.catalog import RELEASE_KINDS
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import create_messaging_tables, drop_messaging_tables
 
 revision: str = "2026_11_27_0001"
@@ -23,7 +26,7 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SCHEMA = "releases"
+SCHEMA = schema_of(ServiceName.RELEASES)
 
 
 def upgrade() -> None:
@@ -42,11 +45,8 @@ def upgrade() -> None:
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_releases"),
         sa.UniqueConstraint("product", "version", name="uq_releases_product_version"),
-        sa.CheckConstraint(
-            "kind IN ('feature', 'security', 'bugfix', 'performance', 'maintenance')",
-            name="ck_releases_kind_known",
-        ),
-        sa.CheckConstraint("status IN ('draft', 'published')", name="ck_releases_status_known"),
+        sa.CheckConstraint(sql_one_of("kind", RELEASE_KINDS), name="ck_releases_kind_known"),
+        sa.CheckConstraint(sql_one_of("status", RELEASE_STATUSES), name="ck_releases_status_known"),
         sa.CheckConstraint(
             "(status = 'published') = (published_at IS NOT NULL)",
             name="ck_releases_published_at_iff_published",

@@ -12,14 +12,17 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from aftercare_shared.client_keys import create_client_api_keys_table, drop_client_api_keys_table
+from aftercare_shared.events.catalog import SLA_METRICS
+from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import create_messaging_tables, drop_messaging_tables
+from aftercare_sla.domain.clocks import TimerKind
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SCHEMA = "sla"
+SCHEMA = schema_of(ServiceName.SLA)
 
 
 def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
@@ -98,9 +101,7 @@ def upgrade() -> None:
         _timestamp("breached_at", nullable=True),
         _timestamp("at_risk_reached_at", nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.CheckConstraint(
-            "metric IN ('first_response', 'resolution')", name=op.f("ck_clocks_metric_known")
-        ),
+        sa.CheckConstraint(sql_one_of("metric", SLA_METRICS), name=op.f("ck_clocks_metric_known")),
         sa.CheckConstraint(
             "met_at IS NULL OR breached_at IS NULL", name=op.f("ck_clocks_met_or_breached")
         ),
@@ -125,7 +126,8 @@ def upgrade() -> None:
         _timestamp("due_at"),
         sa.Column("clock_version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('at_risk', 'breach')", name=op.f("ck_clock_timers_kind_known")
+            sql_one_of("kind", [kind.value for kind in TimerKind]),
+            name=op.f("ck_clock_timers_kind_known"),
         ),
         sa.ForeignKeyConstraint(
             ["clock_id"],

@@ -1,0 +1,52 @@
+"""One way to read a PATCH body: a field left out is unchanged, ``null`` clears it.
+
+Request schemas subclass :class:`PatchBody` and list in ``clearable`` the fields that
+may be set to ``null``; ``null`` for any other field is a 422. Routes hand
+``body.changes()`` to the use case, whose change set defaults every field to
+:data:`UNSET`, so "left out" and "set to null" never look alike anywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar, Final, TypeVar
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`: "the caller did not mention this field"."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+ValueT = TypeVar("ValueT")
+
+
+def is_set(value: ValueT | Unset) -> bool:
+    return value is not UNSET
+
+
+class PatchBody(BaseModel):
+    """Base of every PATCH request body (unknown fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+    """Fields that accept ``null`` (meaning: clear the value)."""
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required_fields(self) -> PatchBody:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.clearable:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it unchanged")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent, by name (``None`` only for clearable fields)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
