@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from aftercare_intake.consumers import handlers
-from aftercare_intake.housekeeping import idempotency_purge_job
+from aftercare_intake.jobs import idempotency_purge_job
 from aftercare_intake.models import ProcessedRelease
 from aftercare_shared.clock import FrozenClock, use_clock, utc_now
 from aftercare_shared.events import CloudEvent

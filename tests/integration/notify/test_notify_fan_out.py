@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
+from aftercare_notify.jobs import PURGE_INTERVAL_SECONDS, retention_job
 from aftercare_notify.models import CLIENT_API_KEYS, Delivery, Message
-from aftercare_notify.retention import PURGE_INTERVAL_SECONDS, retention_job
 from aftercare_shared.clock import FrozenClock, use_clock, utc_now
 from aftercare_shared.consumer import PermanentEventError
 from aftercare_shared.events import CloudEvent

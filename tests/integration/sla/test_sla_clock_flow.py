@@ -28,9 +28,9 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.settings import CommonSettings
 from aftercare_sla import repository
+from aftercare_sla.jobs import process_due_timers, timer_job
 from aftercare_sla.models import Client, ClockTimer
 from aftercare_sla.settings import SlaSettings
-from aftercare_sla.timers import process_due_timers, timer_job
 from tests.integration.sla.sla_support import (
     OFFICE_HOURS_LONDON,
     apply_events,

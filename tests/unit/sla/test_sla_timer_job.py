@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from aftercare_shared.settings import CommonSettings
+from aftercare_sla.jobs import timer_job
 from aftercare_sla.settings import SlaSettings
-from aftercare_sla.timers import timer_job
 
 
 def test_the_timer_job_polls_and_batches_as_configured() -> None:

@@ -9,7 +9,7 @@ from aftercare_intake.api import clients, reports, staff_tokens, tickets
 from aftercare_intake.api.dependencies import ReportRateLimiter
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
 from aftercare_intake.errors import PROBLEM_TYPES
-from aftercare_intake.housekeeping import idempotency_purge_job
+from aftercare_intake.jobs import idempotency_purge_job
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from aftercare_notify.api import deliveries, endpoints
 from aftercare_notify.consumers import build_handlers
 from aftercare_notify.errors import PROBLEM_TYPES
+from aftercare_notify.jobs import retention_job
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL
-from aftercare_notify.retention import retention_job
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker

@@ -10,9 +10,9 @@ from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_a
 from aftercare_sla.api import clients, plans, tickets
 from aftercare_sla.consumers import handlers
 from aftercare_sla.errors import PROBLEM_TYPES
+from aftercare_sla.jobs import timer_job
 from aftercare_sla.models import client_api_keys
 from aftercare_sla.settings import SlaSettings
-from aftercare_sla.timers import timer_job
 
 
 def create_app(settings: SlaSettings | None = None) -> FastAPI:

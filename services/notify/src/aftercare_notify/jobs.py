@@ -1,4 +1,4 @@
-"""Keep notify's history bounded: messages older than the retention window are deleted."""
+"""Notify's periodic job: keep history bounded by deleting messages past the retention window."""
 
 from __future__ import annotations
 

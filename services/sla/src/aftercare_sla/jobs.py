@@ -1,4 +1,4 @@
-"""Fire due SLA timers: ``sla.at_risk`` and ``sla.breached``, durable and exactly once.
+"""sla's periodic job: fire due SLA timers (``sla.at_risk``, ``sla.breached``), durable and once.
 
 A batch of due timers is claimed with ``FOR UPDATE SKIP LOCKED`` (replicas share the work
 and never fire a timer twice), their clocks are locked, the events go to the outbox and
