@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from aftercare_intake.app import create_app
 from aftercare_intake.domain import REOPENED_STATUS
+from aftercare_intake.models import Base
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.errors import PROBLEM_BASE_URI
 from aftercare_shared.events.catalog import TicketReopened
@@ -25,6 +26,7 @@ from tests.integration.intake.intake_support import (
     outbox_events,
 )
 from tests.support.asgi import serving
+from tests.support.schema_drift import migrated_schema
 
 
 async def test_report_opens_ticket_then_deduplicates(
@@ -274,3 +276,11 @@ async def test_every_client_key_call_is_rate_limited(database_url: str) -> None:
         # Staff are not client systems: the per-key limit does not apply to them.
         staff_codes = [(await api.get("/v1/clients", headers=STAFF)).status_code for _ in range(5)]
         assert staff_codes == [200] * 5
+
+
+async def test_the_migrated_schema_is_what_the_models_describe(database_url: str) -> None:
+    tables, differences = await migrated_schema(
+        database_url, schema=ServiceName.INTAKE, metadata=Base.metadata
+    )
+    assert {"clients", "api_keys", "tickets", "comments"} <= tables
+    assert differences == []

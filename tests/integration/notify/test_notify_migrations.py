@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from aftercare_notify.models import Base
 from aftercare_shared.migrations import downgrade, upgrade
 from tests.integration.notify.notify_support import migrated_notify_database
+from tests.support.schema_drift import migrated_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -45,3 +47,10 @@ async def test_upgrade_downgrade_upgrade() -> None:
         assert await _tables(url) == set()
         await asyncio.to_thread(upgrade, "notify", url)
         assert await _tables(url) == TABLES
+
+
+async def test_the_migrated_schema_is_what_the_models_describe() -> None:
+    async with migrated_notify_database() as url:
+        tables, differences = await migrated_schema(url, schema="notify", metadata=Base.metadata)
+        assert tables - {"alembic_version"} == TABLES
+        assert differences == []

@@ -6,15 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aftercare_releases.models import Base
 from aftercare_shared.migrations import downgrade, upgrade
 from devkit.databases import create_database, drop_database
+from tests.support.schema_drift import migrated_schema
 
 pytestmark = pytest.mark.integration
 
@@ -53,31 +51,9 @@ async def database_url() -> AsyncIterator[str]:
     await drop_database(url)
 
 
-def _only_the_releases_schema(name: str | None, type_: str, _parent: object) -> bool:
-    return type_ != "schema" or name == "releases"
-
-
 async def _inspect(database_url: str) -> tuple[set[str], list[object]]:
     """The releases tables, and how the migrated schema differs from the models."""
-
-    def look(connection: Connection) -> tuple[set[str], list[object]]:
-        tables = set(inspect(connection).get_table_names(schema="releases"))
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "include_schemas": True,
-                "include_name": _only_the_releases_schema,
-                "version_table_schema": "releases",
-            },
-        )
-        return tables, list(compare_metadata(context, Base.metadata)) if tables else []
-
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(look)
-    finally:
-        await engine.dispose()
+    return await migrated_schema(database_url, schema="releases", metadata=Base.metadata)
 
 
 async def _check_constraints(database_url: str) -> dict[str, str]:
