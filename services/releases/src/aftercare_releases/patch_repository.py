@@ -27,7 +27,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -222,7 +222,7 @@ def _current(*conditions: ColumnElement[bool]) -> Any:
             Deployment.version,
         )
         .where(Deployment.status == "succeeded", *conditions)
-        .distinct(Deployment.client_id, Deployment.environment, Deployment.product)
+        .ext(distinct_on(Deployment.client_id, Deployment.environment, Deployment.product))
         .order_by(
             Deployment.client_id,
             Deployment.environment,
@@ -273,7 +273,7 @@ def _sbom_deployments(*conditions: ColumnElement[bool]) -> Any:
         .where(
             Deployment.status == "succeeded", Deployment.sbom_uploaded_at.is_not(None), *conditions
         )
-        .distinct(Deployment.client_id, Deployment.environment, Deployment.product)
+        .ext(distinct_on(Deployment.client_id, Deployment.environment, Deployment.product))
         .order_by(
             Deployment.client_id,
             Deployment.environment,
