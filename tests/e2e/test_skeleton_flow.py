@@ -205,8 +205,9 @@ async def test_report_to_release_flow(
         # releases learns the ticket's title from aftercare.tickets before it publishes, so
         # the changelog the webhook carries names the ticket.
         async def ticket_known() -> bool:
-            body = (await http.get(f"{releases}/v1/releases/{release_id}", headers=STAFF)).json()
-            return body["unknown_ticket_ids"] == []
+            answer = await http.get(f"{releases}/v1/releases/{release_id}", headers=STAFF)
+            unknown: list[str] = answer.json()["unknown_ticket_ids"]
+            return unknown == []
 
         await eventually(ticket_known, "releases to know the ticket")
         published = await http.post(f"{releases}/v1/releases/{release_id}/publish", headers=STAFF)

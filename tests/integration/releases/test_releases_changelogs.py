@@ -58,8 +58,9 @@ async def test_changelogs_in_three_scopes(
         ("security", [hole.ticket_id]),
     ]
     assert one["markdown"].index("### Added") < one["markdown"].index("### Security")
-    [event] = await events_of(session_factory, "release.published", ids["1.1.0"])
-    assert [section["change_type"] for section in event.data["changelog"]] == ["added", "security"]
+    [published] = await events_of(session_factory, "release.published", ids["1.1.0"])
+    sections = published.data["changelog"]
+    assert [section["change_type"] for section in sections] == ["added", "security"]
 
     # Per product, after `from` up to and including `to`, newest first.
     ranged = await api.get(
