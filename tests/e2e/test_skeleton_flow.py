@@ -201,6 +201,15 @@ async def test_report_to_release_flow(
         assert release.status_code == 201, release.text
         assert release.json()["status"] == "draft"
         release_id = release.json()["id"]
+
+        # releases learns the ticket's title from aftercare.tickets before it publishes, so
+        # the changelog the webhook carries names the ticket.
+        async def ticket_known() -> bool:
+            answer = await http.get(f"{releases}/v1/releases/{release_id}", headers=STAFF)
+            unknown: list[str] = answer.json()["unknown_ticket_ids"]
+            return unknown == []
+
+        await eventually(ticket_known, "releases to know the ticket")
         published = await http.post(f"{releases}/v1/releases/{release_id}/publish", headers=STAFF)
         again = await http.post(f"{releases}/v1/releases/{release_id}/publish", headers=STAFF)
         assert published.json()["status"] == "published"
@@ -251,6 +260,17 @@ async def test_report_to_release_flow(
     ]
     assert len(published_hooks) == 1  # published twice, announced once
     assert published_hooks[0]["data"]["ticket_ids"] == [ticket_id]
+    # The integrator's webhook carries the Keep a Changelog changelog and its Markdown.
+    hook = published_hooks[0]["data"]
+    assert (hook["product"], hook["version"], hook["kind"]) == ("acme-shop", "2.4.1", "bugfix")
+    assert hook["changelog"] == [
+        {
+            "change_type": "fixed",
+            "entries": [{"ticket_id": ticket_id, "title": "Payments fail at checkout"}],
+        }
+    ]
+    assert "## [2.4.1] - " in hook["changelog_markdown"]
+    assert f"Payments fail at checkout (`{ticket_id}`)" in hook["changelog_markdown"]
 
     # Integrators reading Kafka get standard CloudEvents.
     ticket_events = await read_ticket_events(

@@ -332,7 +332,7 @@ async def test_unknown_release_is_a_404_everywhere(
         assert response.json()["detail"] == "No such release."
 
 
-async def test_list_pages_newest_first_without_gaps_or_repeats(
+async def test_list_pages_in_version_precedence_without_gaps_or_repeats(
     api: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:
     product = unique_product()
@@ -353,7 +353,7 @@ async def test_list_pages_newest_first_without_gaps_or_repeats(
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == list(reversed(ids))
+    assert seen == ids  # precedence order (1.0.0 first), not creation order
     assert pages == 3
 
 
@@ -361,8 +361,8 @@ async def test_list_filters_by_status_and_kind(
     api: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:
     product = unique_product()
-    draft = await create(api, staff, product=product, version="1.0", kind="feature")
-    shipped = await create(api, staff, product=product, version="1.1", kind="security")
+    draft = await create(api, staff, product=product, version="1.0.0", kind="feature")
+    shipped = await create(api, staff, product=product, version="1.1.0", kind="security")
     await api.post(f"/v1/releases/{shipped['id']}/publish", headers=staff)
 
     async def ids(**params: str) -> list[str]:
@@ -375,7 +375,7 @@ async def test_list_filters_by_status_and_kind(
     assert await ids(status="draft") == [draft["id"]]
     assert await ids(status="published") == [shipped["id"]]
     assert await ids(kind="security") == [shipped["id"]]
-    assert await ids() == [shipped["id"], draft["id"]]
+    assert await ids() == [draft["id"], shipped["id"]]  # version precedence
 
 
 @pytest.mark.parametrize(
@@ -447,7 +447,7 @@ async def test_a_page_holds_fifty_releases_unless_told_otherwise(
         params={"product": product, "cursor": first.json()["next_cursor"]},
         headers=staff,
     )
-    assert [item["version"] for item in rest.json()["items"]] == ["1.0.0"]
+    assert [item["version"] for item in rest.json()["items"]] == ["1.0.50"]
     assert rest.json()["next_cursor"] is None
     widest = await api.get("/v1/releases", params={"product": product, "limit": 200}, headers=staff)
     assert len(widest.json()["items"]) == 51
@@ -536,7 +536,13 @@ async def test_changelog_lists_tickets_with_what_is_known(
     assert changelog.status_code == 200
     body = changelog.json()
     assert body["entries"] == [
-        {"ticket_id": unknown, "title": None, "priority": None, "status": None}
+        {
+            "ticket_id": unknown,
+            "title": None,
+            "priority": None,
+            "status": None,
+            "change_type": "fixed",
+        }
     ]
     assert "(title not known yet)" in body["markdown"]
     markdown = await api.get(

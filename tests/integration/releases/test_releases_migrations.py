@@ -24,22 +24,34 @@ EXPECTED_TABLES = {
     "release_items",
     "releases",
     "ticket_views",
+    "products",
+    "deployments",
+    "sbom_components",
+    "advisories",
+    "advisory_packages",
+    "exposures",
 }
 
 # The check constraints as Postgres reports them: the values the models' ``sql_one_of``
 # must keep producing. The names are doubled ("ck_releases_ck_releases_…") because Alembic
 # applied the naming convention to the initial migration's already complete names; that
-# is the deployed schema, so it is pinned here until a migration renames them.
+# is the deployed schema, so it is pinned here until a migration renames them. The patch
+# management revision replaced the status checks under their single-prefix names.
 EXPECTED_CHECKS = {
     "ck_releases_ck_releases_kind_known": (
         "CHECK ((kind = ANY (ARRAY['feature'::text, 'security'::text, 'bugfix'::text, "
         "'performance'::text, 'maintenance'::text])))"
     ),
-    "ck_releases_ck_releases_status_known": (
-        "CHECK ((status = ANY (ARRAY['draft'::text, 'published'::text])))"
+    "ck_releases_status_known": (
+        "CHECK ((status = ANY (ARRAY['draft'::text, 'scheduled'::text, 'published'::text, "
+        "'cancelled'::text, 'rolled_back'::text])))"
     ),
-    "ck_releases_ck_releases_published_at_iff_published": (
-        "CHECK (((status = 'published'::text) = (published_at IS NOT NULL)))"
+    "ck_releases_published_at_iff_published": (
+        "CHECK (((status = ANY (ARRAY['published'::text, 'rolled_back'::text])) = "
+        "(published_at IS NOT NULL)))"
+    ),
+    "ck_releases_publish_at_iff_scheduled": (
+        "CHECK (((status = 'scheduled'::text) = (publish_at IS NOT NULL)))"
     ),
 }
 

@@ -129,9 +129,9 @@ async def test_a_client_lists_only_what_it_may_see(
     beta = (await api.get("/v1/releases", params=params, headers=scenario.beta.headers)).json()
     everything = (await api.get("/v1/releases", params=params, headers=staff)).json()
     assert [item["id"] for item in alpha["items"]] == [scenario.shared_release["id"]]
-    assert [item["id"] for item in beta["items"]] == [
-        scenario.beta_release["id"],
+    assert [item["id"] for item in beta["items"]] == [  # version precedence
         scenario.shared_release["id"],
+        scenario.beta_release["id"],
     ]
     assert len(everything["items"]) == 3
     assert all(item["ticket_ids"] == [scenario.alpha_ticket] for item in alpha["items"])
@@ -148,6 +148,7 @@ async def test_a_client_reads_the_changelog_of_its_own_tickets_only(
             "title": "Checkout *crashes*",
             "priority": "P1",
             "status": "new",
+            "change_type": "fixed",
         }
     ]
     assert "Checkout \\*crashes\\*" in mine["markdown"]

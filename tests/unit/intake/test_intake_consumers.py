@@ -90,6 +90,10 @@ def test_intake_handles_releases_and_every_sla_clock_event_and_nothing_else() ->
     assert handlers.handled_types == {
         ReleasePublished.event_type,
         *(payload_type.event_type for payload_type, _ in SLA_TYPES),
+        # patch management (aftercare_intake.patch_tickets)
+        "advisory.matched",
+        "advisory.patched",
+        "release.rolled_back",
     }
     # intake owns the client keys: it keeps no read model of them.
     assert ClientApiKeyIssued.event_type not in handlers.handled_types

@@ -17,35 +17,12 @@ from aftercare_releases.domain import (
     normalize_notes,
     normalize_product,
     normalize_ticket_ids,
-    normalize_version,
     unknown_ticket_ids,
 )
 from aftercare_releases.errors import ReleaseNotEditableError
 from aftercare_shared.errors import ConflictError
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("1.4.2", "1.4.2"),
-        ("  2.0.0-rc.1+build.7 ", "2.0.0-rc.1+build.7"),
-        ("2026.11.27", "2026.11.27"),
-        ("v3", "v3"),
-        ("build_512", "build_512"),
-    ],
-)
-def test_version_accepts_semantic_calendar_and_build_styles(raw: str, expected: str) -> None:
-    assert normalize_version(raw) == expected
-
-
-@pytest.mark.parametrize(
-    "raw", ["", "   ", "1.0 beta", "-1.0", ".1", "1/2", "1.0\n2", "x" * 65, "1.0;drop"]
-)
-def test_version_refuses_empty_spaced_or_odd_strings(raw: str) -> None:
-    with pytest.raises(ReleaseRuleError):
-        normalize_version(raw)
 
 
 def test_product_is_trimmed_and_bounded() -> None:

@@ -2,6 +2,8 @@
 
 - ``release.published`` resolves the open tickets the release lists.
 - ``sla.*`` clock events update the SLA state shown on the ticket view.
+- ``advisory.matched`` / ``advisory.patched`` open and resolve security tickets, and
+  ``release.rolled_back`` reopens what the release resolved (:mod:`.patch_tickets`).
 
 intake owns client API keys itself, so it keeps no read model of them.
 """
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import use_cases
+from aftercare_intake import patch_tickets, use_cases
 from aftercare_intake.domain import SlaViewState
 from aftercare_shared.consumer.handlers import EventHandlers, PayloadHandler
 from aftercare_shared.events.catalog import (
+    AdvisoryMatched,
+    AdvisoryPatched,
     ReleasePublished,
+    ReleaseRolledBack,
     SlaAtRisk,
     SlaBreached,
     SlaClockEvent,
@@ -63,3 +68,7 @@ handlers.add(SlaBreached, _shows_sla_state("breached"))
 handlers.add(SlaMet, _shows_sla_state("met"))
 handlers.add(SlaPaused, _shows_sla_state("paused"))
 handlers.add(SlaResumed, _shows_sla_state("running"))
+
+handlers.add(AdvisoryMatched, patch_tickets.open_security_ticket)
+handlers.add(AdvisoryPatched, patch_tickets.resolve_patched)
+handlers.add(ReleaseRolledBack, patch_tickets.reopen_rolled_back)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from aftercare_releases.api import releases, tickets
+from aftercare_releases.api import advisories, clients, deployments, products, releases, tickets
 from aftercare_releases.consumers import handlers
 from aftercare_releases.errors import PROBLEM_TYPES
+from aftercare_releases.jobs import scheduled_publish_job
 from aftercare_releases.models import client_api_keys
 from aftercare_releases.settings import ReleasesSettings
 from aftercare_shared.client_keys import read_model_key_lookup
@@ -15,9 +16,11 @@ from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_a
 from aftercare_shared.topics import CLIENTS, TICKETS
 
 DESCRIPTION = """\
-Releases of the products the agency maintains, the tickets each one fixes, and their
-changelogs. Publishing a release emits `release.published` on `aftercare.releases`
-(once, whatever the retries), which resolves the fixed tickets in intake.
+Patch management: the products the agency maintains, their releases (SemVer, scheduled,
+rolled back) and Keep a Changelog changelogs, what each client environment runs
+(deployments and CycloneDX SBOMs), and OSV security advisories matched against it.
+Publishing a release emits `release.published` (once, whatever the retries), which
+resolves the fixed tickets in intake; `advisory.matched` opens security tickets there.
 """
 
 
@@ -28,7 +31,14 @@ def create_app(settings: ReleasesSettings | None = None) -> FastAPI:
         service=ServiceName.RELEASES,
         title="Aftercare releases",
         description=DESCRIPTION,
-        routers=[releases.router, tickets.router],
+        routers=[
+            products.router,
+            releases.router,
+            tickets.router,
+            deployments.router,
+            clients.router,
+            advisories.router,
+        ],
         api_key_lookup=read_model_key_lookup(client_api_keys),
         problem_types=PROBLEM_TYPES,
         # Client keys (to authenticate client systems) and tickets (to know whose
@@ -36,6 +46,7 @@ def create_app(settings: ReleasesSettings | None = None) -> FastAPI:
         consumer=ConsumerSpec(
             group_id=settings.consumer_group, topics=[CLIENTS, TICKETS], handlers=handlers
         ),
+        periodic_jobs=[scheduled_publish_job(settings)],
         provides=[settings],
     )
     return create_service_app(spec, settings.common)

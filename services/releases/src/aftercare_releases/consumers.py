@@ -37,6 +37,7 @@ async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
         priority=created.priority,
         status=created.status,
         created_at=created.created_at,
+        kind=created.kind,
     )
 
 

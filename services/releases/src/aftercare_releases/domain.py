@@ -1,8 +1,10 @@
 """Release rules, free of frameworks: what a valid release is and how its status moves.
 
-A release starts as a ``draft`` (editable: notes, kind, the tickets it fixes) and is
-``published`` once; publishing is the moment the world is told, so it happens exactly
-once and a published release never changes again.
+A release starts as a ``draft`` (editable: notes, kind, the tickets it fixes). It may be
+``scheduled`` to publish itself at ``publish_at``, and is ``published`` once; publishing
+is the moment the world is told, so it happens exactly once and a published release never
+changes again, except to be ``rolled_back`` (the fix is withdrawn). A draft or scheduled
+release can be ``cancelled`` instead.
 """
 
 from __future__ import annotations
@@ -14,21 +16,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal, get_args
 
-from aftercare_releases.errors import ReleaseNotEditableError
+from aftercare_releases.errors import ReleaseNotEditableError, ReleaseTransitionError
+from aftercare_shared.events.catalog import ChangeType
 
 # Kinds travel in events (the catalog's ReleaseKind); statuses never leave this service.
-ReleaseStatus = Literal["draft", "published"]
+ReleaseStatus = Literal["draft", "scheduled", "published", "cancelled", "rolled_back"]
 
 RELEASE_STATUSES: Final[tuple[ReleaseStatus, ...]] = get_args(ReleaseStatus)
+EDITABLE_STATUSES: Final[frozenset[ReleaseStatus]] = frozenset({"draft", "scheduled"})
+# Statuses that carry published_at: the release reached the world at some point.
+PUBLISHED_STATUSES: Final[tuple[ReleaseStatus, ...]] = ("published", "rolled_back")
+
+# What a ticket's kind (as reported to intake) means in a changelog when nobody said.
+_CHANGE_TYPE_BY_TICKET_KIND: Final[dict[str, ChangeType]] = {
+    "bug": "fixed",
+    "security": "security",
+    "feature_request": "added",
+    "feature request": "added",
+    "feature-request": "added",
+    "feature": "added",
+}
+ROLLBACK_REASON_MAX_LENGTH: Final = 2000
 
 PRODUCT_MAX_LENGTH: Final = 100
 VERSION_MAX_LENGTH: Final = 64
 NOTES_MAX_LENGTH: Final = 20_000
 MAX_TICKETS_PER_RELEASE: Final = 1000
 
-# Semantic (1.4.2-rc.1+build.7), calendar (2026.11.27) and build-style (build-512) versions
-# all fit; whitespace, slashes and other characters that break URLs and tags do not.
-_VERSION_PATTERN: Final = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
 # The canonical textual UUID (any version): what intake issues as ticket ids.
 _UUID_PATTERN: Final = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -55,21 +69,6 @@ def normalize_product(raw: str) -> str:
     if _has_control_characters(product):
         raise ReleaseRuleError("product must not contain control characters or line breaks")
     return product
-
-
-def normalize_version(raw: str) -> str:
-    """A version string, trimmed; letters, digits and ``. + - _``, starting alphanumeric."""
-    version = raw.strip()
-    if not version:
-        raise ReleaseRuleError("version must not be empty")
-    if len(version) > VERSION_MAX_LENGTH:
-        raise ReleaseRuleError(f"version must be at most {VERSION_MAX_LENGTH} characters")
-    if not _VERSION_PATTERN.fullmatch(version):
-        raise ReleaseRuleError(
-            "version must start with a letter or digit and contain only letters, digits "
-            "and . + - _ (for example 1.4.2, 2026.11.27 or 2.0.0-rc.1)"
-        )
-    return version
 
 
 def normalize_notes(raw: str | None) -> str | None:
@@ -113,11 +112,49 @@ def normalize_ticket_ids(raw: Iterable[str]) -> list[str]:
 
 
 def ensure_editable(release_id: str, status: ReleaseStatus) -> None:
-    """Only drafts change: a published release is a fact others already acted on."""
-    if status != "draft":
+    """Only drafts and scheduled releases change: the rest are facts others acted on."""
+    if status not in EDITABLE_STATUSES:
         raise ReleaseNotEditableError(
-            f"Release {release_id} is published and can no longer be changed."
+            f"Release {release_id} is {status} and can no longer be changed."
         )
+
+
+def ensure_transition(release_id: str, status: ReleaseStatus, action: str) -> None:
+    """Refuse ``action`` (schedule, cancel, rollback) from a status it does not start from."""
+    allowed: dict[str, frozenset[ReleaseStatus]] = {
+        "schedule": EDITABLE_STATUSES,
+        "cancel": EDITABLE_STATUSES,
+        "rollback": frozenset({"published"}),
+        "publish": frozenset({"draft", "scheduled", "published"}),
+    }
+    if status not in allowed[action]:
+        raise ReleaseTransitionError(f"A {status} release cannot be {_PAST[action]}.")
+
+
+_PAST: Final = {
+    "schedule": "scheduled",
+    "cancel": "cancelled",
+    "rollback": "rolled back",
+    "publish": "published",
+}
+
+
+def default_change_type(ticket_kind: str | None) -> ChangeType:
+    """The changelog section of a ticket nobody classified: bugs are fixes, and so on."""
+    if ticket_kind is None:
+        return "fixed"
+    return _CHANGE_TYPE_BY_TICKET_KIND.get(ticket_kind.strip().lower(), "fixed")
+
+
+def normalize_rollback_reason(raw: str) -> str:
+    reason = raw.strip()
+    if not reason:
+        raise ReleaseRuleError("reason must not be empty")
+    if len(reason) > ROLLBACK_REASON_MAX_LENGTH:
+        raise ReleaseRuleError(f"reason must be at most {ROLLBACK_REASON_MAX_LENGTH} characters")
+    if _has_control_characters(reason, allow_line_breaks=True):
+        raise ReleaseRuleError("reason must not contain control characters")
+    return reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +170,7 @@ def decide_publish(
     status: ReleaseStatus, published_at: datetime | None, *, now: datetime
 ) -> PublishDecision:
     """Draft → published at ``now``; publishing again keeps the first ``published_at``."""
-    if status == "published":
+    if status in PUBLISHED_STATUSES:
         if published_at is None:
             raise ValueError("a published release must carry published_at")
         return PublishDecision(published_at=published_at, newly_published=False)

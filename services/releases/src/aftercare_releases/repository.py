@@ -6,7 +6,7 @@ and the events describing it always commit together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -28,8 +28,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_releases.domain import ReleaseStatus
-from aftercare_releases.models import Release, ReleaseItem, TicketView
-from aftercare_shared.events.catalog import Priority, ReleaseKind, TicketStatus
+from aftercare_releases.models import Product, Release, ReleaseItem, TicketView
+from aftercare_shared.events.catalog import ChangeType, Priority, ReleaseKind, TicketStatus
 from aftercare_shared.pagination import CursorPosition, after_position
 
 # --- releases ------------------------------------------------------------------------
@@ -53,19 +53,82 @@ async def find_release_by_product_version(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def find_release_by_product_version_key(
+    session: AsyncSession, product: str, version_key: str
+) -> Release | None:
+    """The release of ``product`` with the same SemVer precedence (build metadata aside)."""
+    statement = select(Release).where(
+        Release.product == product, Release.version_key == version_key
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def ensure_product(session: AsyncSession, product: Product) -> None:
+    """Register the product unless it is registered already."""
+    statement = pg_insert(Product).values(
+        name=product.name,
+        ecosystem=product.ecosystem,
+        repository_url=product.repository_url,
+        created_at=product.created_at,
+    )
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[Product.name]))
+
+
 async def replace_release_items(
-    session: AsyncSession, release_id: str, ticket_ids: Sequence[str]
+    session: AsyncSession,
+    release_id: str,
+    ticket_ids: Sequence[str],
+    change_types: Mapping[str, ChangeType],
 ) -> None:
-    """Make ``ticket_ids`` (in this order) the tickets the release fixes."""
+    """Make ``ticket_ids`` (in this order) the tickets the release fixes.
+
+    ``change_types`` classifies some of them; the others follow their ticket's kind.
+    """
     await session.execute(delete(ReleaseItem).where(ReleaseItem.release_id == release_id))
     if ticket_ids:
         await session.execute(
             insert(ReleaseItem),
             [
-                {"release_id": release_id, "ticket_id": ticket_id, "position": position}
+                {
+                    "release_id": release_id,
+                    "ticket_id": ticket_id,
+                    "position": position,
+                    "change_type": change_types.get(ticket_id),
+                }
                 for position, ticket_id in enumerate(ticket_ids)
             ],
         )
+
+
+async def change_types_of_releases(
+    session: AsyncSession, release_ids: Sequence[str]
+) -> dict[str, dict[str, ChangeType]]:
+    """The change types set explicitly, per release and ticket."""
+    if not release_ids:
+        return {}
+    rows = await session.execute(
+        select(ReleaseItem.release_id, ReleaseItem.ticket_id, ReleaseItem.change_type).where(
+            ReleaseItem.release_id.in_(release_ids), ReleaseItem.change_type.is_not(None)
+        )
+    )
+    found: dict[str, dict[str, ChangeType]] = {}
+    for release_id, ticket_id, change_type in rows:
+        if change_type is not None:
+            found.setdefault(release_id, {})[ticket_id] = change_type
+    return found
+
+
+async def claim_due_releases(session: AsyncSession, *, now: datetime, limit: int) -> list[Release]:
+    """Scheduled releases due by ``now``, locked; rows another replica holds are skipped."""
+    statement = (
+        select(Release)
+        .where(Release.status == "scheduled", Release.publish_at <= now)
+        .order_by(Release.publish_at, Release.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(statement)).scalars())
 
 
 async def ticket_ids_of_releases(
@@ -95,7 +158,7 @@ def visible_to_client(client_id: str) -> ColumnElement[bool]:
         .join(TicketView, TicketView.ticket_id == ReleaseItem.ticket_id)
         .where(ReleaseItem.release_id == Release.id, TicketView.client_id == client_id)
     )
-    return and_(Release.status == "published", fixes_a_client_ticket)
+    return and_(Release.status.in_(("published", "rolled_back")), fixes_a_client_ticket)
 
 
 async def client_may_see_release(session: AsyncSession, release_id: str, client_id: str) -> bool:
@@ -113,9 +176,11 @@ async def list_releases(
     after: CursorPosition | None,
     limit: int,
 ) -> list[Release]:
-    """Releases newest first, strictly after ``after`` (a ``(created_at, id)`` position).
+    """Releases by product, then SemVer precedence (pre-releases before their release).
 
-    ``client_id`` narrows the list to what that client may see.
+    Strictly after ``after``, a ``(product, version key, id)`` position; ``client_id``
+    narrows the list to what that client may see. Versions stored before versions had to
+    be SemVer have no key and come first.
     """
     conditions: list[ColumnElement[bool]] = [true()]
     if product is not None:
@@ -126,15 +191,16 @@ async def list_releases(
         conditions.append(Release.kind == kind)
     if client_id is not None:
         conditions.append(visible_to_client(client_id))
+    version_key = func.coalesce(Release.version_key, literal("").collate("C"))
     after_clause = after_position(
-        [Release.created_at.expression, Release.id.expression], after, descending=True
+        [Release.product.expression, version_key, Release.id.expression], after, descending=False
     )
     if after_clause is not None:
         conditions.append(after_clause)
     statement = (
         select(Release)
         .where(*conditions)
-        .order_by(Release.created_at.desc(), Release.id.desc())
+        .order_by(Release.product, version_key, Release.id)
         .limit(limit)
     )
     return list((await session.execute(statement)).scalars())
@@ -196,12 +262,14 @@ async def record_ticket_created(
     priority: Priority,
     status: TicketStatus,
     created_at: datetime,
+    kind: str | None = None,
 ) -> None:
     """Remember a new ticket; if a later event got here first, keep its status."""
     statement = pg_insert(TicketView).values(
         ticket_id=ticket_id,
         client_id=client_id,
         title=title,
+        kind=kind,
         priority=priority,
         status=status,
         status_changed_at=created_at,
@@ -213,6 +281,7 @@ async def record_ticket_created(
             set_={
                 "client_id": statement.excluded.client_id,
                 "title": statement.excluded.title,
+                "kind": statement.excluded.kind,
                 "priority": case(
                     (created_is_newer, statement.excluded.priority),
                     else_=func.coalesce(TicketView.priority, statement.excluded.priority),

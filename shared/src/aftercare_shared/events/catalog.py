@@ -17,6 +17,9 @@ TicketStatus = Literal["new", "triaged", "in_progress", "waiting_on_client", "re
 SlaMetric = Literal["first_response", "resolution"]
 ReleaseKind = Literal["feature", "security", "bugfix", "performance", "maintenance"]
 CommentAuthorKind = Literal["staff", "client"]
+ChangeType = Literal[
+    "added", "changed", "deprecated", "removed", "fixed", "security", "performance"
+]
 
 # The same names as tuples, for SQL check constraints, query parameters and loops.
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
@@ -25,6 +28,7 @@ TICKET_STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
 SLA_METRICS: tuple[SlaMetric, ...] = get_args(SlaMetric)
 RELEASE_KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
 COMMENT_AUTHOR_KINDS: tuple[CommentAuthorKind, ...] = get_args(CommentAuthorKind)
+CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
 
 
 class EventPayload(BaseModel):
@@ -123,6 +127,8 @@ class TicketResolved(EventPayload):
     resolved_at: datetime
     release_id: str | None = None
     resolution: str | None = None
+    deployment_id: str | None = None
+    """The deployment that made the fix reach the client (resolution ``patched``)."""
 
 
 class TicketReopened(EventPayload):
@@ -132,6 +138,8 @@ class TicketReopened(EventPayload):
     reopened_at: datetime
     status: TicketStatus = "triaged"
     """The status the ticket reopened to (older producers always reopened to triaged)."""
+    reason: str | None = None
+    """Why, when not a person's decision: ``rollback`` (the release that fixed it was withdrawn)."""
 
 
 class TicketClosed(EventPayload):
@@ -194,6 +202,22 @@ class ReleaseCreated(EventPayload):
     created_at: datetime
 
 
+class ChangelogEntry(BaseModel):
+    """One line of a changelog: a ticket the release handles, by id and title."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    ticket_id: str
+    title: str | None = None
+
+
+class ChangelogSection(BaseModel):
+    """A Keep a Changelog section (``added``, ``fixed``, ``security``…) and its entries."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    change_type: ChangeType
+    entries: list[ChangelogEntry]
+
+
 class ReleasePublished(EventPayload):
     event_type: ClassVar[str] = "release.published"
     release_id: str
@@ -203,6 +227,91 @@ class ReleasePublished(EventPayload):
     notes: str | None = None
     ticket_ids: list[str]
     published_at: datetime
+    changelog: list[ChangelogSection] | None = None
+    """The release's changelog sections (Keep a Changelog order)."""
+    changelog_markdown: str | None = None
+    """The same changelog as Markdown."""
+
+
+class ReleaseRolledBack(EventPayload):
+    """A published release was withdrawn; the tickets it resolved are open again."""
+
+    event_type: ClassVar[str] = "release.rolled_back"
+    release_id: str
+    product: str
+    version: str
+    reason: str
+    ticket_ids: list[str]
+    rolled_back_at: datetime
+
+
+class ReleaseDeployed(EventPayload):
+    """A deployment succeeded: the client's environment now runs this version."""
+
+    event_type: ClassVar[str] = "release.deployed"
+    deployment_id: str
+    client_id: str
+    environment: str
+    product: str
+    version: str
+    release_id: str | None = None
+    """The release of that version, when the agency released it through Aftercare."""
+    previous_version: str | None = None
+    deployed_at: datetime
+    fixed_ticket_ids: list[str] = []
+    """The client's tickets fixed by this version or an earlier one of the product."""
+
+
+# --- advisories ----------------------------------------------------------------------
+
+
+class AdvisoryPublished(EventPayload):
+    """A security advisory (OSV) was published or updated and its matches recomputed."""
+
+    event_type: ClassVar[str] = "advisory.published"
+    advisory_id: str
+    aliases: list[str]
+    summary: str | None = None
+    severity: str | None = None
+    """The advisory's stated severity (``CRITICAL``, ``HIGH``, ``MODERATE``, ``LOW``)."""
+    cvss_score: float | None = None
+    """The CVSS base score computed from the advisory's vector, when it has one."""
+    packages: list[str]
+    """``<ecosystem>:<name>`` of every affected package."""
+    affected_clients: int
+    published_at: datetime
+
+
+class AdvisoryMatched(EventPayload):
+    """A client's environment newly runs a version an advisory affects."""
+
+    event_type: ClassVar[str] = "advisory.matched"
+    advisory_id: str
+    aliases: list[str]
+    summary: str | None = None
+    client_id: str
+    environment: str
+    product: str | None = None
+    """The agency's own product that is affected (own-product advisories)."""
+    component_purl: str | None = None
+    """The affected component's Package URL, with the installed version (SBOM matches)."""
+    installed_version: str
+    fixed_versions: list[str]
+    severity: str | None = None
+    cvss_score: float | None = None
+    deployment_id: str | None = None
+    matched_at: datetime
+
+
+class AdvisoryPatched(EventPayload):
+    """No environment of the client runs an affected version of the advisory any more."""
+
+    event_type: ClassVar[str] = "advisory.patched"
+    advisory_id: str
+    client_id: str
+    deployment_id: str | None = None
+    """The deployment (or the deployment whose new SBOM) that removed the last exposure."""
+    patched_at: datetime
 
 
 # --- notifications -------------------------------------------------------------------
@@ -257,6 +366,11 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaResumed,
     ReleaseCreated,
     ReleasePublished,
+    ReleaseRolledBack,
+    ReleaseDeployed,
+    AdvisoryPublished,
+    AdvisoryMatched,
+    AdvisoryPatched,
     NotificationDelivered,
     NotificationFailed,
     NotificationEndpointDisabled,

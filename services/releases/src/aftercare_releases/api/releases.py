@@ -11,13 +11,13 @@ from starlette.responses import PlainTextResponse
 from aftercare_releases import use_cases
 from aftercare_releases.api.access import client_scope
 from aftercare_releases.api.schemas import (
-    ChangelogEntryOut,
     ChangelogOut,
     ReleaseCreate,
     ReleaseOut,
+    ReleaseRollback,
+    ReleaseSchedule,
     ReleaseUpdate,
 )
-from aftercare_releases.changelog import render_markdown
 from aftercare_releases.domain import PRODUCT_MAX_LENGTH, ReleaseStatus, normalize_product
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
 from aftercare_shared.events.catalog import ReleaseKind
@@ -39,8 +39,8 @@ router = APIRouter(
             401: "No valid credential.",
             403: "The call needs a staff token.",
             404: "No such release (or not one this client key may see).",
-            409: "The release exists already (`release-exists`) or is published "
-            "(`release-published`).",
+            409: "The release exists already (`release-exists`), is published "
+            "(`release-published`), or cannot take that lifecycle step (`release-transition`).",
             422: "The request is not valid; nothing was changed.",
             429: "Too many calls with this client key; retry after Retry-After seconds.",
         }
@@ -60,6 +60,7 @@ async def create_release(
         kind=body.kind,
         notes=body.notes,
         ticket_ids=body.ticket_ids,
+        change_types=body.change_types,
     )
     response.headers["Location"] = f"/v1/releases/{view.id}"
     return ReleaseOut.of(view)
@@ -79,7 +80,9 @@ async def list_releases(
     limit: PageLimit = DEFAULT_PAGE_SIZE,
     cursor: PageCursor = None,
 ) -> Page[ReleaseOut]:
-    """Releases newest first, one page at a time (follow ``next_cursor``).
+    """Releases by product, then by SemVer precedence (pre-releases before their release).
+
+    One page at a time (follow ``next_cursor``).
 
     A client key sees only published releases that fix at least one of its tickets.
     """
@@ -133,6 +136,37 @@ async def publish_release(
     return ReleaseOut.of(view)
 
 
+@router.post("/{release_id}/schedule", response_model=ReleaseOut)
+async def schedule_release(
+    release_id: str, body: ReleaseSchedule, session: SessionDep, principal: StaffPrincipal
+) -> ReleaseOut:
+    """Schedule a draft: it publishes itself at ``publish_at`` (once, across replicas)."""
+    view = await use_cases.schedule_release(
+        session=session, release_id=release_id, publish_at=body.publish_at
+    )
+    return ReleaseOut.of(view)
+
+
+@router.post("/{release_id}/cancel", response_model=ReleaseOut)
+async def cancel_release(
+    release_id: str, session: SessionDep, principal: StaffPrincipal
+) -> ReleaseOut:
+    """Cancel a draft or scheduled release; it will never be published."""
+    view = await use_cases.cancel_release(session=session, release_id=release_id)
+    return ReleaseOut.of(view)
+
+
+@router.post("/{release_id}/rollback", response_model=ReleaseOut)
+async def rollback_release(
+    release_id: str, body: ReleaseRollback, session: SessionDep, principal: StaffPrincipal
+) -> ReleaseOut:
+    """Withdraw a published release: emits ``release.rolled_back``; its tickets reopen."""
+    view = await use_cases.rollback_release(
+        session=session, release_id=release_id, reason=body.reason
+    )
+    return ReleaseOut.of(view)
+
+
 @router.get(
     "/{release_id}/changelog",
     response_model=ChangelogOut,
@@ -144,30 +178,11 @@ async def get_changelog(
     principal: CurrentPrincipal,
     output_format: Annotated[Literal["json", "markdown"], Query(alias="format")] = "json",
 ) -> ChangelogOut | PlainTextResponse:
-    """The fixed tickets with their titles; ``?format=markdown`` for the Markdown alone."""
+    """The release's Keep a Changelog section as JSON, or ``?format=markdown`` alone."""
     changelog = await use_cases.release_changelog(
         session=session, release_id=release_id, client_id=client_scope(principal)
     )
-    markdown = render_markdown(changelog.header, changelog.entries)
+    out = ChangelogOut.of(changelog.document)
     if output_format == "markdown":
-        return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8")
-    release = changelog.release
-    return ChangelogOut(
-        release_id=release.id,
-        product=release.product,
-        version=release.version,
-        kind=release.kind,
-        status=release.status,
-        published_at=release.published_at,
-        notes=release.notes,
-        entries=[
-            ChangelogEntryOut(
-                ticket_id=entry.ticket_id,
-                title=entry.title,
-                priority=entry.priority,
-                status=entry.status,
-            )
-            for entry in changelog.entries
-        ],
-        markdown=markdown,
-    )
+        return PlainTextResponse(out.markdown, media_type="text/markdown; charset=utf-8")
+    return out

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from aftercare_releases.domain import RELEASE_STATUSES
 from aftercare_shared.client_keys import (
     create_client_api_keys_table,
     drop_client_api_keys_table,
@@ -27,6 +26,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SCHEMA = schema_of(ServiceName.RELEASES)
+# The statuses as this revision knew them (later revisions add more): frozen here so the
+# revision creates the same constraint whatever the domain says today.
+RELEASE_STATUSES = ("draft", "published")
 
 
 def upgrade() -> None:
