@@ -4,7 +4,7 @@
 PYTHON ?= python3
 DEVSTACK := PYTHONPATH=$(CURDIR)/deploy $(PYTHON) -m devstack
 VENV_BIN := .venv/bin
-MYPY_PATHS := shared/src services/*/src tests bench devkit deploy/devstack
+MYPY_PATHS := shared/src services/*/src cli/src tests bench devkit deploy/devstack
 
 # Passed through to pytest / bench/run.py: `make test PYTEST_ARGS="-x -k sla"`.
 export PYTEST_ARGS BENCH_ARGS
