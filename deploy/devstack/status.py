@@ -44,11 +44,11 @@ def _kafka_row(profile: Profile) -> str:
 
 
 def _service_row(profile: Profile, service: ServiceEndpoint) -> str:
-    record = running_record(record_file(profile.run_dir, service.name))
+    record = running_record(record_file(profile.run_dir, service.process_name))
     if record is None:
-        return _row(service.name, "stopped")
+        return _row(service.process_name, "stopped")
     state = "ready" if services.is_ready(service) else "not ready"
-    return _row(service.name, state, f"pid {record.pid}  {service.url}")
+    return _row(service.process_name, state, f"pid {record.pid}  {service.url}")
 
 
 def print_status(profiles: list[Profile]) -> None:
