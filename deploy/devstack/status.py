@@ -10,6 +10,7 @@ from .profiles import Profile, ServiceEndpoint
 def describe(profile: Profile) -> str:
     rows = [_postgres_row(profile), _kafka_row(profile)]
     rows += [_service_row(profile, service) for service in profile.services]
+    rows += _other_replica_rows(profile)
     return f"{profile.name} stack ({profile.state_dir}):\n" + "\n".join(rows)
 
 
@@ -53,3 +54,17 @@ def _service_row(profile: Profile, service: ServiceEndpoint) -> str:
 
 def print_status(profiles: list[Profile]) -> None:
     print("\n".join(describe(profile) for profile in profiles))
+
+
+def _other_replica_rows(profile: Profile) -> list[str]:
+    """Replicas started with a larger REPLICAS than this shell sets: still listed."""
+    known = {service.process_name for service in profile.services}
+    rows = []
+    for name, path in services.service_records(profile).items():
+        record = running_record(path)
+        if name in known or record is None:
+            continue
+        endpoint = ServiceEndpoint(name.split("-", 1)[0], record.port)
+        state = "ready" if services.is_ready(endpoint) else "not ready"
+        rows.append(_row(name, state, f"pid {record.pid}  {endpoint.url}"))
+    return rows
