@@ -4,10 +4,17 @@
 PYTHON ?= python3
 DEVSTACK := PYTHONPATH=$(CURDIR)/deploy $(PYTHON) -m devstack
 VENV_BIN := .venv/bin
-MYPY_PATHS := shared/src services/*/src tests bench devkit deploy/devstack
+MYPY_PATHS := shared/src services/*/src cli/src tests bench devkit deploy/devstack
 
 # Passed through to pytest / bench/run.py: `make test PYTEST_ARGS="-x -k sla"`.
 export PYTEST_ARGS BENCH_ARGS
+
+# `make up REPLICAS=2`: processes per service, on consecutive ports (every stack's setting).
+ifdef REPLICAS
+export AFTERCARE_REPLICAS := $(REPLICAS)
+export AFTERCARE_TEST_REPLICAS := $(REPLICAS)
+export AFTERCARE_BENCH_REPLICAS := $(REPLICAS)
+endif
 
 .DEFAULT_GOAL := help
 .PHONY: help up infra down restart status ps logs test test-down bench bench-down \
@@ -16,7 +23,7 @@ export PYTEST_ARGS BENCH_ARGS
 help: ## list the targets
 	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-up: ## start Postgres, Kafka and the four services; print URLs and the admin token
+up: ## start Postgres, Kafka and the four services (REPLICAS=n processes each); print URLs and the admin token
 	@$(DEVSTACK) up
 
 infra: ## start only Postgres and Kafka of the dev stack (run services yourself)

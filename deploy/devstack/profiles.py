@@ -18,6 +18,13 @@ from .paths import DEVSTACK_DIR
 class ServiceEndpoint:
     name: str
     port: int
+    # 1 for the first process of a service; `make up REPLICAS=n` adds 2..n.
+    replica: int = 1
+
+    @property
+    def process_name(self) -> str:
+        """``intake`` for the first replica, ``intake-2`` for the second: record and log names."""
+        return self.name if self.replica == 1 else f"{self.name}-{self.replica}"
 
     @property
     def url(self) -> str:
@@ -45,6 +52,9 @@ class Profile:
     services: tuple[ServiceEndpoint, ...]
     # The test stack trades crash safety for speed: its data is thrown away anyway.
     durable_postgres: bool
+    # Processes per service (`make up REPLICAS=2`); the infra-only stacks export it for
+    # tests that start services themselves.
+    replicas: int = 1
 
     @property
     def logs_dir(self) -> Path:
@@ -160,14 +170,41 @@ def _given(variable: str, local_value: str) -> str | None:
     return value if value and value != local_value else None
 
 
+MAX_REPLICAS = 9
+
+
+def _replicas(variable: str) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLICAS:
+        raise DevstackError(f"{variable}={raw!r} is not a replica count (1-{MAX_REPLICAS})")
+    return int(raw)
+
+
+def service_endpoints(prefix: str, replicas: int) -> tuple[ServiceEndpoint, ...]:
+    """Each service's replicas on consecutive ports from ``<SERVICE>_PORT``.
+
+    With several replicas the default ports are spaced so the ranges do not overlap:
+    REPLICAS=2 puts intake on 8001-8002, sla on 8003-8004, releases on 8005-8006 and notify
+    on 8007-8008. Ports given by hand are used as given (a clash is refused).
+    """
+    endpoints = []
+    for index, service in enumerate(SERVICE_DEFAULT_PORTS):
+        default_port = SERVICE_DEFAULT_PORTS["intake"] + index * replicas
+        first = _port(f"{prefix}{service.upper()}_PORT", default_port)
+        endpoints += [
+            ServiceEndpoint(service, first + replica - 1, replica)
+            for replica in range(1, replicas + 1)
+        ]
+    return tuple(endpoints)
+
+
 def load_profile(name: str) -> Profile:
     defaults = _DEFAULTS[name]
     prefix = defaults.env_prefix
-    services = tuple(
-        ServiceEndpoint(service, _port(f"{prefix}{service.upper()}_PORT", default_port))
-        for service, default_port in SERVICE_DEFAULT_PORTS.items()
-        if defaults.runs_services
-    )
+    replicas = _replicas(f"{prefix}REPLICAS")
+    services = service_endpoints(prefix, replicas) if defaults.runs_services else ()
     base = Profile(
         name=name,
         env_prefix=prefix,
@@ -183,6 +220,7 @@ def load_profile(name: str) -> Profile:
         admin_token_override=os.environ.get(f"{prefix}ADMIN_TOKEN", "").strip() or None,
         services=services,
         durable_postgres=defaults.durable_postgres,
+        replicas=replicas,
     )
     profile = replace(
         base,
@@ -201,7 +239,7 @@ def _refuse_port_clashes(profile: Profile) -> None:
         ("PG_PORT", profile.pg_port, profile.runs_postgres),
         ("KAFKA_PORT", profile.kafka_port, profile.runs_kafka),
         ("KAFKA_CONTROLLER_PORT", profile.kafka_controller_port, profile.runs_kafka),
-        *((f"{s.name.upper()}_PORT", s.port, True) for s in profile.services),
+        *((f"{s.name.upper()}_PORT (replica {s.replica})", s.port, True) for s in profile.services),
     ]
     for setting, port, used in wanted:
         if not used:

@@ -5,11 +5,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 
 from . import ports
 from .console import DevstackError, step, tail
 from .processes import record_file, running_record, start_detached, stop, stop_together
-from .profiles import Profile, ServiceEndpoint
+from .profiles import SERVICE_DEFAULT_PORTS, Profile, ServiceEndpoint
+
+SERVICE_NAMES = tuple(SERVICE_DEFAULT_PORTS)
 
 SSRF_ALLOWLIST_SETTING = "NOTIFY_SSRF_ALLOWLIST"
 # Local webhook receivers listen on loopback, which production refuses (SSRF).
@@ -21,7 +24,22 @@ _STOP_GRACE_SECONDS = 20
 
 
 def running_services(profile: Profile) -> list[ServiceEndpoint]:
-    return [s for s in profile.services if running_record(record_file(profile.run_dir, s.name))]
+    return [s for s in profile.services if running_record(_record(profile, s))]
+
+
+def _record(profile: Profile, service: ServiceEndpoint) -> Path:
+    return record_file(profile.run_dir, service.process_name)
+
+
+def service_records(profile: Profile) -> dict[str, Path]:
+    """Every service process this stack has a record of, whatever REPLICAS now says (a
+    stack started with REPLICAS=2 is stopped whole by a plain `make down`)."""
+    names = {service.name for service in profile.services} or set(SERVICE_NAMES)
+    found = {}
+    for path in sorted(profile.run_dir.glob("*.json")):
+        if path.stem.split("-", 1)[0] in names and path.stem != "kafka":
+            found[path.stem] = path
+    return found
 
 
 def require_ports_free(profile: Profile) -> None:
@@ -38,15 +56,16 @@ def _require_port_free(profile: Profile, service: ServiceEndpoint) -> None:
 
 def start_all(profile: Profile, uvicorn: str, service_env: Mapping[str, str]) -> None:
     for service in profile.services:
-        record_path = record_file(profile.run_dir, service.name)
+        record_path = _record(profile, service)
         existing = running_record(record_path)
+        name = service.process_name
         if existing is not None and existing.port == service.port:
-            step(f"{service.name} already running (pid {existing.pid}) on {service.url}")
+            step(f"{name} already running (pid {existing.pid}) on {service.url}")
             continue
         if existing is not None:
-            stop(record_path, service.name, _STOP_GRACE_SECONDS)
+            stop(record_path, name, _STOP_GRACE_SECONDS)
         _require_port_free(profile, service)
-        step(f"starting {service.name} on {service.url}…")
+        step(f"starting {name} on {service.url}…")
         start_detached(
             [
                 uvicorn,
@@ -57,7 +76,7 @@ def start_all(profile: Profile, uvicorn: str, service_env: Mapping[str, str]) ->
                 "--port",
                 str(service.port),
             ],
-            log_file=profile.logs_dir / f"{service.name}.log",
+            log_file=profile.logs_dir / f"{service.process_name}.log",
             env=service_env,
             record_path=record_path,
             port=service.port,
@@ -68,22 +87,23 @@ def start_all(profile: Profile, uvicorn: str, service_env: Mapping[str, str]) ->
 def wait_until_ready(profile: Profile) -> None:
     timeout = _ready_timeout()
     step(
-        f"waiting for /readyz of {', '.join(s.name for s in profile.services)} (up to {timeout}s)…"
+        f"waiting for /readyz of {', '.join(s.process_name for s in profile.services)} "
+        f"(up to {timeout}s)…"
     )
     deadline = time.monotonic() + timeout
     waiting = list(profile.services)
     while waiting:
         for service in list(waiting):
             if is_ready(service):
-                step(f"{service.name} is ready")
+                step(f"{service.process_name} is ready")
                 waiting.remove(service)
-            elif running_record(record_file(profile.run_dir, service.name)) is None:
+            elif running_record(_record(profile, service)) is None:
                 raise DevstackError(
-                    f"{service.name} exited during start-up.\n{_log_tail(profile, service)}"
+                    f"{service.process_name} exited during start-up.\n{_log_tail(profile, service)}"
                 )
         if waiting and time.monotonic() > deadline:
             details = "\n".join(_log_tail(profile, service) for service in waiting)
-            names = ", ".join(service.name for service in waiting)
+            names = ", ".join(service.process_name for service in waiting)
             raise DevstackError(f"not ready after {timeout}s: {names}.\n{details}")
         if waiting:
             time.sleep(0.5)
@@ -109,11 +129,10 @@ def is_ready(service: ServiceEndpoint) -> bool:
 
 
 def _log_tail(profile: Profile, service: ServiceEndpoint) -> str:
-    log = profile.logs_dir / f"{service.name}.log"
+    log = profile.logs_dir / f"{service.process_name}.log"
     text = log.read_text(errors="replace") if log.is_file() else "(no log yet)"
     return f"--- last lines of {log} ---\n{tail(text)}"
 
 
 def stop_all(profile: Profile) -> None:
-    records = {s.name: record_file(profile.run_dir, s.name) for s in profile.services}
-    stop_together(records, _STOP_GRACE_SECONDS)
+    stop_together(service_records(profile), _STOP_GRACE_SECONDS)

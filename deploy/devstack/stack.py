@@ -69,7 +69,15 @@ def stack_settings(profile: Profile, admin_token: str) -> dict[str, str]:
         ),
     }
     for service in profile.services:
-        settings[f"{service.name.upper()}_URL"] = service.url
+        if service.replica == 1:
+            settings[f"{service.name.upper()}_URL"] = service.url
+    for name in SERVICE_DEFAULT_PORTS:
+        replicas = [s.url for s in profile.services if s.name == name]
+        if replicas:
+            # Every replica, for tools that spread load or check each one (aftercare stack status).
+            settings[f"{name.upper()}_URLS"] = ",".join(replicas)
+    if profile.replicas > 1:
+        settings[profile.setting_name("REPLICAS")] = str(profile.replicas)
     if profile.runs_postgres:
         settings[profile.setting_name("PG_PORT")] = str(profile.pg_port)
     if profile.runs_kafka:
@@ -124,7 +132,7 @@ def is_anything_running(profile: Profile) -> bool:
 def print_summary(profile: Profile, settings: dict[str, str], *, with_services: bool) -> None:
     lines = [f"the {profile.name} stack is up:"]
     if with_services:
-        lines += [f"  {service.name:<10} {service.url}" for service in profile.services]
+        lines += [f"  {service.process_name:<10} {service.url}" for service in profile.services]
     lines.append(f"  {'Postgres':<10} {without_password(settings['AFTERCARE_DATABASE_URL'])}")
     if profile.runs_postgres:
         lines.append(f"  {'':<10} data in {postgres.data_dir(profile)}")

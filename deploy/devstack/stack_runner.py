@@ -10,7 +10,9 @@ from .profiles import SERVICE_DEFAULT_PORTS, Profile
 from .stack import down, up
 
 # A shell that sourced .devstack/env would otherwise point tests at the dev services.
-_DEV_SERVICE_URLS = {f"{service.upper()}_URL" for service in SERVICE_DEFAULT_PORTS}
+_DEV_SERVICE_URLS = {
+    f"{service.upper()}_{suffix}" for service in SERVICE_DEFAULT_PORTS for suffix in ("URL", "URLS")
+}
 
 
 def run_against_stack(profile: Profile, command: Sequence[str], keep_setting: str) -> int:

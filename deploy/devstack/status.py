@@ -10,6 +10,7 @@ from .profiles import Profile, ServiceEndpoint
 def describe(profile: Profile) -> str:
     rows = [_postgres_row(profile), _kafka_row(profile)]
     rows += [_service_row(profile, service) for service in profile.services]
+    rows += _other_replica_rows(profile)
     return f"{profile.name} stack ({profile.state_dir}):\n" + "\n".join(rows)
 
 
@@ -44,12 +45,26 @@ def _kafka_row(profile: Profile) -> str:
 
 
 def _service_row(profile: Profile, service: ServiceEndpoint) -> str:
-    record = running_record(record_file(profile.run_dir, service.name))
+    record = running_record(record_file(profile.run_dir, service.process_name))
     if record is None:
-        return _row(service.name, "stopped")
+        return _row(service.process_name, "stopped")
     state = "ready" if services.is_ready(service) else "not ready"
-    return _row(service.name, state, f"pid {record.pid}  {service.url}")
+    return _row(service.process_name, state, f"pid {record.pid}  {service.url}")
 
 
 def print_status(profiles: list[Profile]) -> None:
     print("\n".join(describe(profile) for profile in profiles))
+
+
+def _other_replica_rows(profile: Profile) -> list[str]:
+    """Replicas started with a larger REPLICAS than this shell sets: still listed."""
+    known = {service.process_name for service in profile.services}
+    rows = []
+    for name, path in services.service_records(profile).items():
+        record = running_record(path)
+        if name in known or record is None:
+            continue
+        endpoint = ServiceEndpoint(name.split("-", 1)[0], record.port)
+        state = "ready" if services.is_ready(endpoint) else "not ready"
+        rows.append(_row(name, state, f"pid {record.pid}  {endpoint.url}"))
+    return rows

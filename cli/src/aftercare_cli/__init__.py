@@ -1,0 +1,1 @@
+"""``aftercare``: the operators' command line for a running Aftercare system."""
