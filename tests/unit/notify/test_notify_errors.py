@@ -47,7 +47,7 @@ def test_refusals_carry_what_the_caller_needs_to_fix_the_request() -> None:
     known = InvalidEventTypesError("Unknown", known_event_types=("sla.breached", "ticket.created"))
     assert known.extensions == {"known_event_types": ["sla.breached", "ticket.created"]}
     channel = ChannelNotSupportedError("no", supported_channels=SUPPORTED_CHANNELS)
-    assert channel.extensions == {"supported_channels": ["webhook"]}
+    assert channel.extensions == {"supported_channels": ["webhook", "slack", "email"]}
 
 
 def test_channel_reasons_tell_planned_from_unknown() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare_notify import repository
 from aftercare_notify.domain.event_patterns import is_self_referential, patterns_matching
 from aftercare_notify.domain.retry_schedule import RetrySchedule
+from aftercare_notify.domain.routing import routing_fields
 from aftercare_notify.metrics import FANOUT_LAG_SECONDS
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, Message
 from aftercare_notify.settings import NotifySettings
@@ -34,6 +35,7 @@ async def fan_out_event(
 
     Returns how many deliveries were created (0 for an event seen before).
     """
+    routing = routing_fields(event.clientid, event.data)
     stored = await repository.insert_message(
         session,
         Message(
@@ -41,6 +43,8 @@ async def fan_out_event(
             event_type=event.type,
             subject=event.subject,
             client_id=event.clientid,
+            priority=routing.priority,
+            environment=routing.environment,
             event_time=event.time,
             # Serialised once, here: every attempt sends (and signs) exactly these bytes.
             body=event.to_json_bytes(),
@@ -54,7 +58,7 @@ async def fan_out_event(
         session,
         message_id=event.id,
         candidate_patterns=patterns_matching(event.type),
-        message_client_id=event.clientid,
+        routing=routing,
         skip_endpoint_id=_endpoint_the_event_is_about(event),
         due_at=schedule.first_due_at(now),
         now=now,

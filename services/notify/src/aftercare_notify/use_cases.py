@@ -9,14 +9,20 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_notify import repository
-from aftercare_notify.domain.channels import SUPPORTED_CHANNELS, unsupported_channel_reason
+from aftercare_notify.domain.channels import (
+    ADDRESS_CHANNELS,
+    SUPPORTED_CHANNELS,
+    unsupported_channel_reason,
+)
 from aftercare_notify.domain.delivery_policy import AttemptResult, decide
 from aftercare_notify.domain.event_patterns import (
     InvalidEventPattern,
     normalize_patterns,
     subscription_matches,
 )
+from aftercare_notify.domain.mail_address import mail_address_problem
 from aftercare_notify.domain.retry_schedule import RetrySchedule
+from aftercare_notify.domain.routing import NO_FILTERS, RouteFilters
 from aftercare_notify.domain.signing import generate_secret
 from aftercare_notify.domain.ssrf import SsrfRefused
 from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
@@ -26,6 +32,7 @@ from aftercare_notify.errors import (
     DeliveryNotFoundError,
     EndpointDisabledError,
     EndpointNotFoundError,
+    EndpointTargetError,
     InvalidEventTypesError,
     UrlNotAllowedError,
     UrlUnresolvableError,
@@ -38,6 +45,7 @@ from aftercare_shared.events.catalog import (
     NotificationDelivered,
     NotificationEndpointDisabled,
     NotificationFailed,
+    Priority,
 )
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.names import ServiceName
@@ -77,6 +85,22 @@ def _checked_channel(channel: str) -> str:
     return channel
 
 
+async def _checked_target(
+    guard: UrlGuard, channel: str, url: str | None, address: str | None
+) -> tuple[str | None, str | None]:
+    """The (url, address) pair the channel needs, each validated; refuses any other."""
+    if channel in ADDRESS_CHANNELS:
+        if url is not None or address is None:
+            raise EndpointTargetError(f"Channel {channel!r} needs an `address` and no `url`.")
+        reason = mail_address_problem(address)
+        if reason is not None:
+            raise EndpointTargetError(f"The address is not usable: {reason}.")
+        return None, address
+    if address is not None or url is None:
+        raise EndpointTargetError(f"Channel {channel!r} needs a `url` and no `address`.")
+    return await _checked_url(guard, url), None
+
+
 def _endpoint_not_found(endpoint_id: str) -> EndpointNotFoundError:
     return EndpointNotFoundError(f"No endpoint {endpoint_id!r}.")
 
@@ -92,23 +116,29 @@ async def create_endpoint(
     *,
     session: AsyncSession,
     guard: UrlGuard,
-    url: str,
+    url: str | None,
+    address: str | None = None,
     event_types: Sequence[str],
     channel: str,
     client_id: str | None,
+    filters: RouteFilters = NO_FILTERS,
     description: str | None,
     now: datetime,
 ) -> Endpoint:
-    """Subscribe ``url`` to ``event_types``; the answer carries the signing secret."""
+    """Subscribe a target to ``event_types``; the answer carries the signing secret."""
     _checked_channel(channel)
     patterns = _checked_patterns(event_types)
-    await _checked_url(guard, url)
+    url, address = await _checked_target(guard, channel, url, address)
     endpoint = Endpoint(
         id=repository.new_id(),
         url=url,
+        address=address,
         channel=channel,
         event_types=patterns,
         client_id=client_id,
+        client_ids=_list_or_none(filters.client_ids),
+        min_priority=filters.min_priority,
+        environments=_list_or_none(filters.environments),
         description=description,
         status="enabled",
         secret=generate_secret(),
@@ -161,9 +191,17 @@ class EndpointChanges:
     """A partial update: a field left UNSET keeps its value; only description clears."""
 
     url: str | Unset = UNSET
+    address: str | Unset = UNSET
     event_types: Sequence[str] | Unset = UNSET
+    client_ids: Sequence[str] | Unset | None = UNSET
+    min_priority: Priority | Unset | None = UNSET
+    environments: Sequence[str] | Unset | None = UNSET
     description: str | Unset | None = UNSET
     status: EndpointStatus | Unset = UNSET
+
+
+def _list_or_none(values: Sequence[str] | None) -> list[str] | None:
+    return list(values) if values is not None else None
 
 
 async def update_endpoint(
@@ -175,21 +213,30 @@ async def update_endpoint(
     changed_by: str,
     now: datetime,
 ) -> Endpoint:
-    """Change URL, subscriptions, description or enabled state, validating all first."""
+    """Change target, subscriptions, filters, description or state, validating all first."""
     patterns = (
         _checked_patterns(changes.event_types)
         if not isinstance(changes.event_types, Unset)
         else None
     )
-    if not isinstance(changes.url, Unset):
-        await _checked_url(guard, changes.url)
     endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
     if endpoint is None:
         raise _endpoint_not_found(endpoint_id)
-    if not isinstance(changes.url, Unset):
-        endpoint.url = changes.url
+    if not isinstance(changes.url, Unset) or not isinstance(changes.address, Unset):
+        endpoint.url, endpoint.address = await _checked_target(
+            guard,
+            endpoint.channel,
+            changes.url if not isinstance(changes.url, Unset) else endpoint.url,
+            changes.address if not isinstance(changes.address, Unset) else endpoint.address,
+        )
     if patterns is not None:
         endpoint.event_types = patterns
+    if not isinstance(changes.client_ids, Unset):
+        endpoint.client_ids = _list_or_none(changes.client_ids)
+    if not isinstance(changes.min_priority, Unset):
+        endpoint.min_priority = changes.min_priority
+    if not isinstance(changes.environments, Unset):
+        endpoint.environments = _list_or_none(changes.environments)
     if not isinstance(changes.description, Unset):
         endpoint.description = changes.description
     if changes.status == "enabled" and endpoint.status != "enabled":
@@ -372,11 +419,24 @@ async def replay_endpoint(
 
 
 async def claim_due_deliveries(
-    *, session: AsyncSession, now: datetime, lease: timedelta, limit: int
+    *,
+    session: AsyncSession,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    per_endpoint_limit: int | None = None,
+    excluded_endpoint_ids: Sequence[str] = (),
+    single_slot_endpoint_ids: Sequence[str] = (),
 ) -> list[ClaimedDelivery]:
     """Reserve due deliveries and commit, so no transaction stays open during HTTP calls."""
     claimed = await repository.claim_due_deliveries(
-        session, now=now, lease_until=now + lease, limit=limit
+        session,
+        now=now,
+        lease_until=now + lease,
+        limit=limit,
+        per_endpoint_limit=per_endpoint_limit,
+        excluded_endpoint_ids=excluded_endpoint_ids,
+        single_slot_endpoint_ids=single_slot_endpoint_ids,
     )
     await session.commit()
     return claimed
