@@ -34,9 +34,7 @@ class ScriptedDns:
 
 
 def _client(dns: ScriptedDns, *, timeout: float = 2.0, max_bytes: int = 1024) -> GuardedHttpClient:
-    guard = UrlGuard(
-        allowlist=parse_allowlist("127.0.0.0/8"), dns_timeout_seconds=1, resolver=dns
-    )
+    guard = UrlGuard(allowlist=parse_allowlist("127.0.0.0/8"), dns_timeout_seconds=1, resolver=dns)
     return GuardedHttpClient(
         guard=guard,
         timeout_seconds=timeout,
@@ -83,7 +81,8 @@ async def test_a_signed_webhook_reaches_the_host_by_name_over_one_kept_alive_con
         second = await channel.send(_delivery(url, secret))
     finally:
         await client.aclose()
-    assert first.succeeded and second.succeeded
+    assert first.succeeded
+    assert second.succeeded
     assert first.response_body == "ok ok ok o"  # kept up to the configured size
     assert receiver.connections == 1  # the second request reused the connection
     assert dns.lookups == 1  # vetted when the connection opened, not per request
@@ -108,7 +107,8 @@ async def test_a_new_connection_after_dns_rebinding_to_a_private_address_is_refu
         await client.aclose()
     assert first.succeeded
     assert not second.succeeded
-    assert second.error is not None and second.error.startswith("ssrf: ")
+    assert second.error is not None
+    assert second.error.startswith("ssrf: ")
     assert len(receiver.received) == 1
     assert dns.lookups == 2
 
@@ -123,7 +123,8 @@ async def test_redirects_are_failed_attempts_and_not_followed(receiver: WebhookR
         await client.aclose()
     assert not result.succeeded
     assert result.status_code == 302
-    assert result.error is not None and "redirect not followed" in result.error
+    assert result.error is not None
+    assert "redirect not followed" in result.error
     assert len(receiver.received) == 1
 
 
@@ -149,7 +150,8 @@ async def test_a_receiver_that_never_answers_is_a_timeout_and_unreachable(
     finally:
         await client.aclose()
     assert result.unreachable
-    assert result.error is not None and result.error.startswith("timeout")
+    assert result.error is not None
+    assert result.error.startswith("timeout")
 
 
 async def test_a_refused_connection_moves_on_to_the_next_vetted_address(
@@ -170,5 +172,6 @@ async def test_an_address_outside_the_allowlist_is_never_connected_to() -> None:
         result = await client.post("http://inside.test:81/hooks", {}, BODY)
     finally:
         await client.aclose()
-    assert result.error is not None and result.error.startswith("ssrf: ")
+    assert result.error is not None
+    assert result.error.startswith("ssrf: ")
     assert not result.unreachable
