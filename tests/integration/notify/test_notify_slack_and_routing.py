@@ -14,7 +14,12 @@ import sqlalchemy as sa
 from aftercare_notify.models import Delivery
 from aftercare_shared.clock import utc_now
 from aftercare_shared.events import CloudEvent
-from aftercare_shared.events.catalog import ReleasePublished, SlaBreached, TicketCreated
+from aftercare_shared.events.catalog import (
+    Priority,
+    ReleasePublished,
+    SlaBreached,
+    TicketCreated,
+)
 from aftercare_shared.events.factory import new_event
 from tests.integration.notify.notify_support import (
     STAFF,
@@ -38,7 +43,7 @@ async def slack() -> AsyncIterator[SlackReceiver]:
     await receiver.stop()
 
 
-def _breach(client_id: str, priority: str = "P1") -> CloudEvent:
+def _breach(client_id: str, priority: Priority = "P1") -> CloudEvent:
     now = utc_now()
     ticket_id = str(uuid.uuid4())
     payload = SlaBreached(
@@ -46,7 +51,7 @@ def _breach(client_id: str, priority: str = "P1") -> CloudEvent:
         client_id=client_id,
         metric="resolution",
         plan_id=None,
-        priority=priority,  # type: ignore[arg-type]
+        priority=priority,
         started_at=now,
         due_at=now,
         occurred_at=now,
@@ -54,14 +59,14 @@ def _breach(client_id: str, priority: str = "P1") -> CloudEvent:
     return new_event(payload, service="sla", subject=ticket_id, client_id=client_id)
 
 
-def _ticket(client_id: str, *, priority: str, environment: str | None) -> CloudEvent:
+def _ticket(client_id: str, *, priority: Priority, environment: str | None) -> CloudEvent:
     ticket_id = str(uuid.uuid4())
     payload = TicketCreated(
         ticket_id=ticket_id,
         client_id=client_id,
         title="Checkout fails",
         severity="high",
-        priority=priority,  # type: ignore[arg-type]
+        priority=priority,
         status="new",
         fingerprint=uuid.uuid4().hex,
         environment=environment,
