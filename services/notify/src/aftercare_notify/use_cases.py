@@ -42,8 +42,10 @@ from aftercare_notify.repository import ClaimedDelivery
 from aftercare_notify.url_guard import HostUnresolvable, UrlGuard
 from aftercare_shared.auth import Principal
 from aftercare_shared.events.catalog import (
-    NotificationDelivered,
+    EventPayload,
     NotificationEndpointDisabled,
+    NotificationEndpointFailing,
+    NotificationEndpointRecovered,
     NotificationFailed,
     Priority,
 )
@@ -510,10 +512,22 @@ async def record_attempt(
     delivery.status = decision.delivery_status
     delivery.due_at = decision.next_due_at
     delivery.completed_at = now if decision.finished else None
+    failing_since = endpoint.first_failure_at
     endpoint.first_failure_at = decision.endpoint_first_failure_at
-    if decision.delivery_status == "succeeded":
-        await _emit_delivered(session, endpoint, claimed, result, now)
-    elif decision.delivery_status == "failed":
+    if failing_since is None and decision.endpoint_first_failure_at is not None:
+        await _emit_failing(session, endpoint, claimed, result, now)
+    elif failing_since is not None and decision.endpoint_first_failure_at is None:
+        await _emit(
+            session,
+            endpoint,
+            NotificationEndpointRecovered(
+                endpoint_id=endpoint.id,
+                delivery_id=claimed.delivery_id,
+                failing_since=failing_since,
+                recovered_at=now,
+            ),
+        )
+    if decision.delivery_status == "failed":
         await _emit_failed(session, endpoint, claimed, result, now)
     if decision.disable_endpoint_reason is not None:
         await _disable_endpoint(
@@ -525,28 +539,33 @@ async def record_attempt(
     )
 
 
-async def _emit_delivered(
+async def _emit(session: AsyncSession, endpoint: Endpoint, payload: EventPayload) -> None:
+    # Keyed by the endpoint: its failing / recovered / disabled events stay in order.
+    await enqueue_event(
+        session,
+        new_event(payload, service=SERVICE, subject=endpoint.id, client_id=endpoint.client_id),
+        schema=SCHEMA,
+    )
+
+
+async def _emit_failing(
     session: AsyncSession,
     endpoint: Endpoint,
     claimed: ClaimedDelivery,
     result: AttemptResult,
     now: datetime,
 ) -> None:
-    payload = NotificationDelivered(
-        delivery_id=claimed.delivery_id,
-        endpoint_id=endpoint.id,
-        message_id=claimed.message_id,
-        message_type=claimed.event_type,
-        attempts=claimed.attempt_number,
-        status_code=result.status_code or 0,
-        delivered_at=now,
-    )
-    await enqueue_event(
+    await _emit(
         session,
-        new_event(
-            payload, service=SERVICE, subject=claimed.delivery_id, client_id=endpoint.client_id
+        endpoint,
+        NotificationEndpointFailing(
+            endpoint_id=endpoint.id,
+            delivery_id=claimed.delivery_id,
+            message_id=claimed.message_id,
+            message_type=claimed.event_type,
+            last_error=result.describe_failure(),
+            failing_since=now,
         ),
-        schema=SCHEMA,
     )
 
 

@@ -208,18 +208,36 @@ class ReleasePublished(EventPayload):
 # --- notifications -------------------------------------------------------------------
 
 
-class NotificationDelivered(EventPayload):
-    event_type: ClassVar[str] = "notification.delivered"
-    delivery_id: str
+# Delivery outcomes are events only when they mean something to a subscriber: an endpoint
+# starts failing, a delivery runs out of attempts, an endpoint recovers or is disabled.
+# A success is not an event (attempts stay queryable on notify's API).
+
+
+class NotificationEndpointFailing(EventPayload):
+    """The first failed attempt after the endpoint last succeeded (once per failure streak)."""
+
+    event_type: ClassVar[str] = "notification.endpoint_failing"
     endpoint_id: str
+    delivery_id: str
     message_id: str
     message_type: str
-    attempts: int
-    status_code: int
-    delivered_at: datetime
+    last_error: str
+    failing_since: datetime
+
+
+class NotificationEndpointRecovered(EventPayload):
+    """The first success after a failure streak."""
+
+    event_type: ClassVar[str] = "notification.endpoint_recovered"
+    endpoint_id: str
+    delivery_id: str
+    failing_since: datetime
+    recovered_at: datetime
 
 
 class NotificationFailed(EventPayload):
+    """A delivery exhausted its attempts (or was refused for good)."""
+
     event_type: ClassVar[str] = "notification.failed"
     delivery_id: str
     endpoint_id: str
@@ -257,7 +275,8 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaResumed,
     ReleaseCreated,
     ReleasePublished,
-    NotificationDelivered,
+    NotificationEndpointFailing,
+    NotificationEndpointRecovered,
     NotificationFailed,
     NotificationEndpointDisabled,
 )
