@@ -19,6 +19,7 @@ from aftercare_notify.domain.routing import routing_fields
 from aftercare_notify.metrics import FANOUT_LAG_SECONDS
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, Message
 from aftercare_notify.settings import NotifySettings
+from aftercare_notify.stream import STREAM_CHANNEL
 from aftercare_shared.client_keys import client_key_handlers
 from aftercare_shared.clock import utc_now
 from aftercare_shared.consumer import EventHandlers, PermanentEventError
@@ -53,6 +54,8 @@ async def fan_out_event(
     )
     if not stored:
         return 0
+    # The live stream's feed wakes when this transaction commits.
+    await notify_on_commit(session, STREAM_CHANNEL)
     FANOUT_LAG_SECONDS.observe(max(0.0, (now - event.time).total_seconds()))
     created = await repository.insert_fan_out_deliveries(
         session,

@@ -152,6 +152,28 @@ class NotifySettings(BaseSettings):
         le=1_048_576,
         description="How much of each response body is kept on the attempt record.",
     )
+    stream_retention_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=30 * 86_400,
+        description="How far back `Last-Event-ID` can resume the live stream (`GET /v1/stream`).",
+    )
+    stream_heartbeat_seconds: float = Field(
+        default=15, gt=0, le=300, description="Comment line sent on an idle stream this often."
+    )
+    stream_reader_queue: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        description="Events waiting for one stream reader; a reader that falls this far "
+        "behind is cut (it resumes with `Last-Event-ID`).",
+    )
+    stream_send_timeout_seconds: float = Field(
+        default=30, gt=0, le=600, description="A stream write blocked this long cuts the reader."
+    )
+    stream_poll_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the stream feed polls when not woken."
+    )
     retention_days: int = Field(
         default=30,
         ge=1,
