@@ -10,8 +10,10 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     String,
+    Table,
     Text,
     and_,
+    bindparam,
     cast,
     delete,
     func,
@@ -32,6 +34,11 @@ SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
 # The keyset orders of the two lists: (created_at, id) is unique, so pages never overlap.
 _ENDPOINT_ORDER = (Endpoint.created_at.expression, Endpoint.id.expression)
 _DELIVERY_ORDER = (Delivery.created_at.expression, Delivery.id.expression)
+
+
+def cast_table(table: object) -> Table:
+    assert isinstance(table, Table)
+    return table
 
 
 def new_id() -> str:
@@ -473,3 +480,62 @@ async def purge_messages_received_before(session: AsyncSession, cutoff: datetime
         delete(Message).where(Message.received_at < cutoff, ~still_pending.exists())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- recording attempts in batches -----------------------------------------------------
+
+# Core statements (no ORM identity map): a batch is hundreds of rows written once.
+_DELIVERIES = cast_table(Delivery.__table__)
+_ATTEMPTS = cast_table(DeliveryAttempt.__table__)
+
+
+async def lock_endpoints(session: AsyncSession, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]:
+    """The endpoints, locked FOR NO KEY UPDATE in id order (the lock order everywhere)."""
+    rows = await session.execute(
+        select(Endpoint)
+        .where(Endpoint.id.in_(list(endpoint_ids)))
+        .order_by(Endpoint.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return {endpoint.id: endpoint for endpoint in rows.scalars()}
+
+
+async def lock_delivery_claims(
+    session: AsyncSession, delivery_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Delivery id → its current claim token, each row locked, in id order."""
+    rows = await session.execute(
+        select(Delivery.id, Delivery.claim_token)
+        .where(Delivery.id.in_(sorted(set(delivery_ids))))
+        .order_by(Delivery.id)
+        .with_for_update()
+    )
+    return {delivery_id: token for delivery_id, token in rows.all()}
+
+
+async def insert_attempts(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    if rows:
+        await session.execute(insert(_ATTEMPTS), list(rows))
+
+
+_FINISH_CLAIM = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        due_at=bindparam("due_at"),
+        completed_at=bindparam("completed_at"),
+        last_status_code=bindparam("last_status_code"),
+        last_error=bindparam("last_error"),
+        updated_at=bindparam("updated_at"),
+        locked_until=None,
+        claim_token=None,
+    )
+)
+
+
+async def finish_claims(session: AsyncSession, changes: Sequence[dict[str, object]]) -> None:
+    """Apply each delivery's new state and release its claim (one batched statement)."""
+    if changes:
+        await session.execute(_FINISH_CLAIM, list(changes))

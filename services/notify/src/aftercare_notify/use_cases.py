@@ -14,7 +14,7 @@ from aftercare_notify.domain.channels import (
     SUPPORTED_CHANNELS,
     unsupported_channel_reason,
 )
-from aftercare_notify.domain.delivery_policy import AttemptResult, decide
+from aftercare_notify.domain.delivery_policy import AttemptResult, Decision, decide
 from aftercare_notify.domain.event_patterns import (
     InvalidEventPattern,
     normalize_patterns,
@@ -512,27 +512,7 @@ async def record_attempt(
     delivery.status = decision.delivery_status
     delivery.due_at = decision.next_due_at
     delivery.completed_at = now if decision.finished else None
-    failing_since = endpoint.first_failure_at
-    endpoint.first_failure_at = decision.endpoint_first_failure_at
-    if failing_since is None and decision.endpoint_first_failure_at is not None:
-        await _emit_failing(session, endpoint, claimed, result, now)
-    elif failing_since is not None and decision.endpoint_first_failure_at is None:
-        await _emit(
-            session,
-            endpoint,
-            NotificationEndpointRecovered(
-                endpoint_id=endpoint.id,
-                delivery_id=claimed.delivery_id,
-                failing_since=failing_since,
-                recovered_at=now,
-            ),
-        )
-    if decision.delivery_status == "failed":
-        await _emit_failed(session, endpoint, claimed, result, now)
-    if decision.disable_endpoint_reason is not None:
-        await _disable_endpoint(
-            session, endpoint=endpoint, reason=decision.disable_endpoint_reason, now=now
-        )
+    await _apply_endpoint_outcome(session, endpoint, claimed, result, decision, now)
     await session.commit()
     return RecordedOutcome(
         decision.delivery_status, endpoint_disabled=decision.disable_endpoint_reason is not None
@@ -592,3 +572,129 @@ async def _emit_failed(
         ),
         schema=SCHEMA,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptToRecord:
+    claimed: ClaimedDelivery
+    result: AttemptResult
+    attempted_at: datetime
+
+
+async def record_attempts(
+    *,
+    session: AsyncSession,
+    attempts: Sequence[AttemptToRecord],
+    schedule: RetrySchedule,
+    disable_after: timedelta,
+) -> list[RecordedOutcome | None]:
+    """:func:`record_attempt` for many attempts in one transaction, set-wise.
+
+    Why it exists: recorded one by one, each attempt costs a transaction of five round
+    trips (two row locks, an insert, two updates) — more than the HTTP call it records.
+    Here a batch costs one lock statement per table, one insert of every attempt row,
+    one batched update of the deliveries, and the rare endpoint changes and events. The
+    rules are :func:`record_attempt`'s, applied in order, and tested against it.
+    """
+    endpoint_ids = sorted({item.claimed.endpoint_id for item in attempts})
+    # Endpoints before deliveries, each in id order: the lock order of every other path.
+    endpoints = await repository.lock_endpoints(session, endpoint_ids)
+    tokens = await repository.lock_delivery_claims(
+        session, [item.claimed.delivery_id for item in attempts]
+    )
+    attempt_rows: list[dict[str, object]] = []
+    delivery_changes: list[dict[str, object]] = []
+    outcomes: list[RecordedOutcome | None] = []
+    for item in attempts:
+        claimed, result, now = item.claimed, item.result, item.attempted_at
+        endpoint = endpoints.get(claimed.endpoint_id)
+        if endpoint is None or claimed.delivery_id not in tokens:
+            outcomes.append(None)  # deleted while we were sending
+            continue
+        attempt_rows.append(
+            {
+                "id": repository.new_id(),
+                "delivery_id": claimed.delivery_id,
+                "attempt_number": claimed.attempt_number,
+                "attempted_at": now,
+                "succeeded": result.succeeded,
+                "status_code": result.status_code,
+                "latency_ms": result.latency_ms,
+                "response_body": result.response_body,
+                "error": result.error,
+            }
+        )
+        if tokens[claimed.delivery_id] != claimed.claim_token:
+            outcomes.append(None)
+            continue
+        tokens[claimed.delivery_id] = None  # a second result for one claim changes nothing
+        change: dict[str, object] = {
+            "b_id": claimed.delivery_id,
+            "last_status_code": result.status_code,
+            "last_error": None if result.succeeded else result.describe_failure(),
+            "updated_at": now,
+        }
+        if endpoint.status != "enabled":
+            final_status: DeliveryStatus = "succeeded" if result.succeeded else "cancelled"
+            change.update(status=final_status, due_at=None, completed_at=now)
+            delivery_changes.append(change)
+            outcomes.append(RecordedOutcome(final_status, endpoint_disabled=False))
+            continue
+        decision = decide(
+            result=result,
+            attempts_made=claimed.attempt_number,
+            schedule=schedule,
+            now=now,
+            first_failure_at=endpoint.first_failure_at,
+            disable_after=disable_after,
+        )
+        change.update(
+            status=decision.delivery_status,
+            due_at=decision.next_due_at,
+            completed_at=now if decision.finished else None,
+        )
+        delivery_changes.append(change)
+        await _apply_endpoint_outcome(session, endpoint, claimed, result, decision, now)
+        outcomes.append(
+            RecordedOutcome(
+                decision.delivery_status,
+                endpoint_disabled=decision.disable_endpoint_reason is not None,
+            )
+        )
+    await repository.insert_attempts(session, attempt_rows)
+    await repository.finish_claims(session, delivery_changes)
+    await session.commit()
+    return outcomes
+
+
+async def _apply_endpoint_outcome(
+    session: AsyncSession,
+    endpoint: Endpoint,
+    claimed: ClaimedDelivery,
+    result: AttemptResult,
+    decision: Decision,
+    now: datetime,
+) -> None:
+    """The endpoint's side of one decision: failure streak, outcome events, disabling."""
+    failing_since = endpoint.first_failure_at
+    if failing_since != decision.endpoint_first_failure_at:
+        endpoint.first_failure_at = decision.endpoint_first_failure_at
+    if failing_since is None and decision.endpoint_first_failure_at is not None:
+        await _emit_failing(session, endpoint, claimed, result, now)
+    elif failing_since is not None and decision.endpoint_first_failure_at is None:
+        await _emit(
+            session,
+            endpoint,
+            NotificationEndpointRecovered(
+                endpoint_id=endpoint.id,
+                delivery_id=claimed.delivery_id,
+                failing_since=failing_since,
+                recovered_at=now,
+            ),
+        )
+    if decision.delivery_status == "failed":
+        await _emit_failed(session, endpoint, claimed, result, now)
+    if decision.disable_endpoint_reason is not None:
+        await _disable_endpoint(
+            session, endpoint=endpoint, reason=decision.disable_endpoint_reason, now=now
+        )

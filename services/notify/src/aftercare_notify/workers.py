@@ -34,9 +34,11 @@ from aftercare_notify.metrics import (
     DELIVERY_LATENCY_SECONDS,
     ENDPOINTS_DISABLED,
 )
+from aftercare_notify.recorder import AttemptRecorder
 from aftercare_notify.repository import ClaimedDelivery
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.url_guard import UrlGuard
+from aftercare_notify.use_cases import AttemptToRecord
 from aftercare_shared.clock import utc_now
 from aftercare_shared.wakeup import CommitWakeup
 
@@ -70,6 +72,11 @@ class DeliveryWorker:
         self._per_endpoint = settings.delivery_connections_per_host
         self._in_flight_by_endpoint: Counter[str] = Counter()
         self._slots_freed = asyncio.Event()
+        self._recorder = AttemptRecorder(
+            session_factory=session_factory,
+            schedule=self._schedule,
+            disable_after=self._disable_after,
+        )
         self._breakers = CircuitBreakers(
             failure_threshold=settings.breaker_failure_threshold,
             cooldown_seconds=settings.breaker_cooldown_seconds,
@@ -81,6 +88,7 @@ class DeliveryWorker:
         listener = asyncio.create_task(self._wakeup.run()) if self._wakeup else None
         http = new_http_client(self._settings, self._guard)
         sender = build_channel_senders(self._settings, http)
+        self._recorder.start()
         try:
             while not self._stop_requested.is_set():
                 if self._wakeup is not None:
@@ -123,6 +131,7 @@ class DeliveryWorker:
             # Graceful: what was sent gets recorded; nothing new is claimed.
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
+            await self._recorder.close()
             await http.aclose()
 
     def _finished(self, in_flight: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
@@ -203,15 +212,9 @@ class DeliveryWorker:
         if not result.succeeded:
             DELIVERY_ATTEMPTS_FAILED.inc()
         try:
-            async with self._session_factory() as session:
-                outcome = await use_cases.record_attempt(
-                    session=session,
-                    claimed=claimed,
-                    result=result,
-                    attempted_at=attempted_at,
-                    schedule=self._schedule,
-                    disable_after=self._disable_after,
-                )
+            outcome = await self._recorder.record(
+                AttemptToRecord(claimed=claimed, result=result, attempted_at=attempted_at)
+            )
         except Exception:
             # The lease runs out and the delivery is attempted again: late, never lost.
             log.exception("could not record a delivery attempt")
@@ -225,7 +228,8 @@ class DeliveryWorker:
             DELIVERIES_FAILED.inc()
         if outcome.endpoint_disabled:
             ENDPOINTS_DISABLED.inc()
-        log.info(
+        # A success is the common case and not worth a log line at thousands a second.
+        (log.debug if result.succeeded else log.info)(
             "delivery attempted",
             status_code=result.status_code,
             error=result.error,
