@@ -15,11 +15,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.auth import Principal
+from aftercare_shared.business_time import BusinessCalendar, CalendarError
 from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import SLA_METRICS
 from aftercare_shared.pagination import CursorPosition
 from aftercare_sla import repository
-from aftercare_sla.domain.business_time import BusinessCalendar, CalendarError
 from aftercare_sla.domain.clocks import SlaClock, business_elapsed
 from aftercare_sla.errors import (
     ClientPlanNotFoundError,
