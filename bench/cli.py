@@ -204,13 +204,17 @@ async def _fan_out(run: BenchRun, stack: BenchStack) -> None:
         await wait_for_outbox_drain(stack)
         await run.note_idle(await stack.start_notify())
     if run.options.profile:
-        summary = await run.attempt("notify_profile", profile_notify_fan_out(stack))
+        summary = await run.attempt(
+            "notify_profile",
+            profile_notify_fan_out(stack, burst_events=run.options.fan_out_burst_events),
+        )
         if summary is not None:
             run.document["notify_profile"] = profile_json(summary)
     results = await measure_fan_out(
         stack,
         burst_events=run.options.fan_out_burst_events,
         paced_seconds=run.options.fan_out_paced_seconds,
+        paced_rate=run.options.fan_out_rate,
     )
     run.document["fan_out"] = results.as_json()
     run.rows += fan_out_rows(results)

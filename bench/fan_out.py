@@ -294,10 +294,20 @@ async def bare_sender(
         )
         assert response.status < 300, response.status
 
+    async def host_worker(port: int, share: list[tuple[str, bytes]]) -> None:
+        for event_id, body in share:
+            await one(port, event_id, body)
+
+    # Per host, as many workers as connections, each sending its share in turn: what a
+    # minimal client does (thousands of queued requests would measure the pool's queue).
     started = time.perf_counter()
     try:
         await asyncio.gather(
-            *(one(port, event_id, body) for event_id, body in bodies for port in ports)
+            *(
+                host_worker(port, bodies[worker::PER_HOST_CONCURRENCY])
+                for port in ports
+                for worker in range(PER_HOST_CONCURRENCY)
+            )
         )
     finally:
         for pool in pools.values():
@@ -309,11 +319,13 @@ async def bare_sender(
 
 
 async def measure_fan_out(
-    stack: BenchStack, *, burst_events: int, paced_seconds: float
+    stack: BenchStack, *, burst_events: int, paced_seconds: float, paced_rate: float = PACED_RATE
 ) -> FanOutResults:
     assert stack.notify is not None, "start notify first"
     notify_url = stack.notify.url
-    results = FanOutResults(burst_events=burst_events, paced_seconds=paced_seconds)
+    results = FanOutResults(
+        burst_events=burst_events, paced_seconds=paced_seconds, paced_rate=paced_rate
+    )
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers(), linger_ms=5)
     await producer.start()
     try:
@@ -353,9 +365,9 @@ async def measure_fan_out(
             results.missing["burst"] = expected - results.notify_deliveries
 
         # 2 and 3: paced, all healthy, then with a tenth of the endpoints blackholed.
-        count = int(PACED_RATE * paced_seconds)
+        count = int(paced_rate * paced_seconds)
         for blackholed, label in ((False, "healthy"), (True, "blackholed")):
-            print(f"bench: fan-out paced at {PACED_RATE:g}/s for {paced_seconds:g} s ({label})…")
+            print(f"bench: fan-out paced at {paced_rate:g}/s for {paced_seconds:g} s ({label})…")
             dead_accept = BLACKHOLED_NEVER_ACCEPT if blackholed else 0
             dead_answer = BLACKHOLED_NEVER_ANSWER if blackholed else 0
             healthy_count = ENDPOINTS - dead_accept - dead_answer
@@ -363,7 +375,7 @@ async def measure_fan_out(
                 ports = [*sink.healthy, *sink.never_accept, *sink.never_answer]
                 endpoints = await _subscribe(stack, notify_url, ports)
                 await sink.send({"secrets": {str(port): s for port, (_, s) in endpoints.items()}})
-                sent = await _produce(producer, count, rate=PACED_RATE)
+                sent = await _produce(producer, count, rate=paced_rate)
                 expected = count * healthy_count
                 delivered = await _wait_for_succeeded(
                     stack.service_database_url, list(sent), expected, within_seconds=60
@@ -394,7 +406,7 @@ async def measure_fan_out(
     return results
 
 
-async def profile_notify_fan_out(stack: BenchStack) -> ProfileSummary:
+async def profile_notify_fan_out(stack: BenchStack, *, burst_events: int) -> ProfileSummary:
     """An extra, unmeasured burst with py-spy sampling notify (sampling costs CPU)."""
     assert stack.notify is not None
     print("bench: profiling notify under a fan-out burst with py-spy (unmeasured run)…")
@@ -407,7 +419,7 @@ async def profile_notify_fan_out(stack: BenchStack) -> ProfileSummary:
             profiling = asyncio.create_task(
                 record_profile(stack.notify.pid, seconds=PROFILE_SECONDS, output=output)
             )
-            sent = await _produce(producer, int(PACED_RATE * PROFILE_SECONDS), rate=PACED_RATE)
+            sent = await _produce(producer, burst_events, rate=None)
             summary = await profiling
             # Drained before the measured runs: no event of this run may reach their endpoints.
             await _wait_for_succeeded(

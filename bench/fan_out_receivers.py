@@ -69,8 +69,8 @@ class Receiver:
                         status = b"400 Bad Signature"
                 writer.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client or the benchmark ended the connection
         finally:
             writer.close()
 

@@ -31,6 +31,7 @@ class BenchOptions:
     output: Path
     fan_out_burst_events: int = 200
     fan_out_paced_seconds: float = 15.0
+    fan_out_rate: float = 40.0
     only: frozenset[str] = frozenset()
     """Benchmarks to run (empty: all)."""
 
@@ -49,6 +50,7 @@ class BenchOptions:
             "sla_seconds_per_case": self.sla_seconds_per_case,
             "fan_out_burst_events": self.fan_out_burst_events,
             "fan_out_paced_seconds": self.fan_out_paced_seconds,
+            "fan_out_events_per_second": self.fan_out_rate,
             "only": sorted(self.only),
         }
 
@@ -77,6 +79,12 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         "--profile",
         action="store_true",
         help="also profile intake under load with py-spy (an extra, unmeasured run)",
+    )
+    parser.add_argument(
+        "--fan-out-rate",
+        type=float,
+        default=40.0,
+        help="events/s of the paced fan-out runs, each to 50 endpoints (default 40)",
     )
     parser.add_argument(
         "--only",
@@ -111,5 +119,6 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         output=arguments.output,
         fan_out_burst_events=60 if quick else 200,
         fan_out_paced_seconds=5.0 if quick else 15.0,
+        fan_out_rate=arguments.fan_out_rate,
         only=only,
     )

@@ -181,6 +181,18 @@ class SlaResumed(SlaClockEvent):
     event_type: ClassVar[str] = "sla.resumed"
 
 
+class SlaClientPlanAssigned(EventPayload):
+    """A client's tickets are now covered by this plan (and its business calendar)."""
+
+    event_type: ClassVar[str] = "sla.client_plan_assigned"
+    client_id: str
+    plan_id: str
+    # The plan's calendar in the engine's canonical JSON (aftercare_shared.business_time);
+    # None: the plan runs 24x7.
+    calendar: dict[str, Any] | None
+    assigned_at: datetime
+
+
 # --- releases ------------------------------------------------------------------------
 
 
@@ -273,6 +285,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaMet,
     SlaPaused,
     SlaResumed,
+    SlaClientPlanAssigned,
     ReleaseCreated,
     ReleasePublished,
     NotificationEndpointFailing,
