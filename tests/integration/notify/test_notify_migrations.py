@@ -17,6 +17,7 @@ TABLES = {
     "outbox",
     "inbox",
     "client_api_keys",
+    "client_calendars",
     "endpoints",
     "messages",
     "deliveries",

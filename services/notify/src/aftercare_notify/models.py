@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -16,10 +17,11 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aftercare_notify.domain.channels import SUPPORTED_CHANNELS
+from aftercare_notify.domain.quiet_hours import DELIVERY_MODES
 from aftercare_notify.domain.statuses import DELIVERY_STATUSES, ENDPOINT_STATUSES
 from aftercare_shared.client_keys import client_api_keys_table
 from aftercare_shared.db import service_metadata
@@ -46,6 +48,7 @@ class Endpoint(Base):
         CheckConstraint(sql_one_of("channel", SUPPORTED_CHANNELS), name="channel"),
         CheckConstraint(sql_one_of("status", ENDPOINT_STATUSES), name="status"),
         CheckConstraint(TARGET_RULE, name="target"),
+        CheckConstraint(sql_one_of("deliver", DELIVERY_MODES), name="deliver"),
         CheckConstraint(
             f"min_priority IS NULL OR {sql_one_of('min_priority', PRIORITIES)}",
             name="min_priority",
@@ -67,6 +70,10 @@ class Endpoint(Base):
     client_ids: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     min_priority: Mapped[str | None] = mapped_column(Text)
     environments: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # Quiet hours (domain.quiet_hours): "business_hours" holds events outside the
+    # client's calendar, except these priorities.
+    deliver: Mapped[str] = mapped_column(Text, server_default="always")
+    except_priorities: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
@@ -158,6 +165,17 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ClientCalendar(Base):
+    """Read model (from ``sla.client_plan_assigned``): a client's business calendar."""
+
+    __tablename__ = "client_calendars"
+
+    client_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(Text)
+    calendar: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 OUTBOX: Table = outbox_table(Base.metadata)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     cast,
     delete,
     func,
@@ -26,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_notify.domain.routing import RoutingFields
-from aftercare_notify.models import Delivery, DeliveryAttempt, Endpoint, Message
+from aftercare_notify.models import ClientCalendar, Delivery, DeliveryAttempt, Endpoint, Message
 from aftercare_shared.pagination import CursorPosition, after_position
 
 SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
@@ -162,6 +163,48 @@ def _routes_pass(
     ]
 
 
+def _due_for_endpoint(
+    due_at: datetime, quiet_until: datetime | None, priority: str | None
+) -> ColumnElement[datetime]:
+    if quiet_until is None or quiet_until <= due_at:
+        return literal(due_at)
+    held = Endpoint.deliver == "business_hours"
+    if priority is not None:
+        held = and_(
+            held,
+            or_(
+                Endpoint.except_priorities.is_(None),
+                ~literal(priority, Text).op("=")(func.any(Endpoint.except_priorities)),
+            ),
+        )
+    return case((held, literal(quiet_until)), else_=literal(due_at))
+
+
+async def client_calendar(session: AsyncSession, client_id: str) -> ClientCalendar | None:
+    return await session.get(ClientCalendar, client_id)
+
+
+async def save_client_calendar(session: AsyncSession, row: ClientCalendar) -> None:
+    """Keep the newest assignment (an older event arriving late changes nothing)."""
+    statement = insert(ClientCalendar).values(
+        client_id=row.client_id,
+        plan_id=row.plan_id,
+        calendar=row.calendar,
+        assigned_at=row.assigned_at,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ClientCalendar.client_id],
+            set_={
+                "plan_id": statement.excluded.plan_id,
+                "calendar": statement.excluded.calendar,
+                "assigned_at": statement.excluded.assigned_at,
+            },
+            where=ClientCalendar.assigned_at <= statement.excluded.assigned_at,
+        )
+    )
+
+
 async def insert_fan_out_deliveries(
     session: AsyncSession,
     *,
@@ -171,8 +214,13 @@ async def insert_fan_out_deliveries(
     skip_endpoint_id: str | None,
     due_at: datetime,
     now: datetime,
+    quiet_until: datetime | None = None,
 ) -> int:
     """One pending delivery per enabled endpoint whose patterns and filters match.
+
+    ``quiet_until``: the client's calendar is closed until then; business-hours
+    endpoints get the delivery due at that time instead (unless its priority is one of
+    their exceptions).
 
     Runs as a single INSERT … SELECT, whatever the number of endpoints; the unique
     (endpoint_id, message_id) makes a repeated fan-out a no-op.
@@ -192,7 +240,7 @@ async def insert_fan_out_deliveries(
         literal(message_id),
         literal("pending"),
         literal(0),
-        literal(due_at),
+        _due_for_endpoint(due_at, quiet_until, routing.priority),
         literal(now),
         literal(now),
     ).where(and_(*conditions))

@@ -21,6 +21,7 @@ from aftercare_notify.domain.event_patterns import (
     subscription_matches,
 )
 from aftercare_notify.domain.mail_address import mail_address_problem
+from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.retry_schedule import RetrySchedule
 from aftercare_notify.domain.routing import NO_FILTERS, RouteFilters
 from aftercare_notify.domain.signing import generate_secret
@@ -124,6 +125,8 @@ async def create_endpoint(
     channel: str,
     client_id: str | None,
     filters: RouteFilters = NO_FILTERS,
+    deliver: DeliveryMode = "always",
+    except_priorities: Sequence[Priority] | None = None,
     description: str | None,
     now: datetime,
 ) -> Endpoint:
@@ -141,6 +144,8 @@ async def create_endpoint(
         client_ids=_list_or_none(filters.client_ids),
         min_priority=filters.min_priority,
         environments=_list_or_none(filters.environments),
+        deliver=deliver,
+        except_priorities=_list_or_none(except_priorities),
         description=description,
         status="enabled",
         secret=generate_secret(),
@@ -198,6 +203,8 @@ class EndpointChanges:
     client_ids: Sequence[str] | Unset | None = UNSET
     min_priority: Priority | Unset | None = UNSET
     environments: Sequence[str] | Unset | None = UNSET
+    deliver: DeliveryMode | Unset = UNSET
+    except_priorities: Sequence[Priority] | Unset | None = UNSET
     description: str | Unset | None = UNSET
     status: EndpointStatus | Unset = UNSET
 
@@ -239,6 +246,10 @@ async def update_endpoint(
         endpoint.min_priority = changes.min_priority
     if not isinstance(changes.environments, Unset):
         endpoint.environments = _list_or_none(changes.environments)
+    if not isinstance(changes.deliver, Unset):
+        endpoint.deliver = changes.deliver
+    if not isinstance(changes.except_priorities, Unset):
+        endpoint.except_priorities = _list_or_none(changes.except_priorities)
     if not isinstance(changes.description, Unset):
         endpoint.description = changes.description
     if changes.status == "enabled" and endpoint.status != "enabled":

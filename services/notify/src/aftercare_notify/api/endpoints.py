@@ -72,6 +72,8 @@ async def create_endpoint(
             min_priority=body.min_priority,
             environments=body.environments,
         ),
+        deliver=body.deliver,
+        except_priorities=body.except_priorities,
         description=body.description,
         now=utc_now(),
     )

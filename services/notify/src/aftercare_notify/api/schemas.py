@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
 from aftercare_shared.events.catalog import Priority
 from aftercare_shared.patch import PatchBody
@@ -53,6 +54,16 @@ class EndpointCreate(BaseModel):
         max_length=50,
         description="Only events from these environments; events without one pass.",
     )
+    deliver: DeliveryMode = Field(
+        default="always",
+        description="`business_hours`: events arriving while the client's plan calendar is "
+        "closed are held and delivered when it opens.",
+    )
+    except_priorities: list[Priority] | None = Field(
+        default=None,
+        max_length=4,
+        description="With `business_hours`: priorities delivered at once anyway (e.g. `P1`).",
+    )
     description: Description | None = None
 
 
@@ -60,8 +71,11 @@ class EndpointPatch(PatchBody):
     """Fields left out keep their value; ``description: null`` clears the description."""
 
     clearable: ClassVar[frozenset[str]] = frozenset(
-        {"description", "client_ids", "min_priority", "environments"}
+        {"description", "client_ids", "min_priority", "environments", "except_priorities"}
     )
+
+    deliver: DeliveryMode | None = None
+    except_priorities: list[Priority] | None = Field(default=None, max_length=4)
 
     url: Url | None = None
     address: Address | None = None
@@ -85,6 +99,8 @@ class EndpointOut(BaseModel):
     client_ids: list[str] | None
     min_priority: Priority | None
     environments: list[str] | None
+    deliver: DeliveryMode
+    except_priorities: list[Priority] | None
     description: str | None
     status: EndpointStatus
     disabled_reason: str | None
