@@ -605,7 +605,8 @@ async def record_attempts(
     trips (two row locks, an insert, two updates) — more than the HTTP call it records.
     Here a batch costs one lock statement per table, one insert of every attempt row,
     one batched update of the deliveries, and the rare endpoint changes and events. The
-    rules are :func:`record_attempt`'s, applied in order, and tested against it.
+    rules are :func:`record_attempt`'s (the same ``decide`` and endpoint outcome code),
+    applied in order; the worker records through this path, so every delivery test runs it.
     """
     endpoint_ids = sorted({item.claimed.endpoint_id for item in attempts})
     # Endpoints before deliveries, each in id order: the lock order of every other path.
