@@ -13,12 +13,14 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     case,
     cast,
     delete,
     func,
     literal,
+    not_,
     or_,
     select,
     update,
@@ -174,7 +176,7 @@ def _due_for_endpoint(
             held,
             or_(
                 Endpoint.except_priorities.is_(None),
-                ~literal(priority, Text).op("=")(func.any(Endpoint.except_priorities)),
+                not_(literal(priority, Text) == any_(Endpoint.except_priorities)),
             ),
         )
     return case((held, literal(quiet_until)), else_=literal(due_at))
