@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from bench.dedup_storm import measure_dedup_storm
 from bench.end_to_end import measure_end_to_end
+from bench.fan_out import measure_fan_out, profile_notify_fan_out
 from bench.footprint import Footprint, read_footprint
 from bench.load_runs import load_server
 from bench.machine import describe_machine, describe_postgres
@@ -31,6 +32,7 @@ from bench.report import (
     dedup_rows,
     describe_run,
     end_to_end_rows,
+    fan_out_rows,
     footprint_json,
     footprint_rows,
     markdown_table,
@@ -156,23 +158,29 @@ async def _service_benchmarks(run: BenchRun, stack: BenchStack, *, wrk: str, pgb
     (dedup_client,) = await stack.provision_clients(1, keys_per_client=DEDUP_KEYS)
     await asyncio.gather(run.note_idle(stack.intake), run.note_idle(stack.peer))
 
-    throughput = await run.attempt(
-        "throughput",
-        measure_throughput(stack, wrk=wrk, pgbench=pgbench, api_keys=unique_keys, options=options),
-    )
+    throughput = None
+    if options.wants("throughput"):
+        throughput = await run.attempt(
+            "throughput",
+            measure_throughput(
+                stack, wrk=wrk, pgbench=pgbench, api_keys=unique_keys, options=options
+            ),
+        )
     if throughput is not None:
         run.document["throughput"] = throughput.as_json()
         run.rows += throughput_rows(throughput)
 
-    dedup = await run.attempt(
-        "dedup_storm",
-        measure_dedup_storm(stack, wrk=wrk, api_keys=dedup_client.keys, options=options),
-    )
+    dedup = None
+    if options.wants("dedup_storm"):
+        dedup = await run.attempt(
+            "dedup_storm",
+            measure_dedup_storm(stack, wrk=wrk, api_keys=dedup_client.keys, options=options),
+        )
     if dedup is not None:
         run.document["dedup_storm"] = dedup.as_json()
         run.rows += dedup_rows(dedup, throughput)
 
-    if options.profile:
+    if options.profile and options.wants("throughput"):
         summary = await run.attempt(
             "profile", _profile_intake(stack, wrk=wrk, api_keys=unique_keys, options=options)
         )
@@ -181,10 +189,35 @@ async def _service_benchmarks(run: BenchRun, stack: BenchStack, *, wrk: str, pgb
 
     if stack.notify_unavailable is not None:
         run.skip("end_to_end", stack.notify_unavailable)
+        run.skip("fan_out", stack.notify_unavailable)
     else:
-        capacity = throughput.intake.wrk.acknowledged_per_second if throughput else None
-        await run.attempt("end_to_end", _end_to_end(run, stack, unique_keys, capacity))
+        if options.wants("end_to_end"):
+            capacity = throughput.intake.wrk.acknowledged_per_second if throughput else None
+            await run.attempt("end_to_end", _end_to_end(run, stack, unique_keys, capacity))
+        if options.wants("fan_out"):
+            await run.attempt("fan_out", _fan_out(run, stack))
     run.note_after_loads(stack.intake, stack.peer, stack.notify)
+
+
+async def _fan_out(run: BenchRun, stack: BenchStack) -> None:
+    if stack.notify is None:
+        await wait_for_outbox_drain(stack)
+        await run.note_idle(await stack.start_notify())
+    if run.options.profile:
+        summary = await run.attempt(
+            "notify_profile",
+            profile_notify_fan_out(stack, burst_events=run.options.fan_out_burst_events),
+        )
+        if summary is not None:
+            run.document["notify_profile"] = profile_json(summary)
+    results = await measure_fan_out(
+        stack,
+        burst_events=run.options.fan_out_burst_events,
+        paced_seconds=run.options.fan_out_paced_seconds,
+        paced_rate=run.options.fan_out_rate,
+    )
+    run.document["fan_out"] = results.as_json()
+    run.rows += fan_out_rows(results)
 
 
 async def _end_to_end(
@@ -230,6 +263,8 @@ async def _profile_intake(
 
 
 def _sla_arithmetic(run: BenchRun) -> None:
+    if not run.options.wants("sla_arithmetic"):
+        return
     if not sla_time_available():
         run.skip("sla_arithmetic", f"{SLA_TIME_MODULE} is not there yet")
         return

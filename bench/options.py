@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCHMARKS = ("throughput", "dedup_storm", "end_to_end", "fan_out", "sla_arithmetic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,14 @@ class BenchOptions:
     profile: bool
     keep_databases: bool
     output: Path
+    fan_out_burst_events: int = 200
+    fan_out_paced_seconds: float = 15.0
+    fan_out_rate: float = 40.0
+    only: frozenset[str] = frozenset()
+    """Benchmarks to run (empty: all)."""
+
+    def wants(self, benchmark: str) -> bool:
+        return not self.only or benchmark in self.only
 
     def as_settings(self) -> dict[str, object]:
         """What the JSON records about how the figures were taken."""
@@ -39,6 +48,10 @@ class BenchOptions:
             "e2e_rate_per_second": self.e2e_rate,
             "e2e_seconds": self.e2e_seconds,
             "sla_seconds_per_case": self.sla_seconds_per_case,
+            "fan_out_burst_events": self.fan_out_burst_events,
+            "fan_out_paced_seconds": self.fan_out_paced_seconds,
+            "fan_out_events_per_second": self.fan_out_rate,
+            "only": sorted(self.only),
         }
 
 
@@ -68,6 +81,17 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         help="also profile intake under load with py-spy (an extra, unmeasured run)",
     )
     parser.add_argument(
+        "--fan-out-rate",
+        type=float,
+        default=40.0,
+        help="events/s of the paced fan-out runs, each to 50 endpoints (default 40)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated benchmarks to run: " + ", ".join(BENCHMARKS) + " (default: all)",
+    )
+    parser.add_argument(
         "--keep-databases", action="store_true", help="leave the run's databases for inspection"
     )
     parser.add_argument(
@@ -76,6 +100,9 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
     arguments = parser.parse_args(list(argv))
     if arguments.connections < 1 or arguments.e2e_rate <= 0:
         parser.error("--connections and --e2e-rate must be positive")
+    only = frozenset(name.strip() for name in arguments.only.split(",") if name.strip())
+    if unknown := only - set(BENCHMARKS):
+        parser.error(f"unknown benchmarks {sorted(unknown)}; known: {', '.join(BENCHMARKS)}")
     quick = bool(arguments.quick)
     duration = arguments.duration or (5.0 if quick else 15.0)
     return BenchOptions(
@@ -90,4 +117,8 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         profile=bool(arguments.profile),
         keep_databases=bool(arguments.keep_databases),
         output=arguments.output,
+        fan_out_burst_events=60 if quick else 200,
+        fan_out_paced_seconds=5.0 if quick else 15.0,
+        fan_out_rate=arguments.fan_out_rate,
+        only=only,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from bench.dedup_storm import DedupResults
 from bench.end_to_end import EndToEndResults
+from bench.fan_out import FanOutResults
 from bench.footprint import Footprint
 from bench.profile_summary import ProfileSummary
 from bench.stats import ratio
@@ -254,6 +255,48 @@ def end_to_end_rows(e2e: EndToEndResults) -> list[TableRow]:
             "CPU ms per webhook: notify · intake",
             f"{number(e2e.cpu_ms_per_webhook(e2e.notify_cpu_seconds), 2)} · "
             f"{number(e2e.cpu_ms_per_webhook(e2e.intake_cpu_seconds), 2)}",
+        ),
+    ]
+
+
+def fan_out_rows(fan: FanOutResults) -> list[TableRow]:
+    name = "6 notify fan-out"
+    missing = ", ".join(f"{label}: {count}" for label, count in fan.missing.items()) or "none"
+    return [
+        TableRow(
+            name,
+            f"webhook deliveries/s ({fan.burst_events} events x {fan.endpoints} endpoints)",
+            number(fan.notify_per_second),
+            "bare sender: same signed POSTs, keep-alive",
+            number(fan.bare_per_second),
+            ratio_text(fan.notify_vs_bare),
+        ),
+        TableRow(
+            name,
+            "signatures verified (sample) · rejected · deliveries missing",
+            f"{fan.signatures_verified} · {fan.signatures_rejected} · {missing}",
+        ),
+        TableRow(
+            name,
+            f"event → webhook p50 / p95 / p99 ms, {fan.paced_rate:g} events/s, all healthy",
+            triple(
+                {"p50": fan.healthy_p50_ms, "p95": fan.healthy_p95_ms, "p99": fan.healthy_p99_ms}
+            ),
+        ),
+        TableRow(
+            name,
+            f"healthy endpoints' p50 / p95 / p99 ms with {fan.blackholed} of {fan.endpoints} "
+            "blackholed",
+            triple(
+                {
+                    "p50": fan.isolated_p50_ms,
+                    "p95": fan.isolated_p95_ms,
+                    "p99": fan.isolated_p99_ms,
+                }
+            ),
+            "all-healthy run, p95",
+            number(fan.healthy_p95_ms),
+            ratio_text(fan.isolation_ratio),
         ),
     ]
 

@@ -17,14 +17,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from aftercare_sla.domain.business_time import (
+from aftercare_shared.business_time import (
     BusinessCalendar,
     Pause,
     add_business_time,
     business_time_between_with_pauses,
     is_open,
 )
-from aftercare_sla.domain.business_time.timeline import timeline_for
+from aftercare_shared.business_time.timeline import timeline_for
 
 Case = TypeVar("Case")
 

@@ -1,7 +1,8 @@
 """A real HTTP webhook receiver on 127.0.0.1, as an integrator's endpoint would be.
 
-Built on ``asyncio.start_server`` (HTTP/1.1, one request per connection, Content-Length
-bodies: what notify's sender produces), so it costs little beside a benchmark's load.
+Built on ``asyncio.start_server`` (HTTP/1.1 with keep-alive unless ``keep_alive`` is off,
+Content-Length bodies: what notify's sender produces), so it costs little beside a
+benchmark's load. ``connections`` counts the TCP connections it accepted.
 It answers scripted statuses (then ``default_status``), may delay its answers, and —
 once given the endpoint's ``secret`` with ``verify_signatures`` — checks every delivery
 with the official ``standardwebhooks`` package, refusing (400) and recording any that
@@ -55,6 +56,9 @@ class WebhookReceiver:
     secret: str | None = None
     """Until it is set, a verifying receiver answers 503 (the endpoint is not ready)."""
     path: str = "/hooks"
+    keep_alive: bool = True
+    response_headers: dict[str, str] = field(default_factory=dict)
+    connections: int = 0
     scripted_statuses: deque[int] = field(default_factory=deque)
     received: list[ReceivedWebhook] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
@@ -109,37 +113,47 @@ class WebhookReceiver:
         return None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
-            async with asyncio.timeout(10):
-                head = await reader.readuntil(b"\r\n\r\n")
-                request_line, *header_lines = head.decode("latin-1").split("\r\n")
-                method, path, _version = request_line.split(" ", 2)
-                headers: dict[str, str] = {}
-                for line in header_lines:
-                    if line:
-                        name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-            status = self._answer_for(headers, body)
-            if status is None:
-                scripted = self.scripted_statuses.popleft() if self.scripted_statuses else None
-                status = scripted if scripted is not None else self.default_status
-                async with self._arrived:
-                    self.received.append(
-                        ReceivedWebhook(method, path, headers, body, time.time(), _parsed(body))
-                    )
-                    self._arrived.notify_all()
-            if self.response_delay_seconds:
-                await asyncio.sleep(self.response_delay_seconds)
-            writer.write(
-                f"HTTP/1.1 {status} Scripted\r\ncontent-length: {len(self.response_body)}\r\n"
-                "content-type: text/plain\r\nconnection: close\r\n\r\n".encode()
-                + self.response_body
-            )
-            await writer.drain()
+            while await self._serve_one(reader, writer):
+                pass
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         finally:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; True when the connection stays open for another."""
+        head = await reader.readuntil(b"\r\n\r\n")  # an idle kept-alive client may wait
+        async with asyncio.timeout(10):
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, path, _version = request_line.split(" ", 2)
+            headers: dict[str, str] = {}
+            for line in header_lines:
+                if line:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+        status = self._answer_for(headers, body)
+        if status is None:
+            scripted = self.scripted_statuses.popleft() if self.scripted_statuses else None
+            status = scripted if scripted is not None else self.default_status
+            async with self._arrived:
+                self.received.append(
+                    ReceivedWebhook(method, path, headers, body, time.time(), _parsed(body))
+                )
+                self._arrived.notify_all()
+        if self.response_delay_seconds:
+            await asyncio.sleep(self.response_delay_seconds)
+        keep_alive = self.keep_alive and headers.get("connection", "").lower() != "close"
+        extra = "".join(f"{name}: {value}\r\n" for name, value in self.response_headers.items())
+        writer.write(
+            f"HTTP/1.1 {status} Scripted\r\ncontent-length: {len(self.response_body)}\r\n"
+            f"content-type: text/plain\r\n{extra}"
+            f"connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n".encode()
+            + self.response_body
+        )
+        await writer.drain()
+        return keep_alive

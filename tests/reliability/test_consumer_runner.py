@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from aftercare_shared.consumer import ConsumerRunner, PermanentEventError
-from aftercare_shared.consumer.runner import Record
 from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.observability.tracing import current_traceparent, parse_trace_id
 from devkit.databases import kafka_bootstrap_servers
@@ -53,9 +52,10 @@ class SimulatedCrashError(BaseException):
 
 
 class CrashBeforeOffsetCommit(ConsumerRunner):
-    """Dies right after the database commit, before the Kafka offset commit."""
+    """Dies right after the database commit, before the Kafka offset commit (one record's
+    or a whole batch's)."""
 
-    async def _commit_offset(self, record: Record) -> None:
+    async def _commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
         raise SimulatedCrashError
 
 
@@ -398,3 +398,75 @@ async def test_a_database_outage_neither_dead_letters_nor_skips_the_record(
     async with running(recovered):
         await wait_until(lambda: is_applied(engine, schema, event.id), within=30)
     assert ledger.attempts[event.id] == 1
+
+
+async def _produce_one_batch(
+    producer: AIOKafkaProducer, topic: str, key: str, events: Sequence[CloudEvent]
+) -> list[Any]:
+    """Produce before the runner starts, so its first poll fetches them all together."""
+    sent = [await produce(producer, topic, key, event.to_json_bytes()) for event in events]
+    assert len({record.partition for record in sent}) == 1
+    return sent
+
+
+async def test_a_poison_record_inside_a_batch_goes_to_the_dlq_alone_and_its_neighbours_apply_once(
+    engine: AsyncEngine, schema: str, producer: AIOKafkaProducer
+) -> None:
+    topic, group = unique_name("test.consumer.batchpoison"), unique_name("group")
+    dlq_topic = unique_name("test.consumer.dlq")
+    events = [make_event(subject="ticket-7", data={"sequence": n}) for n in range(1, 8)]
+    poison = events[3]
+    sent = await _produce_one_batch(producer, topic, "ticket-7", events)
+    ledger = Ledger(schema, poison_ids=[poison.id])
+    runner = runner_for(engine, schema, ledger, group_id=group, topics=[topic], dlq_topic=dlq_topic)
+
+    async with running(runner):
+        await wait_until(lambda: is_applied(engine, schema, events[-1].id), within=30)
+
+    healthy = [event for event in events if event is not poison]
+    assert await applied_counts(engine, schema) == {event.id: 1 for event in healthy}
+    assert await applied_in_order(engine, schema) == [
+        ("ticket-7", event.data["sequence"]) for event in healthy
+    ]
+    assert ledger.attempts[poison.id] == 3, "the batch's try counts as the first attempt"
+    (dead,) = await read_topic(kafka_bootstrap_servers(), dlq_topic, expected=1)
+    assert dead.value == poison.to_json_bytes()
+    assert header_map(dead.headers)["dlq-attempts"] == "3"
+    assert header_map(dead.headers)["dlq-source-offset"] == str(sent[3].offset)
+    assert await committed_offset(group, topic, sent[-1].partition) == sent[-1].offset + 1
+
+
+async def test_a_crash_after_a_batch_commit_redelivers_the_whole_batch_without_double_effects(
+    engine: AsyncEngine, schema: str, producer: AIOKafkaProducer
+) -> None:
+    topic, group = unique_name("test.consumer.batchcrash"), unique_name("group")
+    batch = [make_event(subject="ticket-8", data={"sequence": n}) for n in range(1, 21)]
+    await _produce_one_batch(producer, topic, "ticket-8", batch)
+    ledger = Ledger(schema)
+    service = unique_name("svc")
+    crashing = runner_for(
+        engine,
+        schema,
+        ledger,
+        runner_class=CrashBeforeOffsetCommit,
+        service=service,
+        group_id=group,
+        topics=[topic],
+    )
+    with pytest.raises(SimulatedCrashError):
+        await asyncio.wait_for(crashing.run(), 30)
+    committed_first = await applied_counts(engine, schema)
+    assert committed_first, "the crash came after a database commit"
+    assert set(committed_first.values()) == {1}
+    assert len(committed_first) > 1, "one transaction applied several records"
+
+    sentinel = make_event(subject="ticket-8", data={"sequence": 99})
+    await produce(producer, topic, "ticket-8", sentinel.to_json_bytes())
+    restarted = runner_for(engine, schema, ledger, service=service, group_id=group, topics=[topic])
+    async with running(restarted):
+        await wait_until(lambda: is_applied(engine, schema, sentinel.id), within=30)
+
+    assert await applied_counts(engine, schema) == {e.id: 1 for e in [*batch, sentinel]}
+    assert all(ledger.attempts[event.id] == 1 for event in batch), "the inbox skipped them"
+    duplicates = metric_value("aftercare_consumer_duplicate_events_total", service, topic=topic)
+    assert duplicates == len(committed_first), "every record of the first batch came again"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from standardwebhooks.webhooks import Webhook
 
 from aftercare_notify import use_cases
-from aftercare_notify.models import Delivery, Endpoint
+from aftercare_notify.models import OUTBOX, Delivery, Endpoint
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
 from aftercare_shared.clock import utc_now
@@ -95,14 +95,12 @@ async def test_delivers_the_signed_cloudevent() -> None:
         single = await notify.client.get(f"/v1/deliveries/{delivery['id']}", headers=STAFF)
         assert single.json()["attempts"] == delivery["attempts"]
 
-        (delivered,) = await eventually(
-            lambda: notify.outbox_events("aftercare.notification.delivered.v1"),
-            lambda events: len(events) == 1,
-        )
-        assert delivered.data["delivery_id"] == delivery["id"]
-        assert delivered.data["endpoint_id"] == endpoint["id"]
-        assert delivered.data["status_code"] == 200
-        assert delivered.clientid == endpoint["client_id"]
+        # A success on a healthy endpoint is not news: no outcome event at all.
+        async with notify.session_factory() as session:
+            outbox_rows = (
+                await session.execute(sa.select(sa.func.count()).select_from(OUTBOX))
+            ).scalar_one()
+        assert outbox_rows == 0
 
 
 async def test_retries_after_500_with_the_same_webhook_id() -> None:
@@ -121,6 +119,15 @@ async def test_retries_after_500_with_the_same_webhook_id() -> None:
         assert [attempt["status_code"] for attempt in delivery["attempts"]] == [500, 200]
         assert [attempt["attempt_number"] for attempt in delivery["attempts"]] == [1, 2]
         assert delivery["attempts"][0]["succeeded"] is False
+
+        # The streak is news twice: when it starts and when it ends.
+        (failing,) = await notify.outbox_events("aftercare.notification.endpoint_failing.v1")
+        (recovered,) = await notify.outbox_events("aftercare.notification.endpoint_recovered.v1")
+        assert failing.subject == recovered.subject == endpoint["id"]
+        assert failing.data["last_error"] == "HTTP 500"
+        assert failing.data["delivery_id"] == recovered.data["delivery_id"] == delivery["id"]
+        assert recovered.data["failing_since"] == failing.data["failing_since"]
+        assert failing.clientid == endpoint["client_id"]
 
 
 async def test_exhausted_schedule_fails_then_manual_retry_succeeds() -> None:

@@ -119,8 +119,26 @@ async def test_create_endpoint_returns_a_standard_webhooks_secret(notify: Runnin
         (
             {"url": "http://127.0.0.1:9/", "event_types": ["*"], "channel": "email"},
             422,
-            "channel-not-supported",
-            "not supported yet",
+            "invalid-endpoint-target",
+            "needs an `address`",
+        ),
+        (
+            {"address": "ops@example.com", "event_types": ["*"], "channel": "slack"},
+            422,
+            "invalid-endpoint-target",
+            "needs a `url`",
+        ),
+        (
+            {"address": "ops@example.com\r\nBcc: x@y.z", "event_types": ["*"], "channel": "email"},
+            422,
+            "invalid-endpoint-target",
+            "not usable",
+        ),
+        (
+            {"url": "http://127.0.0.1:9/", "event_types": ["*"], "min_priority": "P9"},
+            422,
+            "validation-failed",
+            "",
         ),
         (
             {"url": "http://127.0.0.1:9/", "event_types": ["*"], "channel": "pigeon"},
@@ -147,7 +165,7 @@ async def test_create_endpoint_returns_a_standard_webhooks_secret(notify: Runnin
             "no-such-host.invalid",
         ),
         ({"url": "http://127.0.0.1:9/", "event_types": []}, 422, "validation-failed", ""),
-        ({"event_types": ["*"]}, 422, "validation-failed", ""),
+        ({"event_types": ["*"]}, 422, "invalid-endpoint-target", "needs a `url`"),
         (
             {"url": "http://127.0.0.1:9/", "event_types": ["*"], "unexpected": 1},
             422,

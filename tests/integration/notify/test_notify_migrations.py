@@ -19,6 +19,7 @@ TABLES = {
     "outbox",
     "inbox",
     "client_api_keys",
+    "client_calendars",
     "endpoints",
     "messages",
     "deliveries",

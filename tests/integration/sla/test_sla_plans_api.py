@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aftercare_shared.events import CloudEvent
+from aftercare_sla.models import outbox
 from tests.integration.sla.sla_support import (
     OFFICE_HOURS_LONDON,
     STAFF,
@@ -235,7 +238,7 @@ async def test_an_unknown_plan_is_404(api: httpx.AsyncClient) -> None:
 
 
 async def test_staff_assign_a_plan_to_a_client_not_seen_yet_and_replace_it(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, app_sessions: Sessions
 ) -> None:
     first = (await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()
     second = (await api.post("/v1/plans", json=plan_body(), headers=STAFF)).json()
@@ -254,6 +257,17 @@ async def test_staff_assign_a_plan_to_a_client_not_seen_yet_and_replace_it(
     assert set(assigned.json()) == {"client_id", "plan_id", "assigned_at"}
     assert replaced.json()["plan_id"] == second["id"]
     assert fetched.json() == replaced.json()
+    # Each assignment is announced with the plan's calendar (notify's quiet hours use it).
+    async with app_sessions() as session:
+        payloads = (await session.scalars(select(outbox.c.payload).order_by(outbox.c.id))).all()
+    announced = [
+        event
+        for event in (CloudEvent.from_json_bytes(bytes(payload)) for payload in payloads)
+        if event.short_type == "sla.client_plan_assigned" and event.subject == client_id
+    ]
+    assert [event.data["plan_id"] for event in announced] == [first["id"], second["id"]]
+    assert announced[0].clientid == client_id
+    assert announced[0].data["calendar"] == first["calendar"]
 
 
 async def test_assigning_an_unknown_plan_is_refused_and_changes_nothing(

@@ -47,8 +47,12 @@ def _key_issued() -> CloudEvent:
     return new_event(payload, service="intake", subject="c-1", client_id="c-1")
 
 
-def test_the_registry_keeps_the_client_key_read_model() -> None:
-    assert _handlers().handled_types == {"client.api_key_issued", "client.api_key_revoked"}
+def test_the_registry_keeps_the_client_key_and_calendar_read_models() -> None:
+    assert _handlers().handled_types == {
+        "client.api_key_issued",
+        "client.api_key_revoked",
+        "sla.client_plan_assigned",
+    }
 
 
 @pytest.mark.parametrize(

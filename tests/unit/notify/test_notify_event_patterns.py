@@ -83,7 +83,7 @@ def test_candidate_patterns_agree_with_matching_for_every_catalog_type() -> None
 
 
 def test_self_referential_types() -> None:
-    assert is_self_referential("aftercare.notification.delivered.v1")
+    assert is_self_referential("aftercare.notification.endpoint_failing.v1")
     assert not is_self_referential("aftercare.ticket.created.v1")
 
 

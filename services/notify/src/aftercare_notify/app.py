@@ -10,12 +10,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from aftercare_notify.api import deliveries, endpoints
+from aftercare_notify.api import deliveries, endpoints, stream
 from aftercare_notify.consumers import build_handlers
 from aftercare_notify.errors import PROBLEM_TYPES
 from aftercare_notify.jobs import retention_job
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL
 from aftercare_notify.settings import NotifySettings
+from aftercare_notify.stream import StreamFeed
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
 from aftercare_shared.client_keys import read_model_key_lookup
@@ -39,23 +40,31 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         dns_timeout_seconds=settings.dns_timeout_seconds,
     )
 
+    feed = StreamFeed(
+        retention_seconds=settings.stream_retention_seconds,
+        poll_interval_seconds=settings.stream_poll_interval_seconds,
+        queue_size=settings.stream_reader_queue,
+    )
+
     def delivery_workers(context: ServiceContext) -> Sequence[BackgroundWorker]:
+        feed.attach(context.engine, context.session_factory)
         if not settings.delivery_worker_enabled:
-            return ()
+            return [feed]
         return [
+            feed,
             DeliveryWorker(
                 session_factory=context.session_factory,
                 settings=settings,
                 guard=guard,
                 wakeup=CommitWakeup(context.engine, DELIVERIES_DUE_CHANNEL),
-            )
+            ),
         ]
 
     spec = ServiceSpec(
         service=ServiceName.NOTIFY,
         title="Aftercare notify",
         description=DESCRIPTION,
-        routers=[endpoints.router, deliveries.router],
+        routers=[endpoints.router, deliveries.router, stream.router],
         api_key_lookup=read_model_key_lookup(CLIENT_API_KEYS),
         problem_types=PROBLEM_TYPES,
         # Every topic, notify's own included: any event may have subscribers.
@@ -68,6 +77,6 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         else None,
         periodic_jobs=[retention_job(retention=timedelta(days=settings.retention_days))],
         workers=delivery_workers,
-        provides=[settings, guard],
+        provides=[settings, guard, feed],
     )
     return create_service_app(spec, settings.common)

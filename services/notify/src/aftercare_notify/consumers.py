@@ -14,14 +14,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_notify import repository
 from aftercare_notify.domain.event_patterns import is_self_referential, patterns_matching
+from aftercare_notify.domain.quiet_hours import opens_at
 from aftercare_notify.domain.retry_schedule import RetrySchedule
+from aftercare_notify.domain.routing import routing_fields
 from aftercare_notify.metrics import FANOUT_LAG_SECONDS
-from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, Message
+from aftercare_notify.models import (
+    CLIENT_API_KEYS,
+    DELIVERIES_DUE_CHANNEL,
+    ClientCalendar,
+    Message,
+)
 from aftercare_notify.settings import NotifySettings
+from aftercare_notify.stream import STREAM_CHANNEL
 from aftercare_shared.client_keys import client_key_handlers
 from aftercare_shared.clock import utc_now
 from aftercare_shared.consumer import EventHandlers, PermanentEventError
 from aftercare_shared.events import CloudEvent
+from aftercare_shared.events.catalog import SlaClientPlanAssigned
 from aftercare_shared.events.envelope import EventDecodeError
 from aftercare_shared.events.factory import decode_payload
 from aftercare_shared.wakeup import notify_on_commit
@@ -34,6 +43,7 @@ async def fan_out_event(
 
     Returns how many deliveries were created (0 for an event seen before).
     """
+    routing = routing_fields(event.clientid, event.data)
     stored = await repository.insert_message(
         session,
         Message(
@@ -41,6 +51,8 @@ async def fan_out_event(
             event_type=event.type,
             subject=event.subject,
             client_id=event.clientid,
+            priority=routing.priority,
+            environment=routing.environment,
             event_time=event.time,
             # Serialised once, here: every attempt sends (and signs) exactly these bytes.
             body=event.to_json_bytes(),
@@ -49,15 +61,23 @@ async def fan_out_event(
     )
     if not stored:
         return 0
+    # The live stream's feed wakes when this transaction commits.
+    await notify_on_commit(session, STREAM_CHANNEL)
     FANOUT_LAG_SECONDS.observe(max(0.0, (now - event.time).total_seconds()))
+    quiet_until = None
+    if event.clientid is not None:
+        calendar = await repository.client_calendar(session, event.clientid)
+        if calendar is not None:
+            quiet_until = opens_at(calendar.calendar, now)
     created = await repository.insert_fan_out_deliveries(
         session,
         message_id=event.id,
         candidate_patterns=patterns_matching(event.type),
-        message_client_id=event.clientid,
+        routing=routing,
         skip_endpoint_id=_endpoint_the_event_is_about(event),
         due_at=schedule.first_due_at(now),
         now=now,
+        quiet_until=quiet_until,
     )
     if created:
         # The delivery worker wakes when this transaction commits, not at its next poll.
@@ -79,6 +99,18 @@ def build_handlers(settings: NotifySettings) -> EventHandlers:
     handlers = EventHandlers()
     handlers.include(client_key_handlers(CLIENT_API_KEYS))
     schedule = settings.parsed_retry_schedule
+
+    @handlers.on(SlaClientPlanAssigned)
+    async def plan_assigned(session: AsyncSession, assigned: SlaClientPlanAssigned) -> None:
+        await repository.save_client_calendar(
+            session,
+            ClientCalendar(
+                client_id=assigned.client_id,
+                plan_id=assigned.plan_id,
+                calendar=assigned.calendar,
+                assigned_at=assigned.assigned_at,
+            ),
+        )
 
     @handlers.on_every_event
     async def fan_out(session: AsyncSession, event: CloudEvent) -> None:

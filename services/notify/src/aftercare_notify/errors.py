@@ -48,6 +48,10 @@ class ChannelNotSupportedError(InvalidError):
         super().__init__(detail, supported_channels=list(supported_channels))
 
 
+class EndpointTargetError(InvalidError):
+    """The endpoint's target does not fit its channel (a URL for email, no address…)."""
+
+
 class EndpointDisabledError(ConflictError):
     """Retry and replay need an enabled endpoint: a disabled one would send nothing."""
 
@@ -64,6 +68,7 @@ PROBLEM_TYPES = ProblemTypes(
         UrlNotAllowedError: ProblemType("url-not-allowed", "URL not allowed"),
         UrlUnresolvableError: ProblemType("url-unresolvable", "URL host does not resolve"),
         ChannelNotSupportedError: ProblemType("channel-not-supported", "Channel not supported"),
+        EndpointTargetError: ProblemType("invalid-endpoint-target", "Invalid endpoint target"),
         EndpointDisabledError: ProblemType("conflict", "Endpoint disabled"),
         DeliveryInFlightError: ProblemType("conflict", "Delivery in flight"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -16,17 +17,21 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aftercare_notify.domain.channels import SUPPORTED_CHANNELS
+from aftercare_notify.domain.quiet_hours import DELIVERY_MODES
 from aftercare_notify.domain.statuses import DELIVERY_STATUSES, ENDPOINT_STATUSES
 from aftercare_shared.client_keys import client_api_keys_table
 from aftercare_shared.db import service_metadata
+from aftercare_shared.events.catalog import PRIORITIES
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
 
 SCHEMA = schema_of(ServiceName.NOTIFY)
+# An e-mail endpoint names an address and no URL; every other channel a URL and no address.
+TARGET_RULE = "(channel = 'email') = (address IS NOT NULL AND url IS NULL)"
 # NOTIFY channel that wakes the delivery worker when new deliveries commit.
 DELIVERIES_DUE_CHANNEL = "notify_deliveries_due"
 
@@ -42,16 +47,33 @@ class Endpoint(Base):
     __table_args__ = (
         CheckConstraint(sql_one_of("channel", SUPPORTED_CHANNELS), name="channel"),
         CheckConstraint(sql_one_of("status", ENDPOINT_STATUSES), name="status"),
+        CheckConstraint(TARGET_RULE, name="target"),
+        CheckConstraint(sql_one_of("deliver", DELIVERY_MODES), name="deliver"),
+        CheckConstraint(
+            f"min_priority IS NULL OR {sql_one_of('min_priority', PRIORITIES)}",
+            name="min_priority",
+        ),
         # Fan-out asks "which endpoints list any of these patterns" — an array overlap.
         Index("ix_endpoints_event_types", "event_types", postgresql_using="gin"),
         Index("ix_endpoints_client_id", "client_id"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
+    # Where to send: a URL (webhook, slack) or an e-mail address (email), never both.
+    url: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(Text)
     event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # The owning client: only its events, and its API keys may read the endpoint.
     client_id: Mapped[str | None] = mapped_column(Text)
+    # Routing filters; None means no filter (see domain.routing).
+    client_ids: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    min_priority: Mapped[str | None] = mapped_column(Text)
+    environments: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # Quiet hours (domain.quiet_hours): "business_hours" holds events outside the
+    # client's calendar, except these priorities.
+    deliver: Mapped[str] = mapped_column(Text, server_default="always")
+    except_priorities: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
@@ -86,6 +108,8 @@ class Message(Base):
     event_type: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str | None] = mapped_column(Text)
+    environment: Mapped[str | None] = mapped_column(Text)
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -141,6 +165,17 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ClientCalendar(Base):
+    """Read model (from ``sla.client_plan_assigned``): a client's business calendar."""
+
+    __tablename__ = "client_calendars"
+
+    client_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(Text)
+    calendar: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 OUTBOX: Table = outbox_table(Base.metadata)

@@ -10,11 +10,17 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     String,
+    Table,
+    Text,
     and_,
+    any_,
+    bindparam,
+    case,
     cast,
     delete,
     func,
     literal,
+    not_,
     or_,
     select,
     update,
@@ -22,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_notify.models import Delivery, DeliveryAttempt, Endpoint, Message
+from aftercare_notify.domain.routing import RoutingFields
+from aftercare_notify.models import ClientCalendar, Delivery, DeliveryAttempt, Endpoint, Message
 from aftercare_shared.pagination import CursorPosition, after_position
 
 SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
@@ -30,6 +37,11 @@ SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
 # The keyset orders of the two lists: (created_at, id) is unique, so pages never overlap.
 _ENDPOINT_ORDER = (Endpoint.created_at.expression, Endpoint.id.expression)
 _DELIVERY_ORDER = (Delivery.created_at.expression, Delivery.id.expression)
+
+
+def cast_table(table: object) -> Table:
+    assert isinstance(table, Table)
+    return table
 
 
 def new_id() -> str:
@@ -108,6 +120,8 @@ async def insert_message(session: AsyncSession, message: Message) -> bool:
             event_type=message.event_type,
             subject=message.subject,
             client_id=message.client_id,
+            priority=message.priority,
+            environment=message.environment,
             event_time=message.event_time,
             body=message.body,
             received_at=message.received_at,
@@ -129,32 +143,96 @@ def _not_about_endpoint(endpoint_id: str) -> ColumnElement[bool]:
     )
 
 
+def _routes_pass(
+    client_id: ColumnElement[str | None] | str | None,
+    priority: ColumnElement[str | None] | str | None,
+    environment: ColumnElement[str | None] | str | None,
+) -> list[ColumnElement[bool]]:
+    """SQL: the endpoint's owner and routing filters let this event through.
+
+    The rules of ``domain.routing``: an owned endpoint and a ``client_ids`` list take
+    only those clients' events; ``min_priority`` and ``environments`` apply to events
+    that carry the field. ``'P1' <= 'P2'`` as text: the priorities sort as they rank.
+    """
+    client = client_id if isinstance(client_id, ColumnElement) else literal(client_id, Text)
+    prio = priority if isinstance(priority, ColumnElement) else literal(priority, Text)
+    env = environment if isinstance(environment, ColumnElement) else literal(environment, Text)
+    return [
+        or_(Endpoint.client_id.is_(None), Endpoint.client_id == client),
+        or_(Endpoint.client_ids.is_(None), client == func.any(Endpoint.client_ids)),
+        or_(Endpoint.min_priority.is_(None), prio.is_(None), prio <= Endpoint.min_priority),
+        or_(Endpoint.environments.is_(None), env.is_(None), env == func.any(Endpoint.environments)),
+    ]
+
+
+def _due_for_endpoint(
+    due_at: datetime, quiet_until: datetime | None, priority: str | None
+) -> ColumnElement[datetime]:
+    if quiet_until is None or quiet_until <= due_at:
+        return literal(due_at)
+    held = Endpoint.deliver == "business_hours"
+    if priority is not None:
+        held = and_(
+            held,
+            or_(
+                Endpoint.except_priorities.is_(None),
+                not_(literal(priority, Text) == any_(Endpoint.except_priorities)),
+            ),
+        )
+    return case((held, literal(quiet_until)), else_=literal(due_at))
+
+
+async def client_calendar(session: AsyncSession, client_id: str) -> ClientCalendar | None:
+    return await session.get(ClientCalendar, client_id)
+
+
+async def save_client_calendar(session: AsyncSession, row: ClientCalendar) -> None:
+    """Keep the newest assignment (an older event arriving late changes nothing)."""
+    statement = insert(ClientCalendar).values(
+        client_id=row.client_id,
+        plan_id=row.plan_id,
+        calendar=row.calendar,
+        assigned_at=row.assigned_at,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ClientCalendar.client_id],
+            set_={
+                "plan_id": statement.excluded.plan_id,
+                "calendar": statement.excluded.calendar,
+                "assigned_at": statement.excluded.assigned_at,
+            },
+            where=ClientCalendar.assigned_at <= statement.excluded.assigned_at,
+        )
+    )
+
+
 async def insert_fan_out_deliveries(
     session: AsyncSession,
     *,
     message_id: str,
     candidate_patterns: Sequence[str],
-    message_client_id: str | None,
+    routing: RoutingFields,
     skip_endpoint_id: str | None,
     due_at: datetime,
     now: datetime,
+    quiet_until: datetime | None = None,
 ) -> int:
-    """One pending delivery per enabled endpoint whose patterns overlap the candidates.
+    """One pending delivery per enabled endpoint whose patterns and filters match.
+
+    ``quiet_until``: the client's calendar is closed until then; business-hours
+    endpoints get the delivery due at that time instead (unless its priority is one of
+    their exceptions).
 
     Runs as a single INSERT … SELECT, whatever the number of endpoints; the unique
     (endpoint_id, message_id) makes a repeated fan-out a no-op.
     """
     if not candidate_patterns:
         return 0
-    client_filter = (
-        Endpoint.client_id.is_(None)
-        if message_client_id is None
-        else or_(Endpoint.client_id.is_(None), Endpoint.client_id == message_client_id)
-    )
     conditions = [
         Endpoint.status == "enabled",
         Endpoint.event_types.overlap(list(candidate_patterns)),
-        client_filter,
+        *_routes_pass(routing.client_id, routing.priority, routing.environment),
     ]
     if skip_endpoint_id is not None:
         conditions.append(Endpoint.id != skip_endpoint_id)
@@ -164,7 +242,7 @@ async def insert_fan_out_deliveries(
         literal(message_id),
         literal("pending"),
         literal(0),
-        literal(due_at),
+        _due_for_endpoint(due_at, quiet_until, routing.priority),
         literal(now),
         literal(now),
     ).where(and_(*conditions))
@@ -215,9 +293,13 @@ async def replay_messages_to_endpoint(
         Message.received_at >= since,
         Message.event_type.in_(list(event_types)),
         _not_about_endpoint(endpoint.id),
+        Endpoint.id == endpoint.id,
+        *_routes_pass(
+            Message.client_id.expression,
+            Message.priority.expression,
+            Message.environment.expression,
+        ),
     ]
-    if endpoint.client_id is not None:
-        conditions.append(Message.client_id == endpoint.client_id)
     matching = select(
         cast(func.gen_random_uuid(), String),
         literal(endpoint.id),
@@ -268,7 +350,9 @@ class ClaimedDelivery:
     claim_token: str
     attempt_number: int
     endpoint_id: str
-    url: str
+    channel: str
+    url: str | None
+    address: str | None
     secrets_in_use: tuple[str, ...]
     message_id: str
     event_type: str
@@ -281,24 +365,59 @@ async def claim_due_deliveries(
     now: datetime,
     lease_until: datetime,
     limit: int,
+    per_endpoint_limit: int | None = None,
+    excluded_endpoint_ids: Sequence[str] = (),
+    single_slot_endpoint_ids: Sequence[str] = (),
 ) -> list[ClaimedDelivery]:
     """Reserve up to ``limit`` due deliveries of enabled endpoints until ``lease_until``.
 
     The claim moves ``due_at`` to the lease's end: if the claimer dies mid-attempt the
     delivery simply becomes due again then, with no sweeper needed. The attempt number
-    is taken at claim time, so an attempt lost in a crash still counts.
+    is taken at claim time, so an attempt lost in a crash still counts. At most
+    ``per_endpoint_limit`` deliveries of one endpoint (1 for ``single_slot_endpoint_ids``,
+    a breaker's probe), none of ``excluded_endpoint_ids`` (saturated or breaker open):
+    one endpoint's backlog never fills a claim that healthy endpoints are waiting for.
     """
-    due = (
-        select(Delivery.id)
+    scan = (
+        select(
+            Delivery.id.label("id"),
+            func.row_number()
+            .over(partition_by=Delivery.endpoint_id, order_by=Delivery.due_at)
+            .label("rank"),
+            Delivery.endpoint_id.label("endpoint_id"),
+        )
         .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
         .where(
             Delivery.status == "pending",
             Delivery.due_at <= now,
             Endpoint.status == "enabled",
         )
+    )
+    if excluded_endpoint_ids:
+        scan = scan.where(Delivery.endpoint_id.not_in(list(excluded_endpoint_ids)))
+    # A window over every due row would cost what is due, so bound the scan first.
+    candidates = scan.order_by(Delivery.due_at).limit(limit * 20).subquery()
+    ranked = select(candidates.c.id)
+    if per_endpoint_limit is not None:
+        ranked = ranked.where(candidates.c.rank <= per_endpoint_limit)
+    if single_slot_endpoint_ids:
+        ranked = ranked.where(
+            or_(
+                candidates.c.endpoint_id.not_in(list(single_slot_endpoint_ids)),
+                candidates.c.rank <= 1,
+            )
+        )
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.id.in_(ranked.scalar_subquery()),
+            # Checked again on the locked row: another worker may have claimed it since.
+            Delivery.status == "pending",
+            Delivery.due_at <= now,
+        )
         .order_by(Delivery.due_at)
         .limit(limit)
-        .with_for_update(of=Delivery, skip_locked=True)
+        .with_for_update(skip_locked=True)
     )
     claim_token = new_id()
     claimed_ids = list(
@@ -333,7 +452,9 @@ async def claim_due_deliveries(
             claim_token=claim_token,
             attempt_number=delivery.attempt_count,
             endpoint_id=endpoint.id,
+            channel=endpoint.channel,
             url=endpoint.url,
+            address=endpoint.address,
             secrets_in_use=tuple(endpoint.secrets_in_use(now)),
             message_id=message.id,
             event_type=message.event_type,
@@ -409,3 +530,62 @@ async def purge_messages_received_before(session: AsyncSession, cutoff: datetime
         delete(Message).where(Message.received_at < cutoff, ~still_pending.exists())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- recording attempts in batches -----------------------------------------------------
+
+# Core statements (no ORM identity map): a batch is hundreds of rows written once.
+_DELIVERIES = cast_table(Delivery.__table__)
+_ATTEMPTS = cast_table(DeliveryAttempt.__table__)
+
+
+async def lock_endpoints(session: AsyncSession, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]:
+    """The endpoints, locked FOR NO KEY UPDATE in id order (the lock order everywhere)."""
+    rows = await session.execute(
+        select(Endpoint)
+        .where(Endpoint.id.in_(list(endpoint_ids)))
+        .order_by(Endpoint.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return {endpoint.id: endpoint for endpoint in rows.scalars()}
+
+
+async def lock_delivery_claims(
+    session: AsyncSession, delivery_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Delivery id → its current claim token, each row locked, in id order."""
+    rows = await session.execute(
+        select(Delivery.id, Delivery.claim_token)
+        .where(Delivery.id.in_(sorted(set(delivery_ids))))
+        .order_by(Delivery.id)
+        .with_for_update()
+    )
+    return {delivery_id: token for delivery_id, token in rows.all()}
+
+
+async def insert_attempts(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    if rows:
+        await session.execute(insert(_ATTEMPTS), list(rows))
+
+
+_FINISH_CLAIM = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        due_at=bindparam("due_at"),
+        completed_at=bindparam("completed_at"),
+        last_status_code=bindparam("last_status_code"),
+        last_error=bindparam("last_error"),
+        updated_at=bindparam("updated_at"),
+        locked_until=None,
+        claim_token=None,
+    )
+)
+
+
+async def finish_claims(session: AsyncSession, changes: Sequence[dict[str, object]]) -> None:
+    """Apply each delivery's new state and release its claim (one batched statement)."""
+    if changes:
+        await session.execute(_FINISH_CLAIM, list(changes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aftercare_notify.channels.smtp_url import parse_smtp_url
 from aftercare_notify.domain.retry_schedule import (
     DEFAULT_RETRY_SCHEDULE,
     RetrySchedule,
@@ -71,6 +72,54 @@ class NotifySettings(BaseSettings):
         le=300,
         description="Total time one webhook request may take (connect, send, response).",
     )
+    delivery_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long opening a connection to a receiver may take (within the total).",
+    )
+    delivery_connections_per_host: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Most kept-alive connections (and requests in flight) per receiving host; "
+        "also the most deliveries of one endpoint in flight at once.",
+    )
+    breaker_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Consecutive timeouts or connection failures that open an endpoint's "
+        "circuit breaker (its deliveries then wait, unclaimed, without spending attempts).",
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long an open breaker waits (±20 % jitter) before one probe delivery.",
+    )
+    smtp_url: str = Field(
+        default="",
+        description="SMTP server for the `email` channel: `smtp://[user:pass@]host[:port]` or "
+        "`smtps://…` (TLS from the start). Empty: no e-mail channel.",
+    )
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Upgrade `smtp://` connections with STARTTLS (refuse servers without it).",
+    )
+    smtp_ca_file: str = Field(
+        default="",
+        description="PEM file of CAs trusted for the SMTP server's certificate (default: the "
+        "system's).",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=300, description="Time one SMTP conversation may take."
+    )
+    mail_from: str = Field(
+        default="aftercare@localhost.localdomain",
+        min_length=3,
+        description="`From` address of notification e-mails (its domain ends `Message-ID`).",
+    )
     delivery_lease_seconds: float = Field(
         default=120.0,
         gt=0,
@@ -87,7 +136,7 @@ class NotifySettings(BaseSettings):
         description="Most deliveries claimed in one database round trip.",
     )
     delivery_concurrency: int = Field(
-        default=50,
+        default=400,
         ge=1,
         le=10_000,
         description="Most webhook requests in flight at once per process.",
@@ -102,6 +151,28 @@ class NotifySettings(BaseSettings):
         ge=0,
         le=1_048_576,
         description="How much of each response body is kept on the attempt record.",
+    )
+    stream_retention_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=30 * 86_400,
+        description="How far back `Last-Event-ID` can resume the live stream (`GET /v1/stream`).",
+    )
+    stream_heartbeat_seconds: float = Field(
+        default=15, gt=0, le=300, description="Comment line sent on an idle stream this often."
+    )
+    stream_reader_queue: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        description="Events waiting for one stream reader; a reader that falls this far "
+        "behind is cut (it resumes with `Last-Event-ID`).",
+    )
+    stream_send_timeout_seconds: float = Field(
+        default=30, gt=0, le=600, description="A stream write blocked this long cuts the reader."
+    )
+    stream_poll_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the stream feed polls when not woken."
     )
     retention_days: int = Field(
         default=30,
@@ -121,6 +192,13 @@ class NotifySettings(BaseSettings):
     @classmethod
     def _valid_allowlist(cls, value: str) -> str:
         parse_allowlist(value)
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _valid_smtp_url(cls, value: str) -> str:
+        if value:
+            parse_smtp_url(value)
         return value
 
     @model_validator(mode="after")

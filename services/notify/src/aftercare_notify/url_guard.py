@@ -65,26 +65,36 @@ class UrlGuard:
     async def vet(self, url: str) -> VettedTarget:
         """Raise :class:`SsrfRefused` or :class:`HostUnresolvable`, else where to connect."""
         target = parse_webhook_url(url)
-        addresses = await self._addresses_of(target)
+        addresses = await self._addresses_of(target.host, target.port)
         check_addresses(target.host, addresses, self._allowlist)
         return VettedTarget(target=target, addresses=tuple(addresses))
 
-    async def _addresses_of(self, target: WebhookTarget) -> list[IPAddress]:
+    async def vet_host(self, host: str, port: int) -> tuple[IPAddress, ...]:
+        """Every address ``host`` resolves to right now, all vetted; else raise.
+
+        The delivery client calls this each time it opens a connection, so a name
+        rebound to an internal address is refused before anything connects to it.
+        """
+        addresses = await self._addresses_of(host, port)
+        check_addresses(host, addresses, self._allowlist)
+        return tuple(addresses)
+
+    async def _addresses_of(self, host: str, port: int) -> list[IPAddress]:
         try:
-            return [ipaddress.ip_address(target.host)]
+            return [ipaddress.ip_address(host.strip("[]"))]
         except ValueError:
             pass
         try:
             async with asyncio.timeout(self._dns_timeout_seconds):
-                addresses = await self._resolver(target.host, target.port)
+                addresses = await self._resolver(host, port)
         except TimeoutError:
             raise HostUnresolvable(
-                f"resolving {target.host} took longer than {self._dns_timeout_seconds:g} s"
+                f"resolving {host} took longer than {self._dns_timeout_seconds:g} s"
             ) from None
         except (OSError, UnicodeError) as error:
-            raise HostUnresolvable(f"{target.host} does not resolve ({error})") from None
+            raise HostUnresolvable(f"{host} does not resolve ({error})") from None
         if not addresses:
-            raise HostUnresolvable(f"{target.host} resolves to no address")
+            raise HostUnresolvable(f"{host} resolves to no address")
         return addresses
 
 

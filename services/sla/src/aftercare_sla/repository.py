@@ -14,8 +14,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare_shared.business_time import BusinessCalendar, Pause
 from aftercare_shared.pagination import CursorPosition, after_position
-from aftercare_sla.domain.business_time import BusinessCalendar, Pause
 from aftercare_sla.domain.clocks import DueTimer, SlaClock
 from aftercare_sla.models import Client, ClientPlan, Clock, ClockTimer, Plan, TrackedTicket
 

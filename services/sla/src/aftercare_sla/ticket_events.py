@@ -14,6 +14,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.events.catalog import (
     SLA_METRICS,
     SlaMetric,
@@ -27,7 +28,6 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_sla import repository
 from aftercare_sla.announcements import announce
-from aftercare_sla.domain.business_time import BusinessCalendar
 from aftercare_sla.domain.clocks import SlaClock, timers_for
 from aftercare_sla.domain.ticket_lifecycle import (
     ClockEvents,

@@ -15,11 +15,14 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.auth import Principal
+from aftercare_shared.business_time import BusinessCalendar, CalendarError
 from aftercare_shared.clock import utc_now
-from aftercare_shared.events.catalog import SLA_METRICS
+from aftercare_shared.events.catalog import SLA_METRICS, SlaClientPlanAssigned
+from aftercare_shared.events.factory import new_event
+from aftercare_shared.names import ServiceName
+from aftercare_shared.outbox import enqueue_event
 from aftercare_shared.pagination import CursorPosition
 from aftercare_sla import repository
-from aftercare_sla.domain.business_time import BusinessCalendar, CalendarError
 from aftercare_sla.domain.clocks import SlaClock, business_elapsed
 from aftercare_sla.errors import (
     ClientPlanNotFoundError,
@@ -28,7 +31,7 @@ from aftercare_sla.errors import (
     TicketNotFoundError,
     UnknownPlanError,
 )
-from aftercare_sla.models import ClientPlan, Plan, TrackedTicket
+from aftercare_sla.models import SCHEMA, ClientPlan, Plan, TrackedTicket
 
 
 async def create_plan(
@@ -84,10 +87,23 @@ async def assign_plan(session: AsyncSession, *, client_id: str, plan_id: str) ->
     and refusing would make staff retry a correct request. Tickets sla has already seen
     keep the plan they started with.
     """
-    if await repository.get_plan(session, plan_id) is None:
+    plan = await repository.get_plan(session, plan_id)
+    if plan is None:
         raise UnknownPlanError(plan_id)
     assignment = await repository.upsert_assignment(
         session, client_id=client_id, plan_id=plan_id, assigned_at=utc_now()
+    )
+    # Other services (notify's quiet hours) keep the client's calendar from this event.
+    assigned = SlaClientPlanAssigned(
+        client_id=client_id,
+        plan_id=plan_id,
+        calendar=plan.calendar,
+        assigned_at=assignment.assigned_at,
+    )
+    await enqueue_event(
+        session,
+        new_event(assigned, service=ServiceName.SLA, subject=client_id, client_id=client_id),
+        schema=SCHEMA,
     )
     await session.commit()
     return assignment

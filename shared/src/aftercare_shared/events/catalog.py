@@ -189,6 +189,18 @@ class SlaResumed(SlaClockEvent):
     event_type: ClassVar[str] = "sla.resumed"
 
 
+class SlaClientPlanAssigned(EventPayload):
+    """A client's tickets are now covered by this plan (and its business calendar)."""
+
+    event_type: ClassVar[str] = "sla.client_plan_assigned"
+    client_id: str
+    plan_id: str
+    # The plan's calendar in the engine's canonical JSON (aftercare_shared.business_time);
+    # None: the plan runs 24x7.
+    calendar: dict[str, Any] | None
+    assigned_at: datetime
+
+
 # --- releases ------------------------------------------------------------------------
 
 
@@ -317,18 +329,36 @@ class AdvisoryPatched(EventPayload):
 # --- notifications -------------------------------------------------------------------
 
 
-class NotificationDelivered(EventPayload):
-    event_type: ClassVar[str] = "notification.delivered"
-    delivery_id: str
+# Delivery outcomes are events only when they mean something to a subscriber: an endpoint
+# starts failing, a delivery runs out of attempts, an endpoint recovers or is disabled.
+# A success is not an event (attempts stay queryable on notify's API).
+
+
+class NotificationEndpointFailing(EventPayload):
+    """The first failed attempt after the endpoint last succeeded (once per failure streak)."""
+
+    event_type: ClassVar[str] = "notification.endpoint_failing"
     endpoint_id: str
+    delivery_id: str
     message_id: str
     message_type: str
-    attempts: int
-    status_code: int
-    delivered_at: datetime
+    last_error: str
+    failing_since: datetime
+
+
+class NotificationEndpointRecovered(EventPayload):
+    """The first success after a failure streak."""
+
+    event_type: ClassVar[str] = "notification.endpoint_recovered"
+    endpoint_id: str
+    delivery_id: str
+    failing_since: datetime
+    recovered_at: datetime
 
 
 class NotificationFailed(EventPayload):
+    """A delivery exhausted its attempts (or was refused for good)."""
+
     event_type: ClassVar[str] = "notification.failed"
     delivery_id: str
     endpoint_id: str
@@ -364,6 +394,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaMet,
     SlaPaused,
     SlaResumed,
+    SlaClientPlanAssigned,
     ReleaseCreated,
     ReleasePublished,
     ReleaseRolledBack,
@@ -371,7 +402,8 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     AdvisoryPublished,
     AdvisoryMatched,
     AdvisoryPatched,
-    NotificationDelivered,
+    NotificationEndpointFailing,
+    NotificationEndpointRecovered,
     NotificationFailed,
     NotificationEndpointDisabled,
 )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aftercare_sla.domain.business_time import BusinessCalendar
+from aftercare_shared.business_time import BusinessCalendar
 from aftercare_sla.domain.clocks import (
     ClockChange,
     ClockEvent,

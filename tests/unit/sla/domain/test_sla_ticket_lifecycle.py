@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.events.catalog import Priority, SlaMetric, TicketStatus
-from aftercare_sla.domain.business_time import BusinessCalendar
 from aftercare_sla.domain.clocks import ClockChange, ClockState, SlaClock
 from aftercare_sla.domain.ticket_lifecycle import (
     ClockEvents,

@@ -1,4 +1,4 @@
-"""What notify's routers receive from the service: its settings and the URL guard."""
+"""What notify's routers receive from the service: settings, URL guard, stream feed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends
 
 from aftercare_notify.settings import NotifySettings
+from aftercare_notify.stream import StreamFeed
 from aftercare_notify.url_guard import UrlGuard
 from aftercare_shared.service import provided
 
 SettingsDep = Annotated[NotifySettings, Depends(provided(NotifySettings))]
 UrlGuardDep = Annotated[UrlGuard, Depends(provided(UrlGuard))]
+StreamFeedDep = Annotated[StreamFeed, Depends(provided(StreamFeed))]

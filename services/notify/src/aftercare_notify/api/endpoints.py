@@ -20,6 +20,7 @@ from aftercare_notify.api.schemas import (
     ReplayRequest,
 )
 from aftercare_notify.api.views import delivery_out, endpoint_created, endpoint_out
+from aftercare_notify.domain.routing import RouteFilters
 from aftercare_notify.domain.statuses import DeliveryStatus
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
 from aftercare_shared.clock import utc_now
@@ -38,7 +39,8 @@ router = APIRouter(
             409: "The endpoint is disabled (retry and replay need it enabled).",
             422: "Invalid input: unknown event types (`invalid-event-types`), a refused URL "
             "(`url-not-allowed`), an unresolvable host (`url-unresolvable`), an unsupported "
-            "channel (`channel-not-supported`), a bad cursor or field (`validation-failed`).",
+            "channel (`channel-not-supported`), a target that does not fit the channel "
+            "(`invalid-endpoint-target`), a bad cursor or field (`validation-failed`).",
             429: "Too many calls with this client API key; see Retry-After.",
         }
     ),
@@ -53,14 +55,25 @@ async def create_endpoint(
     guard: UrlGuardDep,
     response: Response,
 ) -> EndpointCreated:
-    """Subscribe a URL to event types; the answer includes the ``whsec_`` signing secret."""
+    """Subscribe a URL (webhook, slack) or an address (email) to event types and filters.
+
+    The answer includes the ``whsec_`` signing secret (used by webhooks).
+    """
     endpoint = await use_cases.create_endpoint(
         session=session,
         guard=guard,
         url=body.url,
+        address=body.address,
         event_types=body.event_types,
         channel=body.channel,
         client_id=body.client_id,
+        filters=RouteFilters(
+            client_ids=body.client_ids,
+            min_priority=body.min_priority,
+            environments=body.environments,
+        ),
+        deliver=body.deliver,
+        except_priorities=body.except_priorities,
         description=body.description,
         now=utc_now(),
     )

@@ -7,29 +7,62 @@ from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
+from aftercare_shared.events.catalog import Priority
 from aftercare_shared.patch import PatchBody
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Pattern = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=500)]
+Address = Annotated[str, StringConstraints(min_length=3, max_length=320)]
+Environment = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class EndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: Url = Field(description="Where to POST events: http(s), public address, no credentials.")
+    url: Url | None = Field(
+        default=None,
+        description="`webhook` and `slack`: where to POST (http(s), public address, no "
+        "credentials); for `slack` a Slack-compatible incoming-webhook URL.",
+    )
+    address: Address | None = Field(default=None, description="`email`: the recipient.")
     event_types: list[Pattern] = Field(
         min_length=1,
         max_length=100,
         description="Short types (`ticket.created`), entity wildcards (`sla.*`) or `*`.",
     )
     channel: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(
-        default="webhook", description="Only `webhook` for now."
+        default="webhook", description="`webhook`, `slack` or `email`."
     )
     client_id: ClientId | None = Field(
         default=None, description="Only this client's events; visible to its API keys."
+    )
+    client_ids: list[ClientId] | None = Field(
+        default=None, min_length=1, max_length=100, description="Only these clients' events."
+    )
+    min_priority: Priority | None = Field(
+        default=None,
+        description="Only events at least this urgent (`P2`: P1 and P2); events without a "
+        "priority pass.",
+    )
+    environments: list[Environment] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="Only events from these environments; events without one pass.",
+    )
+    deliver: DeliveryMode = Field(
+        default="always",
+        description="`business_hours`: events arriving while the client's plan calendar is "
+        "closed are held and delivered when it opens.",
+    )
+    except_priorities: list[Priority] | None = Field(
+        default=None,
+        max_length=4,
+        description="With `business_hours`: priorities delivered at once anyway (e.g. `P1`).",
     )
     description: Description | None = None
 
@@ -37,9 +70,18 @@ class EndpointCreate(BaseModel):
 class EndpointPatch(PatchBody):
     """Fields left out keep their value; ``description: null`` clears the description."""
 
-    clearable: ClassVar[frozenset[str]] = frozenset({"description"})
+    clearable: ClassVar[frozenset[str]] = frozenset(
+        {"description", "client_ids", "min_priority", "environments", "except_priorities"}
+    )
+
+    deliver: DeliveryMode | None = None
+    except_priorities: list[Priority] | None = Field(default=None, max_length=4)
 
     url: Url | None = None
+    address: Address | None = None
+    client_ids: list[ClientId] | None = Field(default=None, min_length=1, max_length=100)
+    min_priority: Priority | None = None
+    environments: list[Environment] | None = Field(default=None, min_length=1, max_length=50)
     event_types: list[Pattern] | None = Field(default=None, min_length=1, max_length=100)
     description: Description | None = None
     status: EndpointStatus | None = Field(
@@ -49,10 +91,16 @@ class EndpointPatch(PatchBody):
 
 class EndpointOut(BaseModel):
     id: str
-    url: str
+    url: str | None
+    address: str | None
     event_types: list[str]
     channel: str
     client_id: str | None
+    client_ids: list[str] | None
+    min_priority: Priority | None
+    environments: list[str] | None
+    deliver: DeliveryMode
+    except_priorities: list[Priority] | None
     description: str | None
     status: EndpointStatus
     disabled_reason: str | None

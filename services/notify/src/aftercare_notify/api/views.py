@@ -5,18 +5,26 @@ from __future__ import annotations
 from typing import cast
 
 from aftercare_notify.api.schemas import AttemptOut, DeliveryOut, EndpointCreated, EndpointOut
+from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
 from aftercare_notify.models import Endpoint
 from aftercare_notify.use_cases import DeliveryView
+from aftercare_shared.events.catalog import Priority
 
 
 def endpoint_out(endpoint: Endpoint) -> EndpointOut:
     return EndpointOut(
         id=endpoint.id,
         url=endpoint.url,
+        address=endpoint.address,
         event_types=list(endpoint.event_types),
         channel=endpoint.channel,
         client_id=endpoint.client_id,
+        client_ids=endpoint.client_ids,
+        min_priority=cast(Priority | None, endpoint.min_priority),
+        environments=endpoint.environments,
+        deliver=cast(DeliveryMode, endpoint.deliver),
+        except_priorities=cast(list[Priority] | None, endpoint.except_priorities),
         description=endpoint.description,
         status=cast(EndpointStatus, endpoint.status),
         disabled_reason=endpoint.disabled_reason,

@@ -1,13 +1,14 @@
-"""The channels an endpoint can use, and why a requested one cannot be used (yet)."""
+"""The channels an endpoint can use, and what each one needs to know where to send."""
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
-Channel = Literal["webhook"]
+Channel = Literal["webhook", "slack", "email"]
 SUPPORTED_CHANNELS: tuple[Channel, ...] = get_args(Channel)
-# Named so a caller asking for one learns it is coming rather than that it is a typo.
-PLANNED_CHANNELS: tuple[str, ...] = ("email", "chat")
+# Channels that POST to a URL (SSRF-checked); the others name an address instead.
+URL_CHANNELS: tuple[Channel, ...] = ("webhook", "slack")
+ADDRESS_CHANNELS: tuple[Channel, ...] = ("email",)
 
 
 def unsupported_channel_reason(channel: str) -> str | None:
@@ -15,6 +16,4 @@ def unsupported_channel_reason(channel: str) -> str | None:
     if channel in SUPPORTED_CHANNELS:
         return None
     supported = ", ".join(repr(name) for name in SUPPORTED_CHANNELS)
-    if channel in PLANNED_CHANNELS:
-        return f"Channel {channel!r} is not supported yet; supported: {supported}."
     return f"Unknown channel {channel!r}; supported: {supported}."

@@ -16,13 +16,26 @@ class AttemptResult:
     """What happened when we called the endpoint once."""
 
     status_code: int | None
+    """The HTTP status, or the SMTP reply code for e-mail."""
     latency_ms: int | None
     response_body: str | None
     error: str | None
+    accepted: bool | None = None
+    """Set by channels whose success is not an HTTP 2xx (SMTP): whether it was taken."""
+    permanent: bool = False
+    """The receiver refused for good (an SMTP 5xx): retrying cannot help."""
+    retry_after_seconds: float | None = None
+    """The receiver asked us to wait this long (``Retry-After`` on a 429 or 503)."""
+    unreachable: bool = False
+    """No answer at all (connect failure or timeout): what circuit breakers count."""
 
     @property
     def succeeded(self) -> bool:
-        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+        if self.error is not None:
+            return False
+        if self.accepted is not None:
+            return self.accepted
+        return self.status_code is not None and 200 <= self.status_code < 300
 
     @property
     def gone(self) -> bool:
@@ -75,6 +88,9 @@ def decide(
             endpoint_first_failure_at=streak_started_at,
             disable_endpoint_reason="the endpoint answered 410 Gone",
         )
+    if result.permanent:
+        # Refused for good (an SMTP 5xx): this delivery stops, the endpoint stays.
+        return Decision("failed", None, endpoint_first_failure_at=streak_started_at)
     if now - streak_started_at >= disable_after:
         return Decision(
             "failed",
@@ -88,4 +104,7 @@ def decide(
     next_due_at = schedule.next_due_at(attempts_made=attempts_made, now=now)
     if next_due_at is None:
         return Decision("failed", None, endpoint_first_failure_at=streak_started_at)
+    if result.retry_after_seconds is not None:
+        # The receiver said when it can take more (429/503 Retry-After): never sooner.
+        next_due_at = max(next_due_at, now + timedelta(seconds=result.retry_after_seconds))
     return Decision("pending", next_due_at, endpoint_first_failure_at=streak_started_at)

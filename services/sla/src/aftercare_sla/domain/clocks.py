@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from aftercare_shared.events.catalog import SlaMetric
-from aftercare_sla.domain.business_time import (
+from aftercare_shared.business_time import (
     BusinessCalendar,
     Pause,
     add_business_time_with_pauses,
     business_time_between_with_pauses,
 )
+from aftercare_shared.events.catalog import SlaMetric
 
 
 class ClockState(StrEnum):

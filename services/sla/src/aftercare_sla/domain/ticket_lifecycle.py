@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.events.catalog import SLA_METRICS, Priority, SlaMetric, TicketStatus
-from aftercare_sla.domain.business_time import BusinessCalendar
 from aftercare_sla.domain.clocks import (
     ClockEvent,
     SlaClock,

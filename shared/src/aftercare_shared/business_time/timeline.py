@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 
-from aftercare_sla.domain.business_time.calendar import BusinessCalendar, CalendarError
-from aftercare_sla.domain.business_time.wall_clock import resolve_wall_time
+from aftercare_shared.business_time.calendar import BusinessCalendar, CalendarError
+from aftercare_shared.business_time.wall_clock import resolve_wall_time
 
 # Weekly hours are never empty (validated), so only holidays and overrides can close a
 # whole year; more than this many closed years in a row means the target is unreachable.

@@ -7,7 +7,7 @@
 Plain Python: no web framework, database or broker.
 """
 
-from aftercare_sla.domain.business_time.arithmetic import (
+from aftercare_shared.business_time.arithmetic import (
     Pause,
     add_business_time,
     add_business_time_with_pauses,
@@ -17,7 +17,7 @@ from aftercare_sla.domain.business_time.arithmetic import (
     next_open,
     open_intervals,
 )
-from aftercare_sla.domain.business_time.calendar import (
+from aftercare_shared.business_time.calendar import (
     WEEKDAYS,
     BusinessCalendar,
     CalendarError,

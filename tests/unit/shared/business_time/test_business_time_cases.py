@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aftercare_sla.domain.business_time import (
+from aftercare_shared.business_time import (
     BusinessCalendar,
     add_business_time,
     add_business_time_with_pauses,

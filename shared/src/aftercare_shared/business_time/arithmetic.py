@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from aftercare_sla.domain.business_time.calendar import BusinessCalendar
-from aftercare_sla.domain.business_time.timeline import timeline_for
-from aftercare_sla.domain.business_time.wall_clock import (
+from aftercare_shared.business_time.calendar import BusinessCalendar
+from aftercare_shared.business_time.timeline import timeline_for
+from aftercare_shared.business_time.wall_clock import (
     from_microseconds,
     require_aware,
     to_microseconds,

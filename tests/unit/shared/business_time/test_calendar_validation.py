@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aftercare_sla.domain.business_time import (
+from aftercare_shared.business_time import (
     WEEKDAYS,
     BusinessCalendar,
     CalendarError,

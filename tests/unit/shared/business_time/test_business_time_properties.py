@@ -27,7 +27,7 @@ import holidays as holidays_package
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from aftercare_sla.domain.business_time import (
+from aftercare_shared.business_time import (
     BusinessCalendar,
     CalendarError,
     DateOverride,

@@ -1,0 +1,177 @@
+"""The URL channels' HTTP client against a real local receiver: keep-alive per host,
+every new connection vetted (DNS rebinding refused), signatures, redirects, Retry-After,
+timeouts and failover between vetted addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from aftercare_notify.channels.http_client import GuardedHttpClient
+from aftercare_notify.channels.webhook import WebhookChannel
+from aftercare_notify.domain.signing import generate_secret
+from aftercare_notify.domain.ssrf import IPAddress, parse_allowlist
+from aftercare_notify.repository import ClaimedDelivery
+from aftercare_notify.url_guard import UrlGuard
+from devkit.webhook_receiver import WebhookReceiver
+
+BODY = b'{"specversion":"1.0","id":"evt-9"}'
+
+
+class ScriptedDns:
+    """A resolver whose answer the test changes between connections."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.lookups = 0
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.lookups += 1
+        return [ipaddress.ip_address(answer) for answer in self.answers]
+
+
+def _client(dns: ScriptedDns, *, timeout: float = 2.0, max_bytes: int = 1024) -> GuardedHttpClient:
+    guard = UrlGuard(allowlist=parse_allowlist("127.0.0.0/8"), dns_timeout_seconds=1, resolver=dns)
+    return GuardedHttpClient(
+        guard=guard,
+        timeout_seconds=timeout,
+        connect_timeout_seconds=1,
+        response_body_max_bytes=max_bytes,
+        connections_per_host=4,
+    )
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    server = WebhookReceiver(response_body=b"ok " * 100)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def _delivery(url: str, secret: str) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        delivery_id="d1",
+        claim_token="c",
+        attempt_number=1,
+        endpoint_id="e1",
+        channel="webhook",
+        url=url,
+        address=None,
+        secrets_in_use=(secret,),
+        message_id="evt-9",
+        event_type="aftercare.ticket.created.v1",
+        body=BODY,
+    )
+
+
+async def test_a_signed_webhook_reaches_the_host_by_name_over_one_kept_alive_connection(
+    receiver: WebhookReceiver,
+) -> None:
+    dns = ScriptedDns("127.0.0.1")
+    client = _client(dns, max_bytes=10)
+    secret = generate_secret()
+    channel = WebhookChannel(client)
+    url = f"http://hooks.test:{receiver.port}/hooks"
+    try:
+        first = await channel.send(_delivery(url, secret))
+        second = await channel.send(_delivery(url, secret))
+    finally:
+        await client.aclose()
+    assert first.succeeded
+    assert second.succeeded
+    assert first.response_body == "ok ok ok o"  # kept up to the configured size
+    assert receiver.connections == 1  # the second request reused the connection
+    assert dns.lookups == 1  # vetted when the connection opened, not per request
+    request = receiver.received[0]
+    assert request.headers["host"] == f"hooks.test:{receiver.port}"
+    assert request.headers["content-type"] == "application/cloudevents+json"
+    Webhook(secret).verify(request.body, request.headers)
+
+
+async def test_a_new_connection_after_dns_rebinding_to_a_private_address_is_refused(
+    receiver: WebhookReceiver,
+) -> None:
+    receiver.keep_alive = False  # every request needs a new connection
+    dns = ScriptedDns("127.0.0.1")
+    client = _client(dns)
+    url = f"http://rebind.test:{receiver.port}/hooks"
+    try:
+        first = await client.post(url, {}, BODY)
+        dns.answers = ["10.1.2.3"]  # the name now points inside the network
+        second = await client.post(url, {}, BODY)
+    finally:
+        await client.aclose()
+    assert first.succeeded
+    assert not second.succeeded
+    assert second.error is not None
+    assert second.error.startswith("ssrf: ")
+    assert len(receiver.received) == 1
+    assert dns.lookups == 2
+
+
+async def test_redirects_are_failed_attempts_and_not_followed(receiver: WebhookReceiver) -> None:
+    receiver.default_status = 302
+    receiver.response_headers = {"location": "http://169.254.169.254/"}
+    client = _client(ScriptedDns("127.0.0.1"))
+    try:
+        result = await client.post(f"http://127.0.0.1:{receiver.port}/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+    assert not result.succeeded
+    assert result.status_code == 302
+    assert result.error is not None
+    assert "redirect not followed" in result.error
+    assert len(receiver.received) == 1
+
+
+async def test_retry_after_is_read_from_a_429(receiver: WebhookReceiver) -> None:
+    receiver.default_status = 429
+    receiver.response_headers = {"retry-after": "120"}
+    client = _client(ScriptedDns("127.0.0.1"))
+    try:
+        result = await client.post(f"http://127.0.0.1:{receiver.port}/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+    assert result.status_code == 429
+    assert result.retry_after_seconds == 120
+
+
+async def test_a_receiver_that_never_answers_is_a_timeout_and_unreachable(
+    receiver: WebhookReceiver,
+) -> None:
+    receiver.response_delay_seconds = 5
+    client = _client(ScriptedDns("127.0.0.1"), timeout=0.5)
+    try:
+        result = await client.post(f"http://127.0.0.1:{receiver.port}/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+    assert result.unreachable
+    assert result.error is not None
+    assert result.error.startswith("timeout")
+
+
+async def test_a_refused_connection_moves_on_to_the_next_vetted_address(
+    receiver: WebhookReceiver,
+) -> None:
+    # Nothing listens on 127.0.0.2 at the receiver's port; 127.0.0.1 answers.
+    client = _client(ScriptedDns("127.0.0.2", "127.0.0.1"))
+    try:
+        result = await client.post(f"http://two.test:{receiver.port}/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+    assert result.succeeded
+
+
+async def test_an_address_outside_the_allowlist_is_never_connected_to() -> None:
+    client = _client(ScriptedDns("10.0.0.7"))
+    try:
+        result = await client.post("http://inside.test:81/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+    assert result.error is not None
+    assert result.error.startswith("ssrf: ")
+    assert not result.unreachable
