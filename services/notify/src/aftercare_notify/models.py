@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -19,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from aftercare_notify.domain.channels import SUPPORTED_CHANNELS
 from aftercare_notify.domain.quiet_hours import DELIVERY_MODES
@@ -98,11 +101,23 @@ class Endpoint(Base):
         return secrets
 
 
+class Xid8(UserDefinedType[int]):
+    """Postgres's 64-bit transaction id (``xid8``), which never wraps around."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return "xid8"
+
+
 class Message(Base):
     """An event as notify received it: the exact body every delivery of it sends."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_received_at", "received_at"),)
+    __table_args__ = (
+        Index("ix_messages_received_at", "received_at"),
+        Index("ix_messages_stream", "stream_xact", "stream_seq"),
+    )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)  # the CloudEvent id
     event_type: Mapped[str] = mapped_column(Text)
@@ -113,6 +128,10 @@ class Message(Base):
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The live stream's position, set by the database on insert (see stream.py): the
+    # inserting transaction's id and an insert sequence.
+    stream_xact: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
+    stream_seq: Mapped[int] = mapped_column(BigInteger, Identity())
 
 
 class Delivery(Base):
