@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from aftercare_releases import patch_use_cases
-from aftercare_releases.models import Exposure
+from aftercare_releases.models import Deployment, Exposure, SbomComponent
 from aftercare_shared.db import create_session_factory
 from bench.report import TableRow, number
 from devkit.databases import create_migrated_database, drop_database
@@ -92,6 +92,46 @@ def _advisory() -> dict[str, Any]:
     }
 
 
+async def _copy_environments(
+    sessions: async_sessionmaker[AsyncSession], template_id: str, *, clients: int
+) -> None:
+    """Every other client environment: the template deployment and its SBOM, copied."""
+    async with sessions() as session:
+        template = await session.get_one(Deployment, template_id)
+        components = (
+            await session.execute(
+                select(SbomComponent.purl, SbomComponent.package, SbomComponent.version).where(
+                    SbomComponent.deployment_id == template_id
+                )
+            )
+        ).all()
+        copied = {
+            column.key: getattr(template, column.key) for column in Deployment.__table__.columns
+        }
+        deployments: list[dict[str, Any]] = []
+        for index in range(clients * len(ENVIRONMENTS)):
+            client, environment = divmod(index, len(ENVIRONMENTS))
+            if index == 0:
+                continue  # the template itself
+            deployments.append(
+                {
+                    **copied,
+                    "id": str(uuid.uuid4()),
+                    "client_id": template.client_id if client == 0 else f"bench-client-{client}",
+                    "environment": ENVIRONMENTS[environment],
+                }
+            )
+        await session.execute(insert(Deployment), deployments)
+        rows = [
+            {"deployment_id": d["id"], "purl": purl, "package": package, "version": version}
+            for d in deployments
+            for purl, package, version in components
+        ]
+        for start in range(0, len(rows), 10_000):
+            await session.execute(insert(SbomComponent), rows[start : start + 10_000])
+        await session.commit()
+
+
 async def measure_advisory_matching(
     *, clients: int = CLIENTS, components: int = COMPONENTS
 ) -> MatchingResult:
@@ -99,33 +139,32 @@ async def measure_advisory_matching(
     engine = create_async_engine(url)
     try:
         sessions = create_session_factory(engine)
-        sbom = _sbom(components)
         seeding = time.perf_counter()
         async with sessions() as session:
             await patch_use_cases.create_product(
                 session=session, name=PRODUCT, ecosystem="PyPI", repository_url=None
             )
-        for _ in range(clients):
-            client_id = str(uuid.uuid4())
-            for environment in ENVIRONMENTS:
-                async with sessions() as session:
-                    deployment = await patch_use_cases.create_deployment(
-                        session=session,
-                        scope=None,
-                        client_id=client_id,
-                        environment=environment,
-                        product=PRODUCT,
-                        version="1.0.0",
-                        status="succeeded",
-                    )
-                async with sessions() as session:
-                    await patch_use_cases.put_sbom(
-                        session=session,
-                        scope=None,
-                        deployment_id=deployment.id,
-                        document=sbom,
-                        max_components=components,
-                    )
+        # The first environment goes through releases' own use cases (deployment, SBOM
+        # upload); the rest are bulk copies of its rows, so seeding stays a few seconds.
+        async with sessions() as session:
+            first = await patch_use_cases.create_deployment(
+                session=session,
+                scope=None,
+                client_id=str(uuid.uuid4()),
+                environment=ENVIRONMENTS[0],
+                product=PRODUCT,
+                version="1.0.0",
+                status="succeeded",
+            )
+        async with sessions() as session:
+            await patch_use_cases.put_sbom(
+                session=session,
+                scope=None,
+                deployment_id=first.id,
+                document=_sbom(components),
+                max_components=components,
+            )
+        await _copy_environments(sessions, first.id, clients=clients)
         seed_seconds = time.perf_counter() - seeding
         advisory = _advisory()
         publishing = time.perf_counter()
@@ -150,7 +189,7 @@ async def measure_advisory_matching(
 
 
 def matching_rows(result: MatchingResult) -> list[TableRow]:
-    name = "6 advisory matching"
+    name = "7 advisory matching"
     shape = f"{result.clients} clients x {result.environments} envs x {result.components} comps"
     return [
         TableRow(
