@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from bench.advisory_matching import matching_rows, measure_advisory_matching
 from bench.dedup_storm import measure_dedup_storm
 from bench.end_to_end import measure_end_to_end
 from bench.fan_out import measure_fan_out, profile_notify_fan_out
@@ -128,6 +129,8 @@ async def run_bench(options: BenchOptions) -> int:
         await stack.stop(keep_databases=options.keep_databases)
     # After the servers are gone: pure CPU work wants a quiet machine.
     _sla_arithmetic(run)
+    if options.wants("advisory_matching"):
+        await run.attempt("advisory_matching", _advisory_matching(run))
 
     run.rows += footprint_rows(
         [ServiceFootprint(name, idle, run.after_loads.get(name)) for name, idle in run.idle.items()]
@@ -260,6 +263,13 @@ async def _profile_intake(
         await load
     print(f"bench: raw profile (collapsed stacks) in {output}")
     return summary
+
+
+async def _advisory_matching(run: BenchRun) -> None:
+    print("bench: advisory matching (bench/advisory_matching.py)…")
+    result = await measure_advisory_matching()
+    run.document["advisory_matching"] = result.as_json()
+    run.rows += matching_rows(result)
 
 
 def _sla_arithmetic(run: BenchRun) -> None:

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-BENCHMARKS = ("throughput", "dedup_storm", "end_to_end", "fan_out", "sla_arithmetic")
+BENCHMARKS = (
+    "throughput",
+    "dedup_storm",
+    "end_to_end",
+    "fan_out",
+    "sla_arithmetic",
+    "advisory_matching",
+)
 
 
 @dataclass(frozen=True, slots=True)

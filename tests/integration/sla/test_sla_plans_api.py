@@ -46,7 +46,19 @@ async def test_staff_create_a_plan_and_read_it_back(api: httpx.AsyncClient) -> N
 
     assert created.status_code == 201, created.text
     plan = created.json()
-    assert set(plan) == {"id", "name", "targets", "calendar", "at_risk_ratio", "created_at"}
+    assert set(plan) == {
+        "id",
+        "name",
+        "targets",
+        "calendar",
+        "at_risk_ratio",
+        "resolution_on",
+        "resolution_environment",
+        "created_at",
+    }
+    # Tickets a release fixes resolve when it is published unless the plan says otherwise.
+    assert plan["resolution_on"] == "release"
+    assert plan["resolution_environment"] == "production"
     assert plan["name"] == body["name"]
     assert plan["targets"] == body["targets"]
     assert plan["at_risk_ratio"] == 0.8
@@ -268,6 +280,55 @@ async def test_staff_assign_a_plan_to_a_client_not_seen_yet_and_replace_it(
     assert [event.data["plan_id"] for event in announced] == [first["id"], second["id"]]
     assert announced[0].clientid == client_id
     assert announced[0].data["calendar"] == first["calendar"]
+    assert announced[0].data["resolution_on"] == "release"
+
+
+async def test_a_plan_resolving_on_deploy_is_stored_and_announced_with_its_environment(
+    api: httpx.AsyncClient, app_sessions: Sessions
+) -> None:
+    body = plan_body(resolution_on="deploy", resolution_environment="eu-prod")
+    created = await api.post("/v1/plans", json=body, headers=STAFF)
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    assert (plan["resolution_on"], plan["resolution_environment"]) == ("deploy", "eu-prod")
+    assert (await api.get(f"/v1/plans/{plan['id']}", headers=STAFF)).json() == plan
+    client_id = str(uuid.uuid4())
+    assigned = await api.put(
+        f"/v1/clients/{client_id}/plan", json={"plan_id": plan["id"]}, headers=STAFF
+    )
+    assert assigned.status_code == 200, assigned.text
+    async with app_sessions() as session:
+        payloads = (await session.scalars(select(outbox.c.payload).order_by(outbox.c.id))).all()
+    [announced] = [
+        event.data
+        for event in (CloudEvent.from_json_bytes(bytes(payload)) for payload in payloads)
+        if event.short_type == "sla.client_plan_assigned" and event.subject == client_id
+    ]
+    assert announced["resolution_on"] == "deploy"
+    assert announced["resolution_environment"] == "eu-prod"
+
+
+@pytest.mark.parametrize(
+    ("fields", "location"),
+    [
+        ({"resolution_on": "merge"}, "body.resolution_on"),
+        ({"resolution_on": None}, "body.resolution_on"),
+        ({"resolution_on": "deploy", "resolution_environment": ""}, "body.resolution_environment"),
+        ({"resolution_environment": "Production"}, "body.resolution_environment"),
+        ({"resolution_environment": "prod env"}, "body.resolution_environment"),
+        ({"resolution_environment": "x" * 65}, "body.resolution_environment"),
+    ],
+)
+async def test_a_bad_resolution_option_is_a_422_and_stores_nothing(
+    api: httpx.AsyncClient, fields: dict[str, Any], location: str
+) -> None:
+    before = len(await all_plans(api))
+    refused = await api.post("/v1/plans", json=plan_body(**fields), headers=STAFF)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "https://aftercare.dev/problems/validation-failed"
+    assert [error["location"] for error in refused.json()["errors"]] == [location]
+    assert len(await all_plans(api)) == before
 
 
 async def test_assigning_an_unknown_plan_is_refused_and_changes_nothing(

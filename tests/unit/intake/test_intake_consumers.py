@@ -94,6 +94,9 @@ def test_intake_handles_releases_and_every_sla_clock_event_and_nothing_else() ->
         "advisory.matched",
         "advisory.patched",
         "release.rolled_back",
+        # resolution on deploy (aftercare_intake.fix_resolution)
+        "sla.client_plan_assigned",
+        "release.deployed",
     }
     # intake owns the client keys: it keeps no read model of them.
     assert ClientApiKeyIssued.event_type not in handlers.handled_types

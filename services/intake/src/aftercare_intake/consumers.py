@@ -1,6 +1,8 @@
 """What intake does with other services' events.
 
-- ``release.published`` resolves the open tickets the release lists.
+- ``release.published`` resolves the open tickets the release lists, or, under a plan
+  resolving on deploy, marks them awaiting deploy; ``release.deployed`` to the plan's
+  environment resolves those; ``sla.client_plan_assigned`` says which (:mod:`.fix_resolution`).
 - ``sla.*`` clock events update the SLA state shown on the ticket view.
 - ``advisory.matched`` / ``advisory.patched`` open and resolve security tickets, and
   ``release.rolled_back`` reopens what the release resolved (:mod:`.patch_tickets`).
@@ -12,16 +14,18 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import patch_tickets, use_cases
+from aftercare_intake import fix_resolution, patch_tickets, use_cases
 from aftercare_intake.domain import SlaViewState
 from aftercare_shared.consumer.handlers import EventHandlers, PayloadHandler
 from aftercare_shared.events.catalog import (
     AdvisoryMatched,
     AdvisoryPatched,
+    ReleaseDeployed,
     ReleasePublished,
     ReleaseRolledBack,
     SlaAtRisk,
     SlaBreached,
+    SlaClientPlanAssigned,
     SlaClockEvent,
     SlaClockStarted,
     SlaMet,
@@ -72,3 +76,5 @@ handlers.add(SlaResumed, _shows_sla_state("running"))
 handlers.add(AdvisoryMatched, patch_tickets.open_security_ticket)
 handlers.add(AdvisoryPatched, patch_tickets.resolve_patched)
 handlers.add(ReleaseRolledBack, patch_tickets.reopen_rolled_back)
+handlers.add(SlaClientPlanAssigned, fix_resolution.record_resolution_mode)
+handlers.add(ReleaseDeployed, fix_resolution.resolve_deployed)

@@ -30,6 +30,18 @@ OPEN_STATUSES: tuple[TicketStatus, ...] = tuple(
     status for status in TICKET_STATUSES if status not in FINISHED_STATUSES
 )
 
+FixStatus = Literal["awaiting_deploy"]
+
+
+def fix_status(status: TicketStatus, fix_release_id: str | None) -> FixStatus | None:
+    """``awaiting_deploy`` ("fix released, awaiting deploy") while an open ticket waits for
+    its fixing release to reach the plan's environment; a ticket finished by other means
+    (staff resolved it by hand) awaits nothing."""
+    if fix_release_id is not None and status not in FINISHED_STATUSES:
+        return "awaiting_deploy"
+    return None
+
+
 # Where staff may move a ticket by hand. Reopening (resolved/closed → triaged) is its own
 # event so SLA can restart the resolution clock.
 ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {

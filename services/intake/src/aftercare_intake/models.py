@@ -5,13 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aftercare_intake.domain import OPEN_STATUSES
 from aftercare_shared.db import service_metadata
-from aftercare_shared.events.catalog import CommentAuthorKind, Priority, Severity, TicketStatus
+from aftercare_shared.events.catalog import (
+    RESOLUTION_TRIGGERS,
+    CommentAuthorKind,
+    Priority,
+    ResolutionOn,
+    Severity,
+    TicketStatus,
+)
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
 
@@ -82,6 +99,10 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by_release_id: Mapped[str | None] = mapped_column(Text)
+    # Under a plan resolving on deploy: the published release that fixes the ticket while
+    # it waits for that fix to reach the plan's environment (NULL otherwise).
+    fix_release_id: Mapped[str | None] = mapped_column(Text)
+    fix_released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What sla last told us, per metric: {"resolution": {"state": "breached", "due_at": ...}}.
     sla_status: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
@@ -122,6 +143,25 @@ class ProcessedRelease(Base):
     release_id: Mapped[str] = mapped_column(Text, primary_key=True)
     resolved_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ClientResolutionMode(Base):
+    """Read model of ``sla.client_plan_assigned``: when a client's fixed tickets resolve.
+
+    A client without a row resolves on release (the behaviour before plans had a say).
+    No foreign key to ``clients``: sla may announce the plan before intake stores the client.
+    """
+
+    __tablename__ = "client_resolution_modes"
+    __table_args__ = (
+        CheckConstraint(sql_one_of("resolution_on", RESOLUTION_TRIGGERS), name="resolution_on"),
+    )
+
+    client_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(Text, nullable=False)
+    resolution_on: Mapped[ResolutionOn] = mapped_column(Text, nullable=False)
+    resolution_environment: Mapped[str] = mapped_column(Text, nullable=False)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 outbox = outbox_table(Base.metadata)

@@ -5,7 +5,8 @@
   an occurrence), with a priority from the CVSS base score, so the plan's SLA applies.
 - ``advisory.patched``: no environment of the client runs an affected version any more;
   the open security ticket is resolved with reason ``patched`` and the deployment.
-- ``release.rolled_back``: tickets the release resolved reopen with reason ``rollback``.
+- ``release.rolled_back``: tickets the release resolved reopen with reason ``rollback``;
+  tickets awaiting its deploy stop awaiting it.
 
 Each runs in the consumer's transaction (after the inbox check), so once per event.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake import domain, repository
@@ -184,6 +185,15 @@ async def resolve_patched(session: AsyncSession, patched: AdvisoryPatched) -> No
 async def reopen_rolled_back(session: AsyncSession, rolled_back: ReleaseRolledBack) -> None:
     if not rolled_back.ticket_ids:
         return
+    # Tickets still awaiting this release's deploy no longer have a fix on its way.
+    await session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id.in_(rolled_back.ticket_ids),
+            Ticket.fix_release_id == rolled_back.release_id,
+        )
+        .values(fix_release_id=None, fix_released_at=None, updated_at=utc_now())
+    )
     statement = (
         select(Ticket)
         .where(

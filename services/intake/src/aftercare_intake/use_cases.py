@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import domain, repository
+from aftercare_intake import domain, fix_resolution, repository
 from aftercare_intake.api.schemas import ReportAccepted, ReportCreate
 from aftercare_intake.domain import SlaViewState
 from aftercare_intake.errors import (
@@ -552,32 +552,20 @@ async def list_comments(
 async def resolve_tickets_fixed_by_release(
     session: AsyncSession, *, release_id: str, ticket_ids: list[str], published_at: datetime
 ) -> int:
-    """Resolve the open tickets a published release lists. Runs in the consumer's transaction."""
+    """Apply a published release to the open tickets it lists: resolved, or awaiting deploy
+    under a plan that resolves on deploy (:mod:`.fix_resolution`). Runs in the consumer's
+    transaction; returns how many it resolved."""
     already = await session.get(ProcessedRelease, release_id)
     if already is not None:
         return 0
     tickets = await repository.lock_open_tickets(session, ticket_ids) if ticket_ids else []
-    for ticket in tickets:
-        ticket.status = domain.RESOLVED_STATUS
-        ticket.resolved_at = published_at
-        ticket.resolved_by_release_id = release_id
-        ticket.updated_at = utc_now()
-        await _emit(
-            session,
-            TicketResolved(
-                ticket_id=ticket.id,
-                client_id=ticket.client_id,
-                resolved_at=published_at,
-                release_id=release_id,
-                resolution="released",
-            ),
-            subject=ticket.id,
-            client_id=ticket.client_id,
-        )
-    session.add(
-        ProcessedRelease(release_id=release_id, resolved_count=len(tickets), processed_at=utc_now())
+    resolved = await fix_resolution.apply_published_fix(
+        session, tickets, release_id=release_id, published_at=published_at
     )
-    return len(tickets)
+    session.add(
+        ProcessedRelease(release_id=release_id, resolved_count=resolved, processed_at=utc_now())
+    )
+    return resolved
 
 
 async def record_sla_state(

@@ -22,7 +22,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aftercare_shared.client_keys import client_api_keys_table
 from aftercare_shared.db import service_metadata
-from aftercare_shared.events.catalog import SLA_METRICS, Priority, SlaMetric, TicketStatus
+from aftercare_shared.events.catalog import (
+    RESOLUTION_TRIGGERS,
+    SLA_METRICS,
+    Priority,
+    ResolutionOn,
+    SlaMetric,
+    TicketStatus,
+)
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
 from aftercare_sla.domain.clocks import TimerKind
@@ -40,6 +47,7 @@ class Plan(Base):
     __tablename__ = "plans"
     __table_args__ = (
         CheckConstraint("at_risk_ratio > 0 AND at_risk_ratio < 1", name="at_risk_ratio_range"),
+        CheckConstraint(sql_one_of("resolution_on", RESOLUTION_TRIGGERS), name="resolution_on"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -50,6 +58,10 @@ class Plan(Base):
     calendar: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     at_risk_ratio: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When a ticket a release fixes counts as resolved: on publication, or once a
+    # succeeded deployment reaches the client's ``resolution_environment``.
+    resolution_on: Mapped[ResolutionOn] = mapped_column(Text, server_default="release")
+    resolution_environment: Mapped[str] = mapped_column(Text, server_default="production")
 
 
 class ClientPlan(Base):

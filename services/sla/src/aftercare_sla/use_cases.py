@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aftercare_shared.auth import Principal
 from aftercare_shared.business_time import BusinessCalendar, CalendarError
 from aftercare_shared.clock import utc_now
-from aftercare_shared.events.catalog import SLA_METRICS, SlaClientPlanAssigned
+from aftercare_shared.events.catalog import SLA_METRICS, ResolutionOn, SlaClientPlanAssigned
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.names import ServiceName
 from aftercare_shared.outbox import enqueue_event
@@ -41,6 +41,8 @@ async def create_plan(
     targets: Mapping[str, Mapping[str, int]],
     calendar: Mapping[str, object] | None,
     at_risk_ratio: float,
+    resolution_on: ResolutionOn = "release",
+    resolution_environment: str = "production",
 ) -> Plan:
     """Store a new plan; a calendar that cannot be built is refused (nothing stored).
 
@@ -59,6 +61,8 @@ async def create_plan(
         targets={priority: dict(minutes) for priority, minutes in targets.items()},
         calendar=canonical_calendar,
         at_risk_ratio=at_risk_ratio,
+        resolution_on=resolution_on,
+        resolution_environment=resolution_environment,
         created_at=utc_now(),
     )
     session.add(plan)
@@ -93,12 +97,15 @@ async def assign_plan(session: AsyncSession, *, client_id: str, plan_id: str) ->
     assignment = await repository.upsert_assignment(
         session, client_id=client_id, plan_id=plan_id, assigned_at=utc_now()
     )
-    # Other services (notify's quiet hours) keep the client's calendar from this event.
+    # Other services keep what they need of the plan from this event: notify the
+    # calendar (quiet hours), intake when a fixed ticket counts as resolved.
     assigned = SlaClientPlanAssigned(
         client_id=client_id,
         plan_id=plan_id,
         calendar=plan.calendar,
         assigned_at=assignment.assigned_at,
+        resolution_on=plan.resolution_on,
+        resolution_environment=plan.resolution_environment,
     )
     await enqueue_event(
         session,

@@ -17,6 +17,9 @@ TicketStatus = Literal["new", "triaged", "in_progress", "waiting_on_client", "re
 SlaMetric = Literal["first_response", "resolution"]
 ReleaseKind = Literal["feature", "security", "bugfix", "performance", "maintenance"]
 CommentAuthorKind = Literal["staff", "client"]
+# When a plan counts a ticket fixed by a release as resolved: when the release is
+# published, or when a deployment of it reaches the plan's environment.
+ResolutionOn = Literal["release", "deploy"]
 ChangeType = Literal[
     "added", "changed", "deprecated", "removed", "fixed", "security", "performance"
 ]
@@ -29,6 +32,7 @@ SLA_METRICS: tuple[SlaMetric, ...] = get_args(SlaMetric)
 RELEASE_KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
 COMMENT_AUTHOR_KINDS: tuple[CommentAuthorKind, ...] = get_args(CommentAuthorKind)
 CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
+RESOLUTION_TRIGGERS: tuple[ResolutionOn, ...] = get_args(ResolutionOn)
 
 
 class EventPayload(BaseModel):
@@ -128,7 +132,8 @@ class TicketResolved(EventPayload):
     release_id: str | None = None
     resolution: str | None = None
     deployment_id: str | None = None
-    """The deployment that made the fix reach the client (resolution ``patched``)."""
+    """The deployment that made the fix reach the client (resolution ``patched`` or
+    ``deployed``)."""
 
 
 class TicketReopened(EventPayload):
@@ -199,6 +204,10 @@ class SlaClientPlanAssigned(EventPayload):
     # None: the plan runs 24x7.
     calendar: dict[str, Any] | None
     assigned_at: datetime
+    resolution_on: ResolutionOn = "release"
+    """When the plan resolves a ticket a release fixes (older producers: on release)."""
+    resolution_environment: str = "production"
+    """With ``deploy``: the client environment a succeeded deployment must reach."""
 
 
 # --- releases ------------------------------------------------------------------------

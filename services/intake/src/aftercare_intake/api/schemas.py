@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aftercare_intake.domain import FixStatus
 from aftercare_shared.events.catalog import CommentAuthorKind, Priority, Severity, TicketStatus
 from aftercare_shared.patch import PatchBody
 
@@ -110,6 +111,13 @@ class TicketOut(BaseModel):
     updated_at: datetime
     resolved_at: datetime | None
     resolved_by_release_id: str | None
+    fix_status: FixStatus | None = Field(
+        description="`awaiting_deploy`: fix released, awaiting deploy — the client's plan "
+        "resolves on deploy and the fixing release has not reached the plan's environment "
+        "yet (the ticket stays open and its resolution clock runs)."
+    )
+    fix_release_id: str | None = Field(description="The release whose deploy the ticket awaits.")
+    fix_released_at: datetime | None
     sla: dict[str, Any] = Field(description="Latest SLA state per metric, as sla reported it.")
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
-from aftercare_intake import use_cases
+from aftercare_intake import domain, use_cases
 from aftercare_intake.api.schemas import CommentCreate, CommentOut, TicketOut, TicketUpdate
 from aftercare_intake.models import Comment, Ticket
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
@@ -58,6 +58,9 @@ def ticket_out(ticket: Ticket) -> TicketOut:
         updated_at=ticket.updated_at,
         resolved_at=ticket.resolved_at,
         resolved_by_release_id=ticket.resolved_by_release_id,
+        fix_status=domain.fix_status(ticket.status, ticket.fix_release_id),
+        fix_release_id=ticket.fix_release_id,
+        fix_released_at=ticket.fix_released_at,
         sla=ticket.sla_status,
     )
 

@@ -49,6 +49,8 @@ async def create_plan(body: PlanCreate, session: SessionDep, _: StaffPrincipal) 
         targets=body.targets.model_dump(),
         calendar=body.calendar,
         at_risk_ratio=body.at_risk_ratio,
+        resolution_on=body.resolution_on,
+        resolution_environment=body.resolution_environment,
     )
     return plan_out(plan)
 

@@ -7,13 +7,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from aftercare_shared.events.catalog import Priority, SlaMetric, TicketStatus
+from aftercare_shared.events.catalog import Priority, ResolutionOn, SlaMetric, TicketStatus
 from aftercare_sla.domain.clocks import ClockState
 
 MAX_TARGET_MINUTES = 525_600
 """A year: a longer target is a typo, and it keeps deadline arithmetic bounded."""
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Environment names as releases accepts them from deployment pipelines (lower case).
+EnvironmentName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+]
 TargetMinutes = Annotated[int, Field(strict=True, gt=0, le=MAX_TARGET_MINUTES)]
 
 
@@ -80,6 +84,19 @@ class PlanCreate(BaseModel):
         strict=True,
         description="Share of a target after which the clock is announced at risk.",
     )
+    resolution_on: ResolutionOn = Field(
+        default="release",
+        description="When a ticket a release fixes is resolved: `release` (when the release "
+        "is published) or `deploy` (when a succeeded deployment of that release, or of a "
+        "later version of the product, reaches the client's `resolution_environment`; until "
+        "then the ticket shows `fix_status: awaiting_deploy` and its resolution clock runs).",
+    )
+    resolution_environment: EnvironmentName = Field(
+        default="production",
+        description="With `resolution_on: deploy`: the client environment the deployment "
+        "must reach (lower case, as deployments name it).",
+        examples=["production"],
+    )
 
 
 class PlanOut(BaseModel):
@@ -88,6 +105,8 @@ class PlanOut(BaseModel):
     targets: PlanTargets
     calendar: dict[str, Any] | None
     at_risk_ratio: float
+    resolution_on: ResolutionOn
+    resolution_environment: str
     created_at: datetime
 
 
