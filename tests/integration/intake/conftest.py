@@ -27,7 +27,7 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = IntakeSettings(
         common=common_settings_for(database_url),
         consumer_group=f"test-intake-{database_url[-8:]}",
-        report_rate_per_second=5,
+        report_rate_per_second=1,
         report_rate_burst=20,
     )
     async with serving(create_app(settings), base_url="http://intake", startup_timeout=5) as client:

@@ -1,6 +1,7 @@
 """What intake does with other services' events.
 
-- ``release.published`` resolves the open tickets the release lists.
+- ``release.published`` resolves the open tickets the release lists and records the
+  product and version that fixed them (for telling regressions from old deployments).
 - ``sla.*`` clock events update the SLA state shown on the ticket view.
 
 intake owns client API keys itself, so it keeps no read model of them.
@@ -34,9 +35,13 @@ handlers = EventHandlers()
 async def release_published(session: AsyncSession, release: ReleasePublished) -> None:
     await use_cases.resolve_tickets_fixed_by_release(
         session,
-        release_id=release.release_id,
-        ticket_ids=release.ticket_ids,
-        published_at=release.published_at,
+        release=use_cases.PublishedRelease(
+            release_id=release.release_id,
+            product=release.product,
+            version=release.version,
+            ticket_ids=release.ticket_ids,
+            published_at=release.published_at,
+        ),
     )
 
 
