@@ -104,8 +104,9 @@ class EnvelopeReader:
         self._headers: dict[str, Any] | None = None
         self._items: list[EnvelopeItem] = []
         self._item: _ItemInProgress | None = None
-        # After a payload read by its length: only a newline (or the end) may follow.
-        self._sized_item_ended: _ItemInProgress | None = None
+        # A payload read by its length, held until what follows shows the length was right:
+        # only a newline (or the end) may follow it.
+        self._sized_item_ended: tuple[_ItemInProgress, bytes] | None = None
 
     # --- input ---------------------------------------------------------------------
 
@@ -121,6 +122,9 @@ class EnvelopeReader:
             position = self._consume(data, position)
 
     def finish(self) -> Envelope:
+        if self._sized_item_ended is not None:
+            self._close_item(*self._sized_item_ended)
+            self._sized_item_ended = None
         item = self._item
         if item is not None and item.length is not None:
             raise MalformedEnvelopeError(
@@ -152,11 +156,13 @@ class EnvelopeReader:
             return self._consume_sized_payload(item, data, position)
         ended, self._sized_item_ended = self._sized_item_ended, None
         if ended is not None:
+            ended_item, payload = ended
             if data[position : position + 1] != b"\n":
                 raise MalformedEnvelopeError(
-                    f"Item {ended.number} ({ended.type}) goes on past the {ended.length} bytes "
-                    "its header declares."
+                    f"Item {ended_item.number} ({ended_item.type}) goes on past the "
+                    f"{ended_item.length} bytes its header declares."
                 )
+            self._close_item(ended_item, payload)
             return position + 1
         end = data.find(b"\n", position)
         if end < 0:
@@ -195,8 +201,8 @@ class EnvelopeReader:
             item.chunks.append(data[position : position + take])
         item.received += take
         if item.received == item.length:
-            self._close_item(item, b"".join(item.chunks))
-            self._sized_item_ended = item
+            self._item = None
+            self._sized_item_ended = (item, b"".join(item.chunks))
         return position + take
 
     def _header_line_complete(self, line: bytes) -> None:
@@ -230,8 +236,8 @@ class EnvelopeReader:
             raise _item_too_large(item, self._limits)
         self._item = item
         if length == 0:
-            self._close_item(item, b"")
-            self._sized_item_ended = item
+            self._item = None
+            self._sized_item_ended = (item, b"")
 
     def _close_item(self, item: _ItemInProgress, payload: bytes) -> None:
         parsed = (
