@@ -47,9 +47,9 @@ _FUNCTIONS = ["pay", "price_for", "reserve", "login", "send_receipt", "apply_vou
 
 
 def realistic_event(number: int, *, target_bytes: int = 3_500, seed: int = 0) -> dict[str, Any]:
-    """A Python SDK error event of about ``target_bytes`` (2–5 KiB as real ones are), whose
+    """A Python SDK error event of about ``target_bytes`` (2 to 5 KiB as real ones are), whose
     fingerprint is its own (``number`` picks the failing function's name)."""
-    rng = random.Random(seed * 1_000_003 + number)
+    rng = random.Random(seed * 1_000_003 + number)  # noqa: S311 - test data, not secrets
     frames = [
         {
             "filename": f"django/core/handlers/{name}.py",
