@@ -305,3 +305,16 @@ async def test_a_store_body_is_json_or_the_old_base64_zlib_form() -> None:
         await read_event_body(
             _chunks(gzip.compress(b" " * (2 * MIB)), 65536), content_encoding="gzip"
         )
+
+
+@pytest.mark.parametrize(("lgwin", "accepted"), [(10, True), (16, True), (22, True), (24, False)])
+async def test_a_br_window_over_4_mib_is_refused_before_any_is_allocated(
+    lgwin: int, accepted: bool
+) -> None:
+    body = brotli.compress(BODY, lgwin=lgwin)
+    assert decompression.brotli_window_bits(body[0]) == lgwin
+    if accepted:
+        assert (await read(body, encoding="br")).of_type("event")[0].payload == EVENT
+    else:
+        with pytest.raises(MalformedEnvelopeError, match="window larger than 4 MiB"):
+            await read(body, encoding="br")

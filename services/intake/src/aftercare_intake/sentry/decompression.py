@@ -22,6 +22,10 @@ from aftercare_intake.errors import MalformedEnvelopeError, UnsupportedEncodingE
 PIECE_BYTES = 64 * 1024
 """Largest decompressed piece handed out at once: the granularity of the limit checks."""
 
+MAX_BROTLI_WINDOW_BITS = 22
+"""A br stream names its window (the decoder's ring buffer, up to 16 MiB); intake decodes
+windows up to 4 MiB, what encoders use by default, so one stream's memory stays bounded."""
+
 
 class StreamDecoder(Protocol):
     def feed(self, chunk: bytes) -> Iterator[bytes]:
@@ -96,11 +100,31 @@ class _Zlib:
             raise MalformedEnvelopeError(f"The {self._encoding} body is cut short.")
 
 
+def brotli_window_bits(first_byte: int) -> int | None:
+    """WBITS from a br stream's first byte (RFC 7932, 9.1); None for a large-window stream."""
+    if first_byte & 1 == 0:
+        return 16
+    if (bits := (first_byte >> 1) & 7) != 0:
+        return 17 + bits
+    bits = (first_byte >> 4) & 7
+    if bits == 1:
+        return None
+    return 8 + bits if bits else 17
+
+
 class _Brotli:
     def __init__(self) -> None:
         self._decompressor = brotli.Decompressor()
+        self._window_checked = False
 
     def feed(self, chunk: bytes) -> Iterator[bytes]:
+        if not self._window_checked and chunk:
+            self._window_checked = True
+            bits = brotli_window_bits(chunk[0])
+            if bits is None or bits > MAX_BROTLI_WINDOW_BITS:
+                raise MalformedEnvelopeError(
+                    "The br body uses a window larger than 4 MiB; compress with lgwin 22 or less."
+                )
         yield from self._process(chunk)
 
     def _process(self, data: bytes) -> Iterator[bytes]:

@@ -85,7 +85,7 @@ class _ItemInProgress:
     length: int | None
     keep: bool
     received: int = 0
-    chunks: list[bytes] = field(default_factory=list)
+    payload: bytearray = field(default_factory=bytearray)
 
 
 class EnvelopeReader:
@@ -106,7 +106,7 @@ class EnvelopeReader:
         self._item: _ItemInProgress | None = None
         # A payload read by its length, held until what follows shows the length was right:
         # only a newline (or the end) may follow it.
-        self._sized_item_ended: tuple[_ItemInProgress, bytes] | None = None
+        self._sized_item_ended: tuple[_ItemInProgress, bytes | bytearray] | None = None
 
     # --- input ---------------------------------------------------------------------
 
@@ -198,11 +198,11 @@ class EnvelopeReader:
         assert item.length is not None
         take = min(len(data) - position, item.length - item.received)
         if item.keep:
-            item.chunks.append(data[position : position + take])
+            item.payload += data[position : position + take]
         item.received += take
         if item.received == item.length:
             self._item = None
-            self._sized_item_ended = (item, b"".join(item.chunks))
+            self._sized_item_ended = (item, item.payload)
         return position + take
 
     def _header_line_complete(self, line: bytes) -> None:
@@ -239,7 +239,7 @@ class EnvelopeReader:
             self._item = None
             self._sized_item_ended = (item, b"")
 
-    def _close_item(self, item: _ItemInProgress, payload: bytes) -> None:
+    def _close_item(self, item: _ItemInProgress, payload: bytes | bytearray) -> None:
         parsed = (
             _json_object(payload, what=f"The payload of item {item.number} ({item.type})")
             if item.keep
@@ -257,7 +257,7 @@ def _item_too_large(item: _ItemInProgress, limits: EnvelopeLimits) -> EnvelopeTo
     )
 
 
-def _json_object(raw: bytes, *, what: str) -> dict[str, Any]:
+def _json_object(raw: bytes | bytearray, *, what: str) -> dict[str, Any]:
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
