@@ -102,6 +102,24 @@ async def _admit(
     return target
 
 
+async def _admit_before_reading(
+    request: Request,
+    session: SessionDep,
+    guard: IngestGuardDep,
+    *,
+    project_id: int,
+    public_key: str,
+    origin: str | None,
+) -> IngestTarget:
+    """Admit the sender, then give the connection back: a body may take long to arrive,
+    and a slow sender must not hold one of the pool's connections meanwhile."""
+    target = await _admit(
+        request, session, guard, project_id=project_id, public_key=public_key, origin=origin
+    )
+    await session.rollback()
+    return target
+
+
 @router.post(
     "/{project_id}/envelope/",
     response_model=IngestAccepted,
@@ -126,7 +144,7 @@ async def receive_envelope(
     if header_key is not None or query_key is not None:
         # Refuse a stranger before reading (and decompressing) anything it sent.
         public_key = agreed_key(project_id=project_id, header=header_key, query=query_key, dsn=None)
-        target = await _admit(
+        target = await _admit_before_reading(
             request, session, guard, project_id=project_id, public_key=public_key, origin=origin
         )
     reader = EnvelopeReader()
@@ -183,7 +201,7 @@ async def store_event(
         query=key_from_query(sentry_key),
         dsn=None,
     )
-    target = await _admit(
+    target = await _admit_before_reading(
         request, session, guard, project_id=project_id, public_key=public_key, origin=origin
     )
     event = await read_event_body(request.stream(), content_encoding=content_encoding)
