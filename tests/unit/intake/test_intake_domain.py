@@ -43,12 +43,3 @@ def test_open_statuses_are_the_catalog_ones_not_finished() -> None:
     assert domain.OPEN_STATUSES == ("new", "triaged", "in_progress", "waiting_on_client")
     assert set(domain.OPEN_STATUSES) | domain.FINISHED_STATUSES == set(TICKET_STATUSES)
     assert set(domain.ALLOWED_TRANSITIONS) == set(TICKET_STATUSES)
-
-
-def test_the_first_occurrence_keeps_its_slot_and_the_latest_go_round_a_ring() -> None:
-    slots = [domain.sample_slot(number, samples=3) for number in range(1, 11)]
-    assert slots == [0, 1, 2, 3, 1, 2, 3, 1, 2, 3]
-    # However long the storm, at most samples + 1 slots exist.
-    assert {domain.sample_slot(number, samples=100) for number in range(1, 100_000)} == set(
-        range(101)
-    )

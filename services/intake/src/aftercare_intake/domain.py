@@ -86,28 +86,14 @@ class OccurrencePolicy:
     """How much of each occurrence is kept and how often occurrences are announced."""
 
     samples: int
-    """Latest occurrences kept in full per fingerprint (the first one is kept as well)."""
+    """Latest occurrences kept in full per fingerprint (the first one is kept as well; see
+    :mod:`aftercare_intake.occurrence_store` for the ring they go round)."""
     announce_interval: timedelta
     """At most one ``ticket.occurred`` per ticket per this interval."""
 
     def announce_before(self, now: datetime) -> datetime:
         """A ticket last announced at or before this may be announced again now."""
         return now - self.announce_interval
-
-
-FIRST_OCCURRENCE_SLOT = 0
-
-
-def sample_slot(number: int, samples: int) -> int:
-    """Where the ``number``-th occurrence of a fingerprint is kept (1-based numbers).
-
-    Slot 0 keeps the first occurrence for good; slots 1..``samples`` form a ring the later
-    occurrences go round, so the latest ``samples`` are always there and the table never
-    holds more than ``samples + 1`` rows per fingerprint, however long the storm.
-    """
-    if number <= 1:
-        return FIRST_OCCURRENCE_SLOT
-    return 1 + (number - 2) % samples
 
 
 def priority_for(severity: Severity) -> Priority:

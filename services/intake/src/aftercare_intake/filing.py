@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,7 @@ from aftercare_intake.announcements import announce
 from aftercare_intake.domain import OccurrencePolicy
 from aftercare_intake.models import Ticket
 from aftercare_intake.occurrence import Occurrence
-from aftercare_intake.occurrence_store import CountedTicket, Route, SampleRow
+from aftercare_intake.occurrence_store import CountedTicket, SampleRow
 from aftercare_intake.versions import FixedIn, is_regression
 from aftercare_shared.events.catalog import (
     Priority,
@@ -58,21 +59,28 @@ async def file_occurrence(
     policy: OccurrencePolicy,
     now: datetime,
 ) -> Filed:
-    route = await occurrence_store.route_fingerprint(
+    priority = domain.priority_for(occurrence.severity)
+    recorded = await occurrence_store.record_occurrence(
         session,
         client_id=client_id,
         fingerprint=occurrence.fingerprint,
+        new_ticket=_new_ticket(occurrence, priority),
         new_ticket_id=new_id(),
+        sample=_sample(occurrence),
+        samples=policy.samples,
         now=now,
+        announce_before=policy.announce_before(now),
     )
-    sample = _sample(occurrence, route, policy)
-    if route.created:
-        return await _open(
-            session, client_id=client_id, occurrence=occurrence, route=route, sample=sample, now=now
+    counted = recorded.counted
+    if counted is None:
+        return await _announce_new_ticket(
+            session,
+            client_id=client_id,
+            ticket_id=recorded.route.ticket_id,
+            occurrence=occurrence,
+            priority=priority,
+            now=now,
         )
-    counted = await occurrence_store.count_on_ticket(
-        session, route=route, sample=sample, now=now, announce_before=policy.announce_before(now)
-    )
     reopened = await _reopen_if_regression(session, counted, occurrence=occurrence, now=now)
     if counted.announced_now:
         await announce(
@@ -98,9 +106,22 @@ async def file_occurrence(
     )
 
 
-def _sample(occurrence: Occurrence, route: Route, policy: OccurrencePolicy) -> SampleRow:
+def _new_ticket(occurrence: Occurrence, priority: Priority) -> dict[str, Any]:
+    """The ticket an occurrence of a new fingerprint opens."""
+    return {
+        "title": occurrence.title,
+        "description": occurrence.description,
+        "severity": occurrence.severity,
+        "priority": priority,
+        "kind": occurrence.kind,
+        "status": domain.NEW_STATUS,
+        "stacktrace": occurrence.stacktrace,
+        "context": occurrence.context,
+    }
+
+
+def _sample(occurrence: Occurrence) -> SampleRow:
     return SampleRow(
-        slot=domain.sample_slot(route.number, policy.samples),
         sample_id=new_id(),
         event_id=occurrence.event_id,
         project_id=occurrence.project_id,
@@ -115,41 +136,19 @@ def _sample(occurrence: Occurrence, route: Route, policy: OccurrencePolicy) -> S
     )
 
 
-async def _open(
+async def _announce_new_ticket(
     session: AsyncSession,
     *,
     client_id: str,
+    ticket_id: str,
     occurrence: Occurrence,
-    route: Route,
-    sample: SampleRow,
+    priority: Priority,
     now: datetime,
 ) -> Filed:
-    priority = domain.priority_for(occurrence.severity)
-    await occurrence_store.open_ticket(
-        session,
-        route=route,
-        ticket={
-            "client_id": client_id,
-            "title": occurrence.title,
-            "description": occurrence.description,
-            "severity": occurrence.severity,
-            "priority": priority,
-            "kind": occurrence.kind,
-            "status": domain.NEW_STATUS,
-            "fingerprint": occurrence.fingerprint,
-            "environment": occurrence.environment,
-            "release": occurrence.release,
-            "stacktrace": occurrence.stacktrace,
-            "context": occurrence.context,
-            "platform": occurrence.platform,
-        },
-        sample=sample,
-        now=now,
-    )
     await announce(
         session,
         TicketCreated(
-            ticket_id=route.ticket_id,
+            ticket_id=ticket_id,
             client_id=client_id,
             title=occurrence.title,
             severity=occurrence.severity,
@@ -161,11 +160,11 @@ async def _open(
             fingerprint=occurrence.fingerprint,
             created_at=now,
         ),
-        subject=route.ticket_id,
+        subject=ticket_id,
         client_id=client_id,
     )
     return Filed(
-        ticket_id=route.ticket_id,
+        ticket_id=ticket_id,
         status=domain.NEW_STATUS,
         priority=priority,
         occurrences=1,

@@ -1,12 +1,23 @@
-"""The write path of every occurrence: set-based SQL, two statements, never a commit.
+"""The write path of every occurrence: set-based SQL, one statement, never a commit.
 
-1. :func:`route_fingerprint` claims (or counts on) the client's fingerprint row. The row
-   lock it takes serialises a storm of one fingerprint across every replica, so the
-   counts that follow are exact: they are increments in SQL, never read-modify-write.
-2. :func:`open_ticket` or :func:`count_on_ticket` then writes the ticket, the occurrence's
-   sample (a ring of slots per fingerprint) and its per-release/per-environment tallies in
-   one statement. Two statements, not one: a second statement sees a ticket another
-   transaction committed while the first one waited on the fingerprint row.
+:func:`record_occurrence` is one statement of data-modifying CTEs:
+
+- it claims (or counts on) the client's fingerprint row in ``ticket_fingerprints``. The
+  row lock it takes serialises a storm of one fingerprint across every replica, so the
+  counts are exact: increments in SQL, never read-modify-write;
+- it inserts the ticket when the fingerprint is new, or counts one more occurrence on the
+  ticket the fingerprint routes to, deciding in SQL whether to announce it (coalescing);
+- it keeps the occurrence's sample and its per-release and per-environment tallies.
+
+One statement, so a storm holds the fingerprint's row lock for one round trip and the
+commit, not more. Its snapshot is taken before the lock is granted, so when a concurrent
+transaction has just created the fingerprint (and its ticket), the ticket is not visible
+to it: then a second statement, with a fresh snapshot, counts on the ticket.
+
+Samples: slot 0 keeps a fingerprint's first occurrence for good; slots 1..N form a ring
+the later ones go round (the n-th occurrence lands in 1 + (n - 2) mod N), so the latest N
+are always kept and the table never holds more than N + 1 rows per fingerprint, however
+long the storm.
 """
 
 from __future__ import annotations
@@ -32,14 +43,13 @@ class Route:
     number: int
     """This occurrence's number within its fingerprint (1 = the first)."""
     created: bool
-    """The fingerprint was new: the ticket named here does not exist yet."""
+    """The fingerprint was new: this occurrence opened the ticket."""
 
 
 @dataclass(frozen=True, slots=True)
 class SampleRow:
-    """What one occurrence keeps in full, and where."""
+    """What one occurrence keeps in full."""
 
-    slot: int
     sample_id: str
     event_id: str | None
     project_id: int | None
@@ -54,7 +64,6 @@ class SampleRow:
 
     def parameters(self) -> dict[str, Any]:
         return {
-            "slot": self.slot,
             "sample_id": self.sample_id,
             "event_id": self.event_id,
             "project_id": self.project_id,
@@ -85,76 +94,21 @@ class CountedTicket:
     fixed_in_version: str | None
 
 
-_ROUTE = text(
-    f"""
-    INSERT INTO {SCHEMA}.ticket_fingerprints AS f
-        (client_id, fingerprint, ticket_id, origin_ticket_id, occurrences,
-         first_seen_at, last_seen_at)
-    VALUES (:client_id, :fingerprint, :new_ticket_id, :new_ticket_id, 1, {NOW}, {NOW})
-    ON CONFLICT (client_id, fingerprint) DO UPDATE
-    SET occurrences = f.occurrences + 1,
-        last_seen_at = GREATEST(f.last_seen_at, EXCLUDED.last_seen_at)
-    RETURNING f.id, f.ticket_id, f.occurrences, (f.xmax = 0) AS created
-    """  # noqa: S608 - formats in constants only (schema, casts)
-)
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    route: Route
+    counted: CountedTicket | None
+    """The existing ticket the occurrence was counted on; None when it opened the ticket."""
 
-# The sample and the tallies, as CTEs both write statements end with.
-_SAMPLE_AND_TALLIES = f"""
-    sample AS (
-        INSERT INTO {SCHEMA}.occurrence_samples AS s
-            (fingerprint_id, slot, id, number, event_id, project_id, created_at, occurred_at,
-             title, severity, platform, environment, release, server_name, details)
-        VALUES (:fingerprint_id, :slot, :sample_id, :number, :event_id, :project_id, {NOW},
-                CAST(:occurred_at AS timestamptz), :sample_title, :sample_severity, :platform,
-                CAST(:environment AS text), CAST(:release AS text), :server_name,
-                CAST(:details AS jsonb))
-        ON CONFLICT (fingerprint_id, slot) DO UPDATE
-        SET id = EXCLUDED.id, number = EXCLUDED.number, event_id = EXCLUDED.event_id,
-            project_id = EXCLUDED.project_id, created_at = EXCLUDED.created_at,
-            occurred_at = EXCLUDED.occurred_at, title = EXCLUDED.title,
-            severity = EXCLUDED.severity, platform = EXCLUDED.platform,
-            environment = EXCLUDED.environment, release = EXCLUDED.release,
-            server_name = EXCLUDED.server_name, details = EXCLUDED.details
-        WHERE s.number < EXCLUDED.number
-    ),
-    tallies AS (
-        INSERT INTO {SCHEMA}.fingerprint_tallies AS t
-            (fingerprint_id, dimension, value, occurrences, first_seen_at, last_seen_at)
-        SELECT CAST(:fingerprint_id AS bigint), v.dimension, v.value, 1, {NOW}, {NOW}
-        FROM (VALUES ('release', CAST(:release AS text)),
-                     ('environment', CAST(:environment AS text))) AS v (dimension, value)
-        WHERE v.value IS NOT NULL
-        ON CONFLICT (fingerprint_id, dimension, value) DO UPDATE
-        SET occurrences = t.occurrences + 1,
-            last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
-    )
-"""  # noqa: S608 - formats in constants only (schema, casts)
 
-_OPEN_TICKET = text(
-    f"""
-    WITH opened AS (
-        INSERT INTO {SCHEMA}.tickets
-            (id, client_id, title, description, severity, priority, kind, status, fingerprint,
-             environment, release, stacktrace, context, platform, occurrences,
-             occurrences_announced, first_seen_at, last_seen_at, occurrence_announced_at,
-             created_at, updated_at)
-        VALUES (:ticket_id, :client_id, :title, :description, :severity, :priority, :kind,
-                :status, :fingerprint, CAST(:environment AS text), CAST(:release AS text),
-                :stacktrace, CAST(:context AS jsonb), :platform, 1, 1, {NOW}, {NOW}, {NOW},
-                {NOW}, {NOW})
-        RETURNING id
-    ),
-    {_SAMPLE_AND_TALLIES}
-    SELECT id FROM opened
-    """  # noqa: S608 - formats in constants only (schema, casts)
-)
-
-_COUNT_ON_TICKET = text(
-    f"""
-    WITH previous AS (
-        SELECT id, occurrences_announced, occurrence_announced_at
-        FROM {SCHEMA}.tickets WHERE id = :ticket_id
-        FOR UPDATE
+# Counting on an existing ticket: lock it, add one, and announce when the last announcement
+# is older than the interval. ``previous`` keeps the counts as they were, for the event.
+_COUNT_CTES = f"""
+    previous AS (
+        SELECT ticket.id, ticket.occurrences_announced, ticket.occurrence_announced_at
+        FROM {SCHEMA}.tickets AS ticket
+        WHERE ticket.id = (SELECT ticket_id FROM route WHERE NOT route.created)
+        FOR UPDATE OF ticket
     ),
     counted AS (
         UPDATE {SCHEMA}.tickets AS ticket
@@ -179,81 +133,137 @@ _COUNT_ON_TICKET = text(
         INSERT INTO {SCHEMA}.occurrence_backlog (ticket_id)
         SELECT id FROM counted WHERE counted.occurrences > counted.occurrences_announced
         ON CONFLICT DO NOTHING
+    )
+"""  # noqa: S608 - formats in constants only (schema, casts)
+
+_COUNTED_COLUMNS = """counted.id AS counted_id, counted.client_id, counted.status,
+    counted.priority, counted.occurrences, counted.occurrences_announced,
+    counted.announced_before, counted.announced_at_before, counted.close_reason,
+    counted.fixed_in_product, counted.fixed_in_version"""
+
+_RECORD = text(
+    f"""
+    WITH route AS (
+        INSERT INTO {SCHEMA}.ticket_fingerprints AS f
+            (client_id, fingerprint, ticket_id, origin_ticket_id, occurrences,
+             first_seen_at, last_seen_at)
+        VALUES (:client_id, :fingerprint, :new_ticket_id, :new_ticket_id, 1, {NOW}, {NOW})
+        ON CONFLICT (client_id, fingerprint) DO UPDATE
+        SET occurrences = f.occurrences + 1,
+            last_seen_at = GREATEST(f.last_seen_at, EXCLUDED.last_seen_at)
+        RETURNING f.id, f.ticket_id, f.occurrences, (f.xmax = 0) AS created
     ),
-    {_SAMPLE_AND_TALLIES}
-    SELECT * FROM counted
+    opened AS (
+        INSERT INTO {SCHEMA}.tickets
+            (id, client_id, title, description, severity, priority, kind, status, fingerprint,
+             environment, release, stacktrace, context, platform, occurrences,
+             occurrences_announced, first_seen_at, last_seen_at, occurrence_announced_at,
+             created_at, updated_at)
+        SELECT route.ticket_id, :client_id, :title, :description, :severity, :priority, :kind,
+               :status, :fingerprint, CAST(:environment AS text), CAST(:release AS text),
+               :stacktrace, CAST(:context AS jsonb), :platform, 1, 1, {NOW}, {NOW}, {NOW},
+               {NOW}, {NOW}
+        FROM route WHERE route.created
+    ),
+    {_COUNT_CTES},
+    sample AS (
+        INSERT INTO {SCHEMA}.occurrence_samples AS s
+            (fingerprint_id, slot, id, number, event_id, project_id, created_at, occurred_at,
+             title, severity, platform, environment, release, server_name, details)
+        SELECT route.id,
+               CASE WHEN route.occurrences <= 1 THEN 0
+                    ELSE 1 + (route.occurrences - 2) % CAST(:samples AS integer) END,
+               :sample_id, route.occurrences, :event_id, :project_id, {NOW},
+               CAST(:occurred_at AS timestamptz), :sample_title, :sample_severity, :platform,
+               CAST(:environment AS text), CAST(:release AS text), :server_name,
+               CAST(:details AS jsonb)
+        FROM route
+        ON CONFLICT (fingerprint_id, slot) DO UPDATE
+        SET id = EXCLUDED.id, number = EXCLUDED.number, event_id = EXCLUDED.event_id,
+            project_id = EXCLUDED.project_id, created_at = EXCLUDED.created_at,
+            occurred_at = EXCLUDED.occurred_at, title = EXCLUDED.title,
+            severity = EXCLUDED.severity, platform = EXCLUDED.platform,
+            environment = EXCLUDED.environment, release = EXCLUDED.release,
+            server_name = EXCLUDED.server_name, details = EXCLUDED.details
+        WHERE s.number < EXCLUDED.number
+    ),
+    tallies AS (
+        INSERT INTO {SCHEMA}.fingerprint_tallies AS t
+            (fingerprint_id, dimension, value, occurrences, first_seen_at, last_seen_at)
+        SELECT route.id, v.dimension, v.value, 1, {NOW}, {NOW}
+        FROM route, (VALUES ('release', CAST(:release AS text)),
+                            ('environment', CAST(:environment AS text))) AS v (dimension, value)
+        WHERE v.value IS NOT NULL
+        ON CONFLICT (fingerprint_id, dimension, value) DO UPDATE
+        SET occurrences = t.occurrences + 1,
+            last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
+    )
+    SELECT route.id AS fingerprint_id, route.ticket_id, route.occurrences AS number,
+        route.created, {_COUNTED_COLUMNS}
+    FROM route LEFT JOIN counted ON true
+    """  # noqa: S608 - formats in constants only (schema, casts)
+)
+
+# The second statement, for a ticket created by a transaction that committed while the
+# first one waited on the fingerprint row: a fresh snapshot sees it.
+_COUNT_ONLY = text(
+    f"""
+    WITH route AS (SELECT CAST(:ticket_id AS text) AS ticket_id, false AS created),
+    {_COUNT_CTES}
+    SELECT {_COUNTED_COLUMNS} FROM counted
     """  # noqa: S608 - formats in constants only (schema, casts)
 )
 
 
-async def route_fingerprint(
-    session: AsyncSession, *, client_id: str, fingerprint: str, new_ticket_id: str, now: datetime
-) -> Route:
-    row = (
-        await session.execute(
-            _ROUTE,
-            {
-                "client_id": client_id,
-                "fingerprint": fingerprint,
-                "new_ticket_id": new_ticket_id,
-                "now": now,
-            },
-        )
-    ).one()
-    return Route(
-        fingerprint_id=row.id, ticket_id=row.ticket_id, number=row.occurrences, created=row.created
-    )
-
-
-async def open_ticket(
+async def record_occurrence(
     session: AsyncSession,
     *,
-    route: Route,
-    ticket: dict[str, Any],
+    client_id: str,
+    fingerprint: str,
+    new_ticket: dict[str, Any],
+    new_ticket_id: str,
     sample: SampleRow,
-    now: datetime,
-) -> None:
-    """Insert the ticket ``route`` claimed, with its first sample and tallies."""
-    await session.execute(
-        _OPEN_TICKET,
-        {
-            **ticket,
-            "ticket_id": route.ticket_id,
-            "context": None
-            if ticket["context"] is None
-            else orjson.dumps(ticket["context"]).decode(),
-            **sample.parameters(),
-            "fingerprint_id": route.fingerprint_id,
-            "number": route.number,
-            "now": now,
-        },
-    )
-
-
-async def count_on_ticket(
-    session: AsyncSession,
-    *,
-    route: Route,
-    sample: SampleRow,
+    samples: int,
     now: datetime,
     announce_before: datetime,
-) -> CountedTicket:
-    """One more occurrence on the ticket ``route`` leads to; tells whether to announce it."""
-    row = (
-        await session.execute(
-            _COUNT_ON_TICKET,
-            {
-                "ticket_id": route.ticket_id,
-                **sample.parameters(),
-                "fingerprint_id": route.fingerprint_id,
-                "number": route.number,
-                "now": now,
-                "announce_before": announce_before,
-            },
-        )
-    ).one()
+) -> Recorded:
+    """Count one occurrence of ``fingerprint`` (opening its ticket from ``new_ticket`` when
+    the fingerprint is new) and keep its sample and tallies."""
+    parameters = {
+        **new_ticket,
+        "client_id": client_id,
+        "fingerprint": fingerprint,
+        "new_ticket_id": new_ticket_id,
+        "context": None
+        if new_ticket["context"] is None
+        else orjson.dumps(new_ticket["context"]).decode(),
+        **sample.parameters(),
+        "samples": samples,
+        "now": now,
+        "announce_before": announce_before,
+    }
+    row = (await session.execute(_RECORD, parameters)).one()
+    route = Route(
+        fingerprint_id=row.fingerprint_id,
+        ticket_id=row.ticket_id,
+        number=row.number,
+        created=row.created,
+    )
+    if route.created:
+        return Recorded(route, None)
+    if row.counted_id is None:
+        row = (
+            await session.execute(
+                _COUNT_ONLY,
+                {"ticket_id": route.ticket_id, "now": now, "announce_before": announce_before},
+            )
+        ).one()
+    return Recorded(route, _counted(row))
+
+
+def _counted(row: Any) -> CountedTicket:
     return CountedTicket(
-        ticket_id=row.id,
+        ticket_id=row.counted_id,
         client_id=row.client_id,
         status=row.status,
         priority=row.priority,
