@@ -75,9 +75,6 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-_emit = announce
-
-
 # --- clients and keys -----------------------------------------------------------------
 
 
@@ -92,7 +89,7 @@ async def create_client(session: AsyncSession, *, name: str) -> Client:
     now = utc_now()
     client = Client(id=new_id(), name=name, created_at=now, updated_at=now)
     session.add(client)
-    await _emit(
+    await announce(
         session,
         ClientCreated(client_id=client.id, name=name, created_at=now),
         subject=client.id,
@@ -123,7 +120,7 @@ async def update_client(session: AsyncSession, *, client_id: str, changes: Clien
         return client  # nothing asked, nothing to announce
     client.name = changes.name
     client.updated_at = utc_now()
-    await _emit(
+    await announce(
         session,
         ClientUpdated(client_id=client.id, name=client.name, updated_at=client.updated_at),
         subject=client.id,
@@ -169,7 +166,7 @@ async def issue_api_key(
     )
     session.add(api_key)
     if scope == "client":
-        await _emit(
+        await announce(
             session,
             ClientApiKeyIssued(
                 api_key_id=api_key.id,
@@ -204,7 +201,7 @@ async def revoke_api_key(session: AsyncSession, *, api_key_id: str) -> None:
     if api_key.scope != "client":
         await session.commit()  # never announced, so nothing to take back elsewhere
         return
-    await _emit(
+    await announce(
         session,
         ClientApiKeyRevoked(
             api_key_id=api_key.id, client_id=api_key.client_id, revoked_at=api_key.revoked_at
@@ -501,10 +498,10 @@ async def update_ticket(
         now=now,
     )
     payload = _ticket_change_event(ticket, previous_status, changed, now=now)
-    await _emit(session, payload, subject=ticket.id, client_id=ticket.client_id)
+    await announce(session, payload, subject=ticket.id, client_id=ticket.client_id)
     if "priority" in changed and not isinstance(payload, TicketUpdated):
         # A status event does not carry the new priority: say it separately so SLA re-targets.
-        await _emit(
+        await announce(
             session,
             _ticket_updated(ticket, ["priority"], now=now),
             subject=ticket.id,
@@ -623,7 +620,7 @@ async def add_comment(
     )
     session.add(comment)
     await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=now))
-    await _emit(
+    await announce(
         session,
         TicketCommented(
             ticket_id=ticket.id,
@@ -732,7 +729,7 @@ async def resolve_tickets_fixed_by_release(
             },
             now=now,
         )
-        await _emit(
+        await announce(
             session,
             TicketResolved(
                 ticket_id=ticket.id,
@@ -786,7 +783,7 @@ async def announce_pending_occurrences(
         session, announce_before=policy.announce_before(now), now=now, batch_size=batch_size
     )
     for ticket in due:
-        await _emit(
+        await announce(
             session,
             TicketOccurred(
                 ticket_id=ticket.ticket_id,
