@@ -9,16 +9,20 @@ failures.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import tempfile
 import time
 import traceback
 from collections.abc import Awaitable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.advisory_matching import matching_rows, measure_advisory_matching
-from bench.dedup_storm import measure_dedup_storm
+from bench.dedup_storm import DedupResults, measure_dedup_storm
 from bench.end_to_end import measure_end_to_end
+from bench.envelope_ingest import EnvelopeResults, envelope_rows, measure_envelopes
 from bench.fan_out import measure_fan_out, profile_notify_fan_out
 from bench.footprint import Footprint, read_footprint
 from bench.load_runs import load_server
@@ -44,7 +48,12 @@ from bench.report import (
 )
 from bench.sla_arithmetic import SLA_TIME_MODULE, run_sla_arithmetic, sla_time_available
 from bench.stack import DB_POOL_SIZE, BenchStack, libpq_url
-from bench.throughput import UNIQUE_REPORTS_SCRIPT, measure_throughput, wait_for_outbox_drain
+from bench.throughput import (
+    UNIQUE_REPORTS_SCRIPT,
+    ThroughputResults,
+    measure_throughput,
+    wait_for_outbox_drain,
+)
 from bench.tools import ensure_wrk, find_pgbench
 from devkit.databases import base_database_url, kafka_bootstrap_servers
 
@@ -183,6 +192,18 @@ async def _service_benchmarks(run: BenchRun, stack: BenchStack, *, wrk: str, pgb
         run.document["dedup_storm"] = dedup.as_json()
         run.rows += dedup_rows(dedup, throughput)
 
+    envelopes = None
+    if options.wants("envelopes"):
+        with tempfile.TemporaryDirectory(prefix="aftercare-bench-envelopes-") as work_dir:
+            envelopes = await run.attempt(
+                "envelopes",
+                measure_envelopes(stack, wrk=wrk, options=options, work_dir=Path(work_dir)),
+            )
+    if envelopes is not None:
+        envelopes = _beside_rest(envelopes, throughput, dedup)
+        run.document["envelopes"] = envelopes.as_json()
+        run.rows += envelope_rows(envelopes)
+
     if options.profile and options.wants("throughput"):
         summary = await run.attempt(
             "profile", _profile_intake(stack, wrk=wrk, api_keys=unique_keys, options=options)
@@ -221,6 +242,22 @@ async def _fan_out(run: BenchRun, stack: BenchStack) -> None:
     )
     run.document["fan_out"] = results.as_json()
     run.rows += fan_out_rows(results)
+
+
+def _beside_rest(
+    envelopes: EnvelopeResults,
+    throughput: ThroughputResults | None,
+    dedup: DedupResults | None,
+) -> EnvelopeResults:
+    """The same run's REST figures, for the envelope figures' ratios."""
+    return dataclasses.replace(
+        envelopes,
+        rest_reports_per_second=throughput.intake.wrk.acknowledged_per_second
+        if throughput
+        else None,
+        rest_cpu_ms_per_report=throughput.intake.server_cpu_ms_per_request if throughput else None,
+        rest_storm_per_second=dedup.load.wrk.acknowledged_per_second if dedup else None,
+    )
 
 
 async def _end_to_end(

@@ -12,6 +12,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS = (
     "throughput",
     "dedup_storm",
+    "envelopes",
     "end_to_end",
     "fan_out",
     "sla_arithmetic",

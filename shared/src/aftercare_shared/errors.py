@@ -28,6 +28,8 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     default_slug: ClassVar[str] = "bad-request"
     default_title: ClassVar[str] = "Bad Request"
+    headers: ClassVar[dict[str, str]] = {}
+    """Response headers the refusal needs (``WWW-Authenticate`` on a 401)."""
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)

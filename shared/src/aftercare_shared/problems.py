@@ -112,6 +112,7 @@ def install_problem_handlers(app: FastAPI, problem_types: ProblemTypes | None = 
             instance=request.url.path,
             problem_type=problem.uri,
             title=problem.title,
+            headers=dict(exc.headers) or None,
             **exc.extensions,
         )
 

@@ -78,6 +78,9 @@ class ServiceSpec:
     provides: Sequence[object] = ()
     """Objects routes receive through :func:`provided` (settings, guards), one per type;
     the platform adds its :class:`StaffTokens`."""
+    own_body_limit_prefixes: Sequence[str] = ()
+    """Path prefixes whose routes read their bodies as streams and enforce their own size
+    limits instead of ``AFTERCARE_MAX_BODY_BYTES`` (intake's ``/api/`` Sentry ingest)."""
 
 
 ProvidedT = TypeVar("ProvidedT")
@@ -188,7 +191,11 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         **{type(value): value for value in spec.provides},
     }
     install_problem_handlers(app, spec.problem_types)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        own_limit_prefixes=tuple(spec.own_body_limit_prefixes),
+    )
     app.add_middleware(MetricsMiddleware, service=spec.service)
     app.add_middleware(TraceparentMiddleware)
     app.include_router(health_router())

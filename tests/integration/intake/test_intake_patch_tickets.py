@@ -131,11 +131,19 @@ async def test_one_security_ticket_per_client_and_advisory_then_resolved_when_pa
     ]
     assert resolved.data["resolution"] == "patched"
     assert resolved.data["deployment_id"] == deployment_id
-    # Exposed again later: a new ticket, since the old one is history.
+    # Exposed again later (a rollback to a vulnerable version): still one ticket per client
+    # and advisory, reopened as a regression, its SLA running again.
     await _deliver(database_url, _matched(advisory_id, client_id, "production", severity="LOW"))
-    security = [t for t in await _tickets(api, client_id) if t["kind"] == "security"]
-    assert len(security) == 2
-    assert {t["priority"] for t in security} == {"P1", "P4"}
+    [again] = [t for t in await _tickets(api, client_id) if t["kind"] == "security"]
+    assert again["id"] == ticket["id"]
+    assert again["status"] == "triaged"
+    assert again["occurrences"] == 3
+    [reopened] = [
+        e
+        for e in await outbox_events(database_url)
+        if e.type == "aftercare.ticket.reopened.v1" and e.subject == ticket["id"]
+    ]
+    assert reopened.data["reason"] == "regression"
 
 
 async def test_a_match_for_a_client_intake_does_not_know_opens_nothing(

@@ -108,7 +108,18 @@ async def test_a_published_release_resolves_the_tickets_it_lists(
 ) -> None:
     await handlers(SESSION, _release_published())
     assert calls == [
-        ("resolve", {"release_id": "r-1", "ticket_ids": ["t-1", "t-2"], "published_at": AT})
+        (
+            "resolve",
+            {
+                "release": use_cases.PublishedRelease(
+                    release_id="r-1",
+                    product="shop",
+                    version="1.2.0",
+                    ticket_ids=["t-1", "t-2"],
+                    published_at=AT,
+                )
+            },
+        )
     ]
 
 

@@ -18,20 +18,6 @@ def test_severity_maps_to_priority(severity: Severity, priority: Priority) -> No
     assert domain.priority_for(severity) == priority
 
 
-def test_default_fingerprint_ignores_varying_numbers_and_ids() -> None:
-    first = domain.default_fingerprint(
-        title="Order 1234 failed for 0x7ffe", kind="error", stacktrace=None
-    )
-    second = domain.default_fingerprint(
-        title="order 98 failed for 0xdeadbeef", kind="error", stacktrace=None
-    )
-    other_kind = domain.default_fingerprint(
-        title="Order 1234 failed for 0x7ffe", kind="crash", stacktrace=None
-    )
-    assert first == second
-    assert first != other_kind
-
-
 def test_transitions() -> None:
     domain.check_transition("new", "in_progress")
     domain.check_transition("resolved", "triaged")
@@ -57,8 +43,3 @@ def test_open_statuses_are_the_catalog_ones_not_finished() -> None:
     assert domain.OPEN_STATUSES == ("new", "triaged", "in_progress", "waiting_on_client")
     assert set(domain.OPEN_STATUSES) | domain.FINISHED_STATUSES == set(TICKET_STATUSES)
     assert set(domain.ALLOWED_TRANSITIONS) == set(TICKET_STATUSES)
-
-
-def test_occurrence_announcements_are_milestones_only() -> None:
-    announced = [count for count in range(1, 2_001) if domain.announces_occurrence(count)]
-    assert announced == [2, 10, 100, 1_000]

@@ -7,11 +7,19 @@ from typing import cast
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Table
+from sqlalchemy import CheckConstraint, Table
 
 from aftercare_intake import errors, use_cases
 from aftercare_intake.api.schemas import ClientUpdate, TicketUpdate
-from aftercare_intake.models import OPEN_FINGERPRINT_PREDICATE, SCHEMA, Ticket
+from aftercare_intake.models import (
+    API_KEY_SCOPE_CHECK,
+    CLOSE_REASON_CHECK,
+    HISTORY_ACTION_CHECK,
+    SCHEMA,
+    TALLY_DIMENSION_CHECK,
+    ApiKey,
+    TicketHistory,
+)
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.auth import Principal, StaffTokens
 from aftercare_shared.clock import FrozenClock, use_clock
@@ -22,18 +30,19 @@ AT = datetime(2026, 12, 1, 9, 0, 0, 750_000, tzinfo=UTC)
 ADMIN = Principal(kind="staff", subject="admin")
 
 
-def test_schema_and_the_open_ticket_predicate_read_as_the_migration_wrote_them() -> None:
+def test_schema_and_check_constraints_are_built_from_the_names_written_once() -> None:
     assert SCHEMA == "intake"
-    # The dedup upsert's conflict target is this partial index: same text as the migration.
-    assert OPEN_FINGERPRINT_PREDICATE == (
-        "status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')"
-    )
-    index = next(
-        index
-        for index in cast(Table, Ticket.__table__).indexes
-        if index.name == "uq_tickets_open_fingerprint"
-    )
-    assert str(index.dialect_options["postgresql"]["where"]) == OPEN_FINGERPRINT_PREDICATE
+    assert API_KEY_SCOPE_CHECK == "scope IN ('client', 'ingest')"
+    assert CLOSE_REASON_CHECK == "close_reason IN ('merged')"
+    assert TALLY_DIMENSION_CHECK == "dimension IN ('release', 'environment')"
+    assert HISTORY_ACTION_CHECK.startswith("action IN ('status_changed', 'priority_changed'")
+    checks = {
+        str(constraint.sqltext)
+        for table in (ApiKey, TicketHistory)
+        for constraint in cast(Table, table.__table__).constraints
+        if isinstance(constraint, CheckConstraint)
+    }
+    assert {API_KEY_SCOPE_CHECK, HISTORY_ACTION_CHECK} <= checks
 
 
 @pytest.mark.parametrize(
@@ -46,6 +55,17 @@ def test_schema_and_the_open_ticket_predicate_read_as_the_migration_wrote_them()
         (errors.IdempotencyKeyReusedError("x"), 422, "idempotency-key-reused"),
         (errors.ClientKeyRequiredError("x"), 403, "forbidden"),
         (errors.AdminOnlyError("x"), 403, "forbidden"),
+        (errors.ProjectNotFoundError("x"), 404, "not-found"),
+        (errors.TicketMergeError("x"), 409, "merge-not-allowed"),
+        (errors.FingerprintNotOnTicketError("x"), 409, "unmerge-not-allowed"),
+        (errors.MergedTicketReopenError("x"), 409, "transition-not-allowed"),
+        (errors.MalformedEnvelopeError("x"), 400, "malformed-envelope"),
+        (errors.EnvelopeTooLargeError("x"), 413, "payload-too-large"),
+        (errors.UnsupportedEncodingError("x"), 415, "unsupported-encoding"),
+        (errors.IngestCredentialsMissingError("x"), 401, "unauthenticated"),
+        (errors.IngestCredentialsConflictError("x"), 401, "unauthenticated"),
+        (errors.ProjectMismatchError("x"), 403, "forbidden"),
+        (errors.OriginNotAllowedError("x"), 403, "forbidden"),
     ],
 )
 def test_each_refusal_keeps_its_status_and_problem_type(
@@ -110,3 +130,23 @@ def test_the_idempotency_window_comes_from_the_settings() -> None:
         idempotency_ttl_hours=36,
     )
     assert settings.idempotency_ttl == timedelta(hours=36)
+
+
+def test_the_occurrence_policy_comes_from_the_settings() -> None:
+    defaults = IntakeSettings(common=CommonSettings(admin_token="test-admin-token-0123456789"))
+    assert defaults.occurrence_policy.samples == 100
+    assert defaults.occurrence_policy.announce_interval == timedelta(seconds=60)
+    assert defaults.public_url is None
+    tuned = IntakeSettings(
+        common=CommonSettings(admin_token="test-admin-token-0123456789"),
+        occurrence_samples=5,
+        occurrence_event_interval_seconds=2.5,
+    )
+    assert tuned.occurrence_policy.samples == 5
+    assert tuned.occurrence_policy.announce_before(AT) == AT - timedelta(seconds=2.5)
+
+
+def test_a_401_for_a_bad_dsn_key_says_how_to_authenticate() -> None:
+    assert errors.IngestCredentialsMissingError.headers == {
+        "WWW-Authenticate": 'Sentry realm="aftercare"'
+    }

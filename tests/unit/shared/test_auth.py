@@ -14,6 +14,7 @@ from aftercare_shared.auth import (
     generate_api_key,
     hash_api_key,
 )
+from aftercare_shared.auth.dependencies import current_principal
 from aftercare_shared.problems import Problem
 
 ADMIN = "admin-token-for-unit-tests-0123456789"
@@ -83,3 +84,23 @@ async def test_authenticator_refuses_with_401(header: str | None) -> None:
         await authenticator.authenticate(header, NO_SESSION)
     assert refused.value.status == 401
     assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_key_carries_its_scope_and_only_an_ingest_key_submits_only() -> None:
+    client_key, ingest_key = generate_api_key(), generate_api_key()
+    authenticator = await _lookup_factory(
+        {
+            client_key.key_hash: ResolvedApiKey(api_key_id="k1", client_id="c1"),
+            ingest_key.key_hash: ResolvedApiKey(api_key_id="k2", client_id="c1", scope="ingest"),
+        }
+    )
+    reader = await authenticator.authenticate(f"Bearer {client_key.key}", NO_SESSION)
+    submitter = await authenticator.authenticate(f"Bearer {ingest_key.key}", NO_SESSION)
+    admin = await authenticator.authenticate(f"Bearer {ADMIN}", NO_SESSION)
+    assert (reader.scope, reader.submits_only) == ("client", False)
+    assert (submitter.scope, submitter.submits_only) == ("ingest", True)
+    assert (admin.scope, admin.submits_only) == (None, False)
+    with pytest.raises(Problem) as refused:
+        await current_principal(submitter)
+    assert refused.value.status == 403
+    assert await current_principal(reader) is reader

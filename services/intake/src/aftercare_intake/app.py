@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aftercare_intake import repository
-from aftercare_intake.api import clients, reports, staff_tokens, tickets
-from aftercare_intake.api.dependencies import ReportRateLimiter
+from aftercare_intake.api import clients, reports, sentry, staff_tokens, tickets
+from aftercare_intake.api.dependencies import ProjectRateLimiter, ReportRateLimiter
+from aftercare_intake.api.sentry_cors import SENTRY_PREFIX, SentryCorsMiddleware
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
 from aftercare_intake.errors import PROBLEM_TYPES
-from aftercare_intake.jobs import idempotency_purge_job
+from aftercare_intake.jobs import idempotency_purge_job, occurrence_announcement_job
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
@@ -18,26 +19,44 @@ from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_a
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     common = settings.common
-    return create_service_app(
+    app = create_service_app(
         ServiceSpec(
             service=ServiceName.INTAKE,
             title="Aftercare intake",
-            description="Clients, API keys, bug reports and tickets.",
-            routers=[clients.router, staff_tokens.router, reports.router, tickets.router],
+            description="Clients, projects, API keys and DSNs, bug reports, Sentry ingest "
+            "and tickets with their occurrences.",
+            routers=[
+                clients.router,
+                staff_tokens.router,
+                reports.router,
+                tickets.router,
+                sentry.router,
+            ],
             # intake owns the keys: it checks its own table, so a revoked key fails at once.
             api_key_lookup=repository.resolve_api_key,
             problem_types=PROBLEM_TYPES,
             consumer=ConsumerSpec(
                 group_id=settings.consumer_group, topics=CONSUMED_TOPICS, handlers=handlers
             ),
-            periodic_jobs=[idempotency_purge_job(ttl=settings.idempotency_ttl)],
+            periodic_jobs=[
+                idempotency_purge_job(ttl=settings.idempotency_ttl),
+                occurrence_announcement_job(policy=settings.occurrence_policy),
+            ],
             provides=[
                 settings,
                 ReportRateLimiter(
                     rate_per_second=settings.report_rate_per_second,
                     burst=settings.report_rate_burst,
                 ),
+                ProjectRateLimiter(
+                    rate_per_second=settings.project_rate_per_second,
+                    burst=settings.project_rate_burst,
+                ),
             ],
+            # Envelopes are streamed and limited after decompression (20 MiB), by the route.
+            own_body_limit_prefixes=[SENTRY_PREFIX],
         ),
         common,
     )
+    app.add_middleware(SentryCorsMiddleware)
+    return app

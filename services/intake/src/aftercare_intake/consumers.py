@@ -1,8 +1,10 @@
 """What intake does with other services' events.
 
-- ``release.published`` resolves the open tickets the release lists, or, under a plan
-  resolving on deploy, marks them awaiting deploy; ``release.deployed`` to the plan's
-  environment resolves those; ``sla.client_plan_assigned`` says which (:mod:`.fix_resolution`).
+- ``release.published`` resolves the open tickets the release lists and records the
+  product and version that fixed them (for telling regressions from old deployments);
+  under a plan resolving on deploy it marks them awaiting deploy instead, and
+  ``release.deployed`` to the plan's environment resolves those;
+  ``sla.client_plan_assigned`` says which (:mod:`.fix_resolution`).
 - ``sla.*`` clock events update the SLA state shown on the ticket view.
 - ``advisory.matched`` / ``advisory.patched`` open and resolve security tickets, and
   ``release.rolled_back`` reopens what the release resolved (:mod:`.patch_tickets`).
@@ -43,9 +45,13 @@ handlers = EventHandlers()
 async def release_published(session: AsyncSession, release: ReleasePublished) -> None:
     await use_cases.resolve_tickets_fixed_by_release(
         session,
-        release_id=release.release_id,
-        ticket_ids=release.ticket_ids,
-        published_at=release.published_at,
+        release=use_cases.PublishedRelease(
+            release_id=release.release_id,
+            product=release.product,
+            version=release.version,
+            ticket_ids=release.ticket_ids,
+            published_at=release.published_at,
+        ),
     )
 
 

@@ -1,10 +1,14 @@
-"""Intake's rules, free of frameworks: priorities, fingerprints, status transitions."""
+"""Intake's rules, free of frameworks: priorities, status transitions, occurrence policy.
+
+Grouping (which ticket an occurrence belongs to) is :mod:`aftercare_intake.grouping`;
+version order and regressions are :mod:`aftercare_intake.versions`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import re
-from typing import Literal
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 from aftercare_intake.errors import TransitionNotAllowedError
 from aftercare_shared.events.catalog import TICKET_STATUSES, Priority, Severity, TicketStatus
@@ -56,27 +60,56 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
 SlaViewState = Literal["running", "at_risk", "breached", "met", "paused"]
 """What the ticket view shows for one SLA clock, from the last ``sla.*`` event about it."""
 
-# Occurrence counts at which a ``ticket.occurred`` event goes out. A storm of identical
-# reports must not become a storm of notifications; the ticket always shows the exact count.
-OCCURRENCE_MILESTONES = frozenset({2, 10, 100, 1_000, 10_000, 100_000, 1_000_000})
+ReopenReason = Literal["manual", "regression"]
+"""Why a finished ticket came back: staff reopened it, or it recurred in a fixed version."""
+REOPEN_REASONS: tuple[ReopenReason, ...] = get_args(ReopenReason)
 
-_DIGITS = re.compile(r"\d+")
-_HEX_IDS = re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{8,}\b")
+CloseReason = Literal["merged"]
+"""Why a ticket closed other than by staff closing it: folded into another ticket."""
+CLOSE_REASONS: tuple[CloseReason, ...] = get_args(CloseReason)
+
+HistoryAction = Literal[
+    "status_changed",
+    "priority_changed",
+    "resolved",
+    "reopened",
+    "merged",
+    "merged_into",
+    "unmerged",
+    "split_from",
+]
+"""What a ticket's history records (``GET /v1/tickets/{id}/history``)."""
+HISTORY_ACTIONS: tuple[HistoryAction, ...] = get_args(HistoryAction)
+
+TallyDimension = Literal["release", "environment"]
+"""What occurrences are counted by, per ticket, besides the total."""
+TALLY_DIMENSIONS: tuple[TallyDimension, ...] = get_args(TallyDimension)
+
+SYSTEM_ACTOR = "intake"
+"""The actor of changes intake makes on its own (a regression reopening a ticket)."""
+
+
+def release_actor(release_id: str) -> str:
+    return f"release:{release_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class OccurrencePolicy:
+    """How much of each occurrence is kept and how often occurrences are announced."""
+
+    samples: int
+    """Latest occurrences kept in full per fingerprint (the first one is kept as well; see
+    :mod:`aftercare_intake.occurrence_store` for the ring they go round)."""
+    announce_interval: timedelta
+    """At most one ``ticket.occurred`` per ticket per this interval."""
+
+    def announce_before(self, now: datetime) -> datetime:
+        """A ticket last announced at or before this may be announced again now."""
+        return now - self.announce_interval
 
 
 def priority_for(severity: Severity) -> Priority:
     return SEVERITY_TO_PRIORITY[severity]
-
-
-def default_fingerprint(*, title: str, kind: str | None, stacktrace: str | None) -> str:
-    """Group reports of the same fault when the client sent no fingerprint.
-
-    Numbers and hex ids vary between occurrences of one bug ("order 1234 failed"), so they
-    are masked before hashing, as Sentry's default grouping does for messages.
-    """
-    normalised_title = _DIGITS.sub("<n>", _HEX_IDS.sub("<id>", title.strip().lower()))
-    basis = "\n".join([kind or "", normalised_title, (stacktrace or "").strip()])
-    return "auto:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
 
 
 def check_transition(current: TicketStatus, wanted: TicketStatus) -> None:
@@ -88,7 +121,3 @@ def check_transition(current: TicketStatus, wanted: TicketStatus) -> None:
 
 def is_reopen(current: TicketStatus, wanted: TicketStatus) -> bool:
     return current in FINISHED_STATUSES and wanted not in FINISHED_STATUSES
-
-
-def announces_occurrence(occurrences: int) -> bool:
-    return occurrences in OCCURRENCE_MILESTONES

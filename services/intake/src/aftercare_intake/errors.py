@@ -8,8 +8,11 @@ part of the API: clients branch on ``transition-not-allowed`` and
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aftercare_shared.errors import (
     ConflictError,
+    DomainError,
     ForbiddenError,
     InvalidError,
     NotFoundError,
@@ -46,6 +49,70 @@ class AdminOnlyError(ForbiddenError):
     """Only the admin credential mints staff tokens; a staff token cannot mint more."""
 
 
+class ProjectNotFoundError(NotFoundError):
+    """No project with that id (for staff), or not one of this client's."""
+
+
+class TicketMergeError(ConflictError):
+    """The tickets cannot be merged as asked (another client's, already merged, the target)."""
+
+
+class FingerprintNotOnTicketError(ConflictError):
+    """Unmerge names a fingerprint that does not route to this ticket, or its own one."""
+
+
+class MergedTicketReopenError(ConflictError):
+    """A ticket closed as merged lives on in its target; it cannot be reopened."""
+
+
+# --- Sentry ingest -------------------------------------------------------------------------
+
+
+class MalformedEnvelopeError(DomainError):
+    """The envelope (or event body) cannot be read; the detail names the fault."""
+
+    status = 400
+    default_slug = "malformed-envelope"
+    default_title = "Malformed envelope"
+
+
+class EnvelopeTooLargeError(DomainError):
+    """A hard limit was crossed while reading: body, decompressed envelope, item or items."""
+
+    status = 413
+    default_slug = "payload-too-large"
+    default_title = "Payload too large"
+
+
+class UnsupportedEncodingError(DomainError):
+    """A ``Content-Encoding`` intake does not decode."""
+
+    status = 415
+    default_slug = "unsupported-encoding"
+    default_title = "Unsupported Content-Encoding"
+
+
+class IngestCredentialsMissingError(DomainError):
+    """No DSN public key, a malformed one, or one that is unknown or revoked."""
+
+    status = 401
+    default_slug = "unauthenticated"
+    default_title = "Unauthorized"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Sentry realm="aftercare"'}
+
+
+class IngestCredentialsConflictError(IngestCredentialsMissingError):
+    """The header, query and envelope name different keys."""
+
+
+class ProjectMismatchError(ForbiddenError):
+    """The key is valid but not for this project (another client's, or no such project)."""
+
+
+class OriginNotAllowedError(ForbiddenError):
+    """A browser SDK sent from an origin the project does not allow."""
+
+
 PROBLEM_TYPES = ProblemTypes(
     {
         ClientNotFoundError: ProblemType("not-found", "Client not found"),
@@ -59,5 +126,21 @@ PROBLEM_TYPES = ProblemTypes(
         ),
         ClientKeyRequiredError: ProblemType("forbidden", "Client API key required"),
         AdminOnlyError: ProblemType("forbidden", "Admin credential required"),
+        ProjectNotFoundError: ProblemType("not-found", "Project not found"),
+        TicketMergeError: ProblemType("merge-not-allowed", "Tickets cannot be merged"),
+        FingerprintNotOnTicketError: ProblemType(
+            "unmerge-not-allowed", "Fingerprint cannot be split off"
+        ),
+        MergedTicketReopenError: ProblemType(
+            "transition-not-allowed", "A merged ticket cannot be reopened"
+        ),
+        MalformedEnvelopeError: ProblemType("malformed-envelope", "Malformed envelope"),
+        EnvelopeTooLargeError: ProblemType("payload-too-large", "Payload too large"),
+        UnsupportedEncodingError: ProblemType(
+            "unsupported-encoding", "Unsupported Content-Encoding"
+        ),
+        IngestCredentialsMissingError: ProblemType("unauthenticated", "Unauthorized"),
+        ProjectMismatchError: ProblemType("forbidden", "Key not valid for this project"),
+        OriginNotAllowedError: ProblemType("forbidden", "Origin not allowed for this project"),
     }
 )

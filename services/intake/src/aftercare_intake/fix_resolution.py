@@ -102,28 +102,17 @@ async def _resolve(
     await enqueue_event(session, event, schema=SCHEMA)
 
 
-async def apply_published_fix(
-    session: AsyncSession, tickets: list[Ticket], *, release_id: str, published_at: datetime
-) -> int:
-    """Resolve (mode ``release``) or mark awaiting deploy (``deploy``) the locked open
-    tickets a published release lists; how many it resolved."""
+async def clients_waiting_for_deploy(session: AsyncSession, tickets: Iterable[Ticket]) -> set[str]:
+    """The clients of ``tickets`` whose plan resolves a fix only once it is deployed."""
     modes = await _modes_of(session, (ticket.client_id for ticket in tickets))
-    resolved = 0
-    for ticket in tickets:
-        if _resolves_on(modes.get(ticket.client_id)) == "deploy":
-            ticket.fix_release_id = release_id
-            ticket.fix_released_at = published_at
-            ticket.updated_at = utc_now()
-            continue
-        await _resolve(
-            session,
-            ticket,
-            at=published_at,
-            release_id=release_id,
-            resolution=RELEASED_RESOLUTION,
-        )
-        resolved += 1
-    return resolved
+    return {client_id for client_id, mode in modes.items() if _resolves_on(mode) == "deploy"}
+
+
+def mark_awaiting_deploy(ticket: Ticket, *, release_id: str, published_at: datetime) -> None:
+    """The fix is released but not yet where the plan counts it: the ticket stays open."""
+    ticket.fix_release_id = release_id
+    ticket.fix_released_at = published_at
+    ticket.updated_at = utc_now()
 
 
 async def resolve_deployed(session: AsyncSession, deployed: ReleaseDeployed) -> None:

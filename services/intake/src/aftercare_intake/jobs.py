@@ -1,4 +1,4 @@
-"""Intake's periodic job: forget Idempotency-Key answers past their retention window."""
+"""Intake's periodic jobs: forget old Idempotency-Key answers; announce a storm's tail."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_intake import use_cases
+from aftercare_intake.domain import OccurrencePolicy
 from aftercare_shared.periodic import PeriodicJob
 
 logger = structlog.get_logger(__name__)
@@ -15,6 +16,12 @@ logger = structlog.get_logger(__name__)
 # Expired records already stop counting when a key is claimed again (the claim deletes
 # its own stale record); the purge only keeps the table from growing, so hourly is plenty.
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = 3600.0
+
+ANNOUNCEMENT_BATCH_SIZE = 500
+# How often to look for tickets whose unannounced occurrences are due: a fraction of the
+# announcement interval, so a storm's tail is told at most a quarter-interval late.
+ANNOUNCEMENT_CHECKS_PER_INTERVAL = 4
+ANNOUNCEMENT_CHECK_BOUNDS_SECONDS = (0.5, 15.0)
 
 
 def idempotency_purge_job(*, ttl: timedelta) -> PeriodicJob:
@@ -29,4 +36,23 @@ def idempotency_purge_job(*, ttl: timedelta) -> PeriodicJob:
         name="intake-idempotency-purge",
         interval_seconds=IDEMPOTENCY_PURGE_INTERVAL_SECONDS,
         run=purge,
+    )
+
+
+def occurrence_announcement_job(*, policy: OccurrencePolicy) -> PeriodicJob:
+    """``ticket.occurred`` for the occurrences a storm's tail left unannounced."""
+
+    async def announce(session_factory: async_sessionmaker[AsyncSession]) -> int:
+        async with session_factory() as session:
+            return await use_cases.announce_pending_occurrences(
+                session, policy=policy, batch_size=ANNOUNCEMENT_BATCH_SIZE
+            )
+
+    low, high = ANNOUNCEMENT_CHECK_BOUNDS_SECONDS
+    interval = policy.announce_interval.total_seconds() / ANNOUNCEMENT_CHECKS_PER_INTERVAL
+    return PeriodicJob(
+        name="intake-occurrence-announcements",
+        interval_seconds=min(high, max(low, interval)),
+        run=announce,
+        batch_size=ANNOUNCEMENT_BATCH_SIZE,
     )

@@ -13,14 +13,17 @@ Each runs in the consumer's transaction (after the inbox check), so once per eve
 
 from __future__ import annotations
 
-import uuid
+from datetime import timedelta
 from typing import Final
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import domain, repository
+from aftercare_intake import domain, filing
+from aftercare_intake.domain import OccurrencePolicy
 from aftercare_intake.models import SCHEMA, Client, Ticket
+from aftercare_intake.occurrence import Occurrence
+from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import (
     AdvisoryMatched,
@@ -29,7 +32,6 @@ from aftercare_shared.events.catalog import (
     Priority,
     ReleaseRolledBack,
     Severity,
-    TicketCreated,
     TicketReopened,
     TicketResolved,
 )
@@ -51,6 +53,15 @@ _PRIORITY_OF_STATED_SEVERITY: Final[dict[str, Priority]] = {
     "MEDIUM": "P3",
     "LOW": "P4",
 }
+
+# Advisory matches are few (one per affected environment): the default occurrence policy
+# of the settings is ample, and a handler has no settings object to read another from.
+ADVISORY_OCCURRENCE_POLICY: Final = OccurrencePolicy(
+    samples=IntakeSettings.model_fields["occurrence_samples"].default,
+    announce_interval=timedelta(
+        seconds=IntakeSettings.model_fields["occurrence_event_interval_seconds"].default
+    ),
+)
 
 
 def advisory_fingerprint(advisory_id: str) -> str:
@@ -100,22 +111,18 @@ async def open_security_ticket(session: AsyncSession, matched: AdvisoryMatched) 
     fingerprint = advisory_fingerprint(matched.advisory_id)
     now = utc_now()
     title = _title(matched)
-    upserted = await repository.upsert_ticket_for_report(
+    await filing.file_occurrence(
         session,
-        values={
-            "id": str(uuid.uuid4()),
-            "client_id": matched.client_id,
-            "title": title,
-            "description": _description(matched),
-            "severity": severity,
-            "priority": priority,
-            "kind": SECURITY_KIND,
-            "status": domain.NEW_STATUS,
-            "fingerprint": fingerprint,
-            "environment": matched.environment,
-            "release": matched.installed_version,
-            "stacktrace": None,
-            "context": {
+        client_id=matched.client_id,
+        occurrence=Occurrence(
+            title=title,
+            severity=severity,
+            fingerprint=fingerprint,
+            kind=SECURITY_KIND,
+            description=_description(matched),
+            environment=matched.environment,
+            release=matched.installed_version,
+            context={
                 "advisory_id": matched.advisory_id,
                 "aliases": matched.aliases,
                 "product": matched.product,
@@ -124,34 +131,13 @@ async def open_security_ticket(session: AsyncSession, matched: AdvisoryMatched) 
                 "cvss_score": matched.cvss_score,
                 "severity": matched.severity,
             },
-            "occurrences": 1,
-            "first_seen_at": now,
-            "last_seen_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
+            occurred_at=now,
+        ),
+        policy=ADVISORY_OCCURRENCE_POLICY,
         now=now,
     )
-    if not upserted.created:
-        return  # the client's open ticket for this advisory covers one more environment
-    await _emit(
-        session,
-        TicketCreated(
-            ticket_id=upserted.ticket_id,
-            client_id=matched.client_id,
-            title=title,
-            severity=severity,
-            priority=priority,
-            status=domain.NEW_STATUS,
-            kind=SECURITY_KIND,
-            environment=matched.environment,
-            release=matched.installed_version,
-            fingerprint=fingerprint,
-            created_at=now,
-        ),
-        ticket=upserted.ticket_id,
-        client=matched.client_id,
-    )
+    # The fingerprint routes every environment of the client to one ticket: a further
+    # match is one more occurrence of it, and a match after a patch reopens it.
 
 
 async def resolve_patched(session: AsyncSession, patched: AdvisoryPatched) -> None:

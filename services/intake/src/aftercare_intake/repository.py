@@ -2,119 +2,91 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, bindparam, delete, literal_column, select, text, update
+from sqlalchemy import Select, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import ReturningInsert
 
-from aftercare_intake.domain import OPEN_STATUSES
+from aftercare_intake.domain import OPEN_STATUSES, RESOLVED_STATUS
 from aftercare_intake.models import (
-    OPEN_FINGERPRINT_PREDICATE,
     ApiKey,
     Client,
     Comment,
+    FingerprintTally,
     IdempotencyRecord,
+    OccurrenceSample,
+    Project,
     Ticket,
+    TicketFingerprint,
 )
-from aftercare_shared.auth import ResolvedApiKey
+from aftercare_shared.auth import ApiKeyScope, ResolvedApiKey
 from aftercare_shared.events.catalog import Priority, TicketStatus
 from aftercare_shared.pagination import CursorPosition, after_position
 
-RowT = TypeVar("RowT", Client, ApiKey, Ticket, Comment)
+RowT = TypeVar("RowT", Client, ApiKey, Ticket, Comment, Project)
 
-
-@dataclass(frozen=True, slots=True)
-class UpsertedTicket:
-    ticket_id: str
-    status: TicketStatus
-    priority: Priority
-    occurrences: int
-    created: bool
+# Per ticket, the ticket view lists this many releases, environments and fingerprints
+# (most recently seen first); the exact total is always the ticket's own count.
+TICKET_VIEW_LIST_LIMIT = 100
 
 
 async def resolve_api_key(session: AsyncSession, key_hash: str) -> ResolvedApiKey | None:
     row = (
         await session.execute(
-            select(ApiKey.id, ApiKey.client_id).where(
+            select(ApiKey.id, ApiKey.client_id, ApiKey.scope).where(
                 ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
             )
         )
     ).first()
-    return None if row is None else ResolvedApiKey(api_key_id=row[0], client_id=row[1])
-
-
-REPORT_COLUMNS = (
-    "id",
-    "client_id",
-    "title",
-    "description",
-    "severity",
-    "priority",
-    "kind",
-    "status",
-    "fingerprint",
-    "environment",
-    "release",
-    "stacktrace",
-    "context",
-    "occurrences",
-    "first_seen_at",
-    "last_seen_at",
-    "created_at",
-    "updated_at",
-)
-
-
-@cache
-def _report_upsert() -> ReturningInsert[Any]:
-    """Built once: constructing this statement per request cost more than executing it."""
-    table = cast(Table, Ticket.__table__)
-    seen_at = bindparam("seen_at", type_=table.c.last_seen_at.type)
     return (
-        insert(table)
-        .values({name: bindparam(name, type_=table.c[name].type) for name in REPORT_COLUMNS})
-        .on_conflict_do_update(
-            index_elements=[table.c.client_id, table.c.fingerprint],
-            # A literal predicate: Postgres must match it to the partial index at parse time.
-            index_where=text(OPEN_FINGERPRINT_PREDICATE),
-            set_={
-                "occurrences": table.c.occurrences + 1,
-                "last_seen_at": seen_at,
-                "updated_at": seen_at,
-            },
-        )
-        .returning(
-            table.c.id,
-            table.c.status,
-            table.c.priority,
-            table.c.occurrences,
-            # xmax is 0 only for a freshly inserted row version: tells insert from update.
-            literal_column("xmax = 0").label("created"),
-        )
+        None if row is None else ResolvedApiKey(api_key_id=row[0], client_id=row[1], scope=row[2])
     )
 
 
-async def upsert_ticket_for_report(
-    session: AsyncSession, *, values: dict[str, Any], now: datetime
-) -> UpsertedTicket:
-    """Insert a ticket, or count one more occurrence on the open ticket of the same fingerprint.
+@dataclass(frozen=True, slots=True)
+class IngestKey:
+    """A DSN public key, resolved together with the project the request names."""
 
-    One statement, so concurrent identical reports never create two tickets nor lose a
-    count: Postgres serialises them on the partial unique index.
-    """
-    row = (await session.execute(_report_upsert(), {**values, "seen_at": now})).one()
-    return UpsertedTicket(
-        ticket_id=row.id,
-        status=row.status,
-        priority=row.priority,
-        occurrences=row.occurrences,
-        created=bool(row.created),
+    api_key_id: str
+    client_id: str
+    scope: ApiKeyScope
+    project_id: int | None
+    """The project, when it exists and belongs to the key's client; else None."""
+    allowed_origins: list[str]
+
+
+async def resolve_ingest_key(
+    session: AsyncSession, *, public_key: str, project_id: int
+) -> IngestKey | None:
+    """The live key with this public key, and the named project if it is the key's client's."""
+    row = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.client_id, ApiKey.scope, Project.id, Project.allowed_origins)
+            .outerjoin(
+                Project, (Project.id == project_id) & (Project.client_id == ApiKey.client_id)
+            )
+            .where(ApiKey.public_key == public_key, ApiKey.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    return IngestKey(
+        api_key_id=row[0],
+        client_id=row[1],
+        scope=row[2],
+        project_id=row[3],
+        allowed_origins=list(row[4] or []),
     )
+
+
+async def project_origins(session: AsyncSession, *, project_id: int) -> list[str] | None:
+    """A project's allowed origins (for a CORS preflight, which carries no key)."""
+    origins = await session.scalar(select(Project.allowed_origins).where(Project.id == project_id))
+    return None if origins is None else list(origins)
 
 
 async def claim_idempotency_key(
@@ -229,11 +201,121 @@ async def list_comments(
     return await _page(session, statement, Comment, after=after, limit=limit, descending=False)
 
 
-async def lock_open_tickets(session: AsyncSession, ticket_ids: list[str]) -> list[Ticket]:
+async def lock_tickets_a_release_fixes(
+    session: AsyncSession, ticket_ids: list[str]
+) -> list[Ticket]:
+    """The open tickets of ``ticket_ids``, and the resolved ones that know no fix yet."""
     statement = (
         select(Ticket)
-        .where(Ticket.id.in_(ticket_ids), Ticket.status.in_(OPEN_STATUSES))
+        .where(
+            Ticket.id.in_(ticket_ids),
+            or_(
+                Ticket.status.in_(OPEN_STATUSES),
+                (Ticket.status == RESOLVED_STATUS) & Ticket.fixed_in_version.is_(None),
+            ),
+        )
         .order_by(Ticket.id)  # a fixed lock order: two releases never deadlock
         .with_for_update()
     )
     return list((await session.scalars(statement)).all())
+
+
+async def client_projects(session: AsyncSession, *, client_id: str) -> list[Project]:
+    """Every project of a client, oldest first (the first is its default DSN's)."""
+    statement = (
+        select(Project)
+        .where(Project.client_id == client_id)
+        .order_by(Project.created_at, Project.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def list_projects(
+    session: AsyncSession, *, client_id: str, after: CursorPosition | None, limit: int
+) -> list[Project]:
+    statement = select(Project).where(Project.client_id == client_id)
+    return await _page(session, statement, Project, after=after, limit=limit, descending=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OccurrenceView:
+    sample: OccurrenceSample
+    fingerprint: str
+
+
+async def list_occurrences(
+    session: AsyncSession, *, ticket_id: str, after: CursorPosition | None, limit: int
+) -> list[OccurrenceView]:
+    """The samples of every fingerprint routed to the ticket, newest first."""
+    key = (OccurrenceSample.created_at, OccurrenceSample.id)
+    statement = (
+        select(OccurrenceSample, TicketFingerprint.fingerprint)
+        .join(TicketFingerprint, TicketFingerprint.id == OccurrenceSample.fingerprint_id)
+        .where(TicketFingerprint.ticket_id == ticket_id)
+    )
+    position = after_position(key, after, descending=True)
+    if position is not None:
+        statement = statement.where(position)
+    rows = await session.execute(
+        statement.order_by(*(column.desc() for column in key)).limit(limit)
+    )
+    return [OccurrenceView(sample=row[0], fingerprint=row[1]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    value: str
+    occurrences: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(slots=True)
+class TicketBreakdown:
+    """Per ticket: its releases, environments and fingerprints, with their counts."""
+
+    releases: list[Tally]
+    environments: list[Tally]
+    fingerprints: list[Tally]
+
+
+async def ticket_breakdowns(
+    session: AsyncSession, ticket_ids: list[str]
+) -> dict[str, TicketBreakdown]:
+    """Two set-based queries for a whole page of tickets."""
+    found: dict[str, TicketBreakdown] = defaultdict(lambda: TicketBreakdown([], [], []))
+    if not ticket_ids:
+        return found
+    tallies = (
+        select(
+            TicketFingerprint.ticket_id,
+            FingerprintTally.dimension,
+            FingerprintTally.value,
+            func.sum(FingerprintTally.occurrences).label("occurrences"),
+            func.min(FingerprintTally.first_seen_at).label("first_seen_at"),
+            func.max(FingerprintTally.last_seen_at).label("last_seen_at"),
+        )
+        .join(TicketFingerprint, TicketFingerprint.id == FingerprintTally.fingerprint_id)
+        .where(TicketFingerprint.ticket_id.in_(ticket_ids))
+        .group_by(TicketFingerprint.ticket_id, FingerprintTally.dimension, FingerprintTally.value)
+        .order_by(literal_column("last_seen_at").desc())
+    )
+    for row in await session.execute(tallies):
+        breakdown = found[row.ticket_id]
+        listed = breakdown.releases if row.dimension == "release" else breakdown.environments
+        if len(listed) < TICKET_VIEW_LIST_LIMIT:
+            listed.append(
+                Tally(row.value, int(row.occurrences), row.first_seen_at, row.last_seen_at)
+            )
+    fingerprints = (
+        select(TicketFingerprint)
+        .where(TicketFingerprint.ticket_id.in_(ticket_ids))
+        .order_by(TicketFingerprint.last_seen_at.desc())
+    )
+    for route in await session.scalars(fingerprints):
+        listed = found[route.ticket_id].fingerprints
+        if len(listed) < TICKET_VIEW_LIST_LIMIT:
+            listed.append(
+                Tally(route.fingerprint, route.occurrences, route.first_seen_at, route.last_seen_at)
+            )
+    return found

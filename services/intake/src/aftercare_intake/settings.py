@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import AnyHttpUrl, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aftercare_intake.domain import OccurrencePolicy
 from aftercare_shared.names import ServiceName
 from aftercare_shared.settings import CommonSettings
 
@@ -30,7 +31,38 @@ class IntakeSettings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long an Idempotency-Key answer is replayed."
     )
+    public_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Where client systems reach intake; the host of every DSN. Unset: the "
+        "address the request for the key came in on.",
+    )
+    project_rate_per_second: float = Field(
+        default=100.0,
+        gt=0,
+        description="Sustained Sentry envelopes/events per second per project (per replica).",
+    )
+    project_rate_burst: int = Field(
+        default=300, ge=1, description="Envelopes a project may send at once before being limited."
+    )
+    occurrence_samples: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Latest occurrences kept in full per fingerprint (besides the first).",
+    )
+    occurrence_event_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="At most one ticket.occurred per ticket per this many seconds.",
+    )
 
     @property
     def idempotency_ttl(self) -> timedelta:
         return timedelta(hours=self.idempotency_ttl_hours)
+
+    @property
+    def occurrence_policy(self) -> OccurrencePolicy:
+        return OccurrencePolicy(
+            samples=self.occurrence_samples,
+            announce_interval=timedelta(seconds=self.occurrence_event_interval_seconds),
+        )

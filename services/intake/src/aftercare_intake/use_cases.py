@@ -7,6 +7,7 @@ them into problem answers.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,19 +17,40 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import domain, fix_resolution, repository
+from aftercare_intake import (
+    domain,
+    filing,
+    fix_resolution,
+    grouping,
+    history,
+    occurrence_store,
+    repository,
+)
+from aftercare_intake.announcements import announce
 from aftercare_intake.api.schemas import ReportAccepted, ReportCreate
-from aftercare_intake.domain import SlaViewState
+from aftercare_intake.domain import OccurrencePolicy, SlaViewState
 from aftercare_intake.errors import (
     AdminOnlyError,
     ApiKeyNotFoundError,
     ClientNotFoundError,
     IdempotencyKeyReusedError,
+    MergedTicketReopenError,
+    ProjectNotFoundError,
     TicketNotFoundError,
 )
-from aftercare_intake.models import SCHEMA, ApiKey, Client, Comment, ProcessedRelease, Ticket
-from aftercare_intake.repository import UpsertedTicket
-from aftercare_shared.auth import Principal, StaffTokens, generate_api_key
+from aftercare_intake.filing import Filed
+from aftercare_intake.models import (
+    ApiKey,
+    Client,
+    Comment,
+    ProcessedRelease,
+    Project,
+    Ticket,
+    TicketHistory,
+)
+from aftercare_intake.occurrence import ExceptionRecord, Occurrence
+from aftercare_intake.repository import OccurrenceView
+from aftercare_shared.auth import ApiKeyScope, Principal, StaffTokens, generate_api_key
 from aftercare_shared.auth.api_keys import NewApiKey
 from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import (
@@ -42,32 +64,23 @@ from aftercare_shared.events.catalog import (
     SlaMetric,
     TicketClosed,
     TicketCommented,
-    TicketCreated,
     TicketOccurred,
     TicketReopened,
     TicketResolved,
     TicketStatus,
     TicketUpdated,
 )
-from aftercare_shared.events.factory import new_event
-from aftercare_shared.names import ServiceName
-from aftercare_shared.outbox import enqueue_event
 from aftercare_shared.pagination import CursorPosition
 from aftercare_shared.patch import UNSET, Unset
 
 # The subject the platform's authenticator gives the admin credential itself.
 ADMIN_SUBJECT = "admin"
+DEFAULT_PROJECT_NAME = "default"
+PUBLIC_KEY_BYTES = 16  # 32 hex digits, as Sentry's: DSN parsers accept [A-Za-z0-9] only
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-async def _emit(
-    session: AsyncSession, payload: EventPayload, *, subject: str, client_id: str | None
-) -> None:
-    event = new_event(payload, service=ServiceName.INTAKE, subject=subject, client_id=client_id)
-    await enqueue_event(session, event, schema=SCHEMA)
 
 
 # --- clients and keys -----------------------------------------------------------------
@@ -84,7 +97,7 @@ async def create_client(session: AsyncSession, *, name: str) -> Client:
     now = utc_now()
     client = Client(id=new_id(), name=name, created_at=now, updated_at=now)
     session.add(client)
-    await _emit(
+    await announce(
         session,
         ClientCreated(client_id=client.id, name=name, created_at=now),
         subject=client.id,
@@ -115,7 +128,7 @@ async def update_client(session: AsyncSession, *, client_id: str, changes: Clien
         return client  # nothing asked, nothing to announce
     client.name = changes.name
     client.updated_at = utc_now()
-    await _emit(
+    await announce(
         session,
         ClientUpdated(client_id=client.id, name=client.name, updated_at=client.updated_at),
         subject=client.id,
@@ -125,43 +138,65 @@ async def update_client(session: AsyncSession, *, client_id: str, changes: Clien
     return client
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    generated: NewApiKey
+    projects: list[Project]
+    """The client's projects: the key's DSNs name them."""
+
+
 async def issue_api_key(
-    session: AsyncSession, *, client_id: str, name: str | None
-) -> tuple[ApiKey, NewApiKey]:
-    if await session.get(Client, client_id) is None:
+    session: AsyncSession, *, client_id: str, name: str | None, scope: ApiKeyScope
+) -> IssuedApiKey:
+    """A new key with its DSN key; a client's first key also gets it a first project.
+
+    Only ``client`` keys are announced to the other services: an ``ingest`` key reads
+    nothing anywhere, so no other service needs to know it (they answer it 401).
+    """
+    if await session.get(Client, client_id, with_for_update=True) is None:
         raise ClientNotFoundError("No client with that id.")
-    generated = generate_api_key()
     now = utc_now()
+    projects = await repository.client_projects(session, client_id=client_id)
+    if not projects:
+        projects = [_new_project(session, client_id=client_id, name=DEFAULT_PROJECT_NAME, now=now)]
+        await session.flush()
+    generated = generate_api_key()
     api_key = ApiKey(
         id=new_id(),
         client_id=client_id,
         name=name,
         prefix=generated.prefix,
         key_hash=generated.key_hash,
+        scope=scope,
+        public_key=secrets.token_hex(PUBLIC_KEY_BYTES),
         created_at=now,
     )
     session.add(api_key)
-    await _emit(
-        session,
-        ClientApiKeyIssued(
-            api_key_id=api_key.id,
+    if scope == "client":
+        await announce(
+            session,
+            ClientApiKeyIssued(
+                api_key_id=api_key.id,
+                client_id=client_id,
+                key_hash=generated.key_hash,
+                prefix=generated.prefix,
+                created_at=now,
+            ),
+            subject=client_id,
             client_id=client_id,
-            key_hash=generated.key_hash,
-            prefix=generated.prefix,
-            created_at=now,
-        ),
-        subject=client_id,
-        client_id=client_id,
-    )
+        )
     await session.commit()
-    return api_key, generated
+    return IssuedApiKey(api_key=api_key, generated=generated, projects=projects)
 
 
 async def list_api_keys(
     session: AsyncSession, *, client_id: str, after: CursorPosition | None, limit: int
-) -> list[ApiKey]:
+) -> tuple[list[ApiKey], list[Project]]:
+    """A page of the client's keys, and the client's projects their DSNs name."""
     await get_client(session, client_id=client_id)
-    return await repository.list_api_keys(session, client_id=client_id, after=after, limit=limit)
+    keys = await repository.list_api_keys(session, client_id=client_id, after=after, limit=limit)
+    return keys, await repository.client_projects(session, client_id=client_id)
 
 
 async def revoke_api_key(session: AsyncSession, *, api_key_id: str) -> None:
@@ -171,7 +206,10 @@ async def revoke_api_key(session: AsyncSession, *, api_key_id: str) -> None:
     if api_key.revoked_at is not None:
         return  # revoking twice is harmless and emits nothing new
     api_key.revoked_at = utc_now()
-    await _emit(
+    if api_key.scope != "client":
+        await session.commit()  # never announced, so nothing to take back elsewhere
+        return
+    await announce(
         session,
         ClientApiKeyRevoked(
             api_key_id=api_key.id, client_id=api_key.client_id, revoked_at=api_key.revoked_at
@@ -180,6 +218,70 @@ async def revoke_api_key(session: AsyncSession, *, api_key_id: str) -> None:
         client_id=api_key.client_id,
     )
     await session.commit()
+
+
+# --- projects ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectChanges:
+    """A PATCH of a project: a field left UNSET keeps its value."""
+
+    name: str | Unset = UNSET
+    allowed_origins: list[str] | Unset = UNSET
+
+
+def _new_project(
+    session: AsyncSession,
+    *,
+    client_id: str,
+    name: str,
+    now: datetime,
+    allowed_origins: list[str] | None = None,
+) -> Project:
+    project = Project(
+        client_id=client_id,
+        name=name,
+        allowed_origins=allowed_origins or [],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(project)
+    return project
+
+
+async def create_project(
+    session: AsyncSession, *, client_id: str, name: str, allowed_origins: list[str]
+) -> Project:
+    if await session.get(Client, client_id) is None:
+        raise ClientNotFoundError("No client with that id.")
+    project = _new_project(
+        session, client_id=client_id, name=name, now=utc_now(), allowed_origins=allowed_origins
+    )
+    await session.commit()
+    return project
+
+
+async def list_projects(
+    session: AsyncSession, *, client_id: str, after: CursorPosition | None, limit: int
+) -> list[Project]:
+    await get_client(session, client_id=client_id)
+    return await repository.list_projects(session, client_id=client_id, after=after, limit=limit)
+
+
+async def update_project(
+    session: AsyncSession, *, project_id: int, changes: ProjectChanges
+) -> Project:
+    project = await session.get(Project, project_id, with_for_update=True)
+    if project is None:
+        raise ProjectNotFoundError("No project with that id.")
+    if not isinstance(changes.name, Unset):
+        project.name = changes.name
+    if not isinstance(changes.allowed_origins, Unset):
+        project.allowed_origins = changes.allowed_origins
+    project.updated_at = utc_now()
+    await session.commit()
+    return project
 
 
 # --- staff tokens -----------------------------------------------------------------------
@@ -229,8 +331,9 @@ async def submit_report(
     report: ReportCreate,
     idempotency_key: str | None,
     idempotency_ttl: timedelta,
+    policy: OccurrencePolicy,
 ) -> ReportOutcome:
-    """Open a ticket or join the open one with the same fingerprint; answer only once durable."""
+    """Open a ticket or count one more occurrence on its ticket; answer only once durable."""
     if idempotency_key is not None:
         replayed = await _replayed_answer(
             session,
@@ -242,8 +345,14 @@ async def submit_report(
         if replayed is not None:
             return replayed
 
-    upserted = await _file_report(session, client_id=client_id, report=report)
-    outcome = _report_outcome(upserted)
+    filed = await filing.file_occurrence(
+        session,
+        client_id=client_id,
+        occurrence=occurrence_from_report(report),
+        policy=policy,
+        now=utc_now(),
+    )
+    outcome = _report_outcome(filed)
     if idempotency_key is not None:
         await repository.store_idempotent_response(
             session,
@@ -286,108 +395,55 @@ async def _replayed_answer(
     return ReportOutcome(status_code, body)
 
 
-async def _file_report(
-    session: AsyncSession, *, client_id: str, report: ReportCreate
-) -> UpsertedTicket:
-    """Open the ticket or count one more occurrence on the open one; queue what to announce."""
-    now = utc_now()
-    priority = domain.priority_for(report.severity)
-    fingerprint = report.fingerprint or domain.default_fingerprint(
-        title=report.title, kind=report.kind, stacktrace=report.stacktrace
-    )
-    upserted = await repository.upsert_ticket_for_report(
-        session,
-        values=_new_ticket_row(
-            client_id=client_id, report=report, priority=priority, fingerprint=fingerprint, now=now
-        ),
-        now=now,
-    )
-    await _announce_report(
-        session,
-        upserted,
-        client_id=client_id,
-        report=report,
-        priority=priority,
-        fingerprint=fingerprint,
-        now=now,
-    )
-    return upserted
+def occurrence_from_report(report: ReportCreate) -> Occurrence:
+    """A REST report as an occurrence, grouped by the same rules as Sentry events.
 
-
-def _new_ticket_row(
-    *, client_id: str, report: ReportCreate, priority: Priority, fingerprint: str, now: datetime
-) -> dict[str, Any]:
-    """The row a report opens when no open ticket shares its fingerprint."""
-    return {
-        "id": new_id(),
-        "client_id": client_id,
-        "title": report.title,
-        "description": report.description,
-        "severity": report.severity,
-        "priority": priority,
+    A stack trace sent as text is read for its frames (function and file, never line
+    numbers or paths), so a REST report of the same fault on other lines after a deploy
+    joins the same ticket.
+    """
+    frames = grouping.frames_from_text(report.stacktrace) if report.stacktrace else []
+    exceptions = (
+        [ExceptionRecord(type=report.kind, value=report.title, frames=tuple(frames))]
+        if frames
+        else []
+    )
+    details: dict[str, Any] = {
         "kind": report.kind,
-        "status": domain.NEW_STATUS,
-        "fingerprint": fingerprint,
-        "environment": report.environment,
-        "release": report.release,
+        "description": report.description,
         "stacktrace": report.stacktrace,
         "context": report.context,
-        "occurrences": 1,
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "created_at": now,
-        "updated_at": now,
+        "fingerprint": [report.fingerprint] if report.fingerprint else None,
     }
-
-
-async def _announce_report(
-    session: AsyncSession,
-    upserted: UpsertedTicket,
-    *,
-    client_id: str,
-    report: ReportCreate,
-    priority: Priority,
-    fingerprint: str,
-    now: datetime,
-) -> None:
-    """``ticket.created`` for a new ticket; ``ticket.occurred`` only at milestone counts."""
-    payload: EventPayload
-    if upserted.created:
-        payload = TicketCreated(
-            ticket_id=upserted.ticket_id,
-            client_id=client_id,
-            title=report.title,
-            severity=report.severity,
-            priority=priority,
-            status=domain.NEW_STATUS,
+    return Occurrence(
+        title=report.title,
+        severity=report.severity,
+        fingerprint=grouping.fingerprint(
+            explicit=[report.fingerprint] if report.fingerprint else None,
+            exceptions=exceptions,
+            message=report.title,
             kind=report.kind,
-            environment=report.environment,
-            release=report.release,
-            fingerprint=fingerprint,
-            created_at=now,
-        )
-    elif domain.announces_occurrence(upserted.occurrences):
-        payload = TicketOccurred(
-            ticket_id=upserted.ticket_id,
-            client_id=client_id,
-            occurrences=upserted.occurrences,
-            occurred_at=now,
-        )
-    else:
-        return
-    await _emit(session, payload, subject=upserted.ticket_id, client_id=client_id)
+        ),
+        kind=report.kind,
+        description=report.description,
+        environment=report.environment,
+        release=report.release,
+        stacktrace=report.stacktrace,
+        context=report.context,
+        details={key: value for key, value in details.items() if value is not None},
+    )
 
 
-def _report_outcome(upserted: UpsertedTicket) -> ReportOutcome:
-    """201 with the new ticket, or 200 when the report joined an open one."""
+def _report_outcome(filed: Filed) -> ReportOutcome:
+    """201 with the new ticket, or 200 when the report joined an existing one."""
     body = ReportAccepted(
-        ticket_id=upserted.ticket_id,
-        status=upserted.status,
-        priority=upserted.priority,
-        occurrences=upserted.occurrences,
-        deduplicated=not upserted.created,
+        ticket_id=filed.ticket_id,
+        status=filed.status,
+        priority=filed.priority,
+        occurrences=filed.occurrences,
+        deduplicated=not filed.created,
     ).model_dump(mode="json")
-    return ReportOutcome(201 if upserted.created else 200, body)
+    return ReportOutcome(201 if filed.created else 200, body)
 
 
 # --- tickets ----------------------------------------------------------------------------
@@ -429,20 +485,31 @@ async def list_visible_tickets(
     )
 
 
-async def update_ticket(session: AsyncSession, *, ticket_id: str, changes: TicketChanges) -> Ticket:
+async def update_ticket(
+    session: AsyncSession, *, ticket_id: str, changes: TicketChanges, actor: str
+) -> Ticket:
     ticket = await session.get(Ticket, ticket_id, with_for_update=True)
     if ticket is None:
         raise TicketNotFoundError("No ticket with that id.")
-    previous_status = ticket.status
+    previous_status, previous_priority = ticket.status, ticket.priority
     now = utc_now()
     changed = _apply_ticket_changes(ticket, changes, now=now)
     if not changed:
         return ticket
+    await _record_ticket_changes(
+        session,
+        ticket,
+        previous_status=previous_status,
+        previous_priority=previous_priority,
+        changed=changed,
+        actor=actor,
+        now=now,
+    )
     payload = _ticket_change_event(ticket, previous_status, changed, now=now)
-    await _emit(session, payload, subject=ticket.id, client_id=ticket.client_id)
+    await announce(session, payload, subject=ticket.id, client_id=ticket.client_id)
     if "priority" in changed and not isinstance(payload, TicketUpdated):
         # A status event does not carry the new priority: say it separately so SLA re-targets.
-        await _emit(
+        await announce(
             session,
             _ticket_updated(ticket, ["priority"], now=now),
             subject=ticket.id,
@@ -458,6 +525,10 @@ def _apply_ticket_changes(ticket: Ticket, changes: TicketChanges, *, now: dateti
     if not isinstance(changes.status, Unset) and changes.status != ticket.status:
         domain.check_transition(ticket.status, changes.status)
         if domain.is_reopen(ticket.status, changes.status):
+            if ticket.close_reason == "merged":
+                raise MergedTicketReopenError(
+                    "This ticket was merged into another; unmerge its fingerprint instead."
+                )
             ticket.resolved_at = None
         elif changes.status == domain.RESOLVED_STATUS:
             ticket.resolved_at = now
@@ -471,6 +542,41 @@ def _apply_ticket_changes(ticket: Ticket, changes: TicketChanges, *, now: dateti
     return changed
 
 
+async def _record_ticket_changes(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    previous_status: TicketStatus,
+    previous_priority: Priority,
+    changed: list[str],
+    actor: str,
+    now: datetime,
+) -> None:
+    if "status" in changed:
+        reopened = domain.is_reopen(previous_status, ticket.status)
+        await history.record(
+            session,
+            ticket_id=ticket.id,
+            action="reopened" if reopened else "status_changed",
+            actor=actor,
+            details={
+                "from": previous_status,
+                "to": ticket.status,
+                "reason": "manual" if reopened else None,
+            },
+            now=now,
+        )
+    if "priority" in changed:
+        await history.record(
+            session,
+            ticket_id=ticket.id,
+            action="priority_changed",
+            actor=actor,
+            details={"from": previous_priority, "to": ticket.priority},
+            now=now,
+        )
+
+
 def _ticket_change_event(
     ticket: Ticket, previous_status: TicketStatus, changed: list[str], *, now: datetime
 ) -> EventPayload:
@@ -480,7 +586,11 @@ def _ticket_change_event(
         return _ticket_updated(ticket, changed, now=now)
     if domain.is_reopen(previous_status, ticket.status):
         return TicketReopened(
-            ticket_id=subject, client_id=client_id, reopened_at=now, status=ticket.status
+            ticket_id=subject,
+            client_id=client_id,
+            reopened_at=now,
+            status=ticket.status,
+            reason="manual",
         )
     if ticket.status == domain.RESOLVED_STATUS:
         return TicketResolved(
@@ -518,7 +628,7 @@ async def add_comment(
     )
     session.add(comment)
     await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=now))
-    await _emit(
+    await announce(
         session,
         TicketCommented(
             ticket_id=ticket.id,
@@ -532,6 +642,31 @@ async def add_comment(
     )
     await session.commit()
     return comment
+
+
+async def list_occurrences(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    ticket_id: str,
+    after: CursorPosition | None,
+    limit: int,
+) -> list[OccurrenceView]:
+    """The kept occurrences of the ticket's fingerprints, newest first."""
+    await visible_ticket(session, principal=principal, ticket_id=ticket_id)
+    return await repository.list_occurrences(session, ticket_id=ticket_id, after=after, limit=limit)
+
+
+async def list_history(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    ticket_id: str,
+    after: CursorPosition | None,
+    limit: int,
+) -> list[TicketHistory]:
+    await visible_ticket(session, principal=principal, ticket_id=ticket_id)
+    return await history.page(session, ticket_id=ticket_id, after=after, limit=limit)
 
 
 async def list_comments(
@@ -549,21 +684,81 @@ async def list_comments(
 # --- reactions to other services' events -------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class PublishedRelease:
+    release_id: str
+    product: str
+    version: str
+    ticket_ids: list[str]
+    published_at: datetime
+
+
 async def resolve_tickets_fixed_by_release(
-    session: AsyncSession, *, release_id: str, ticket_ids: list[str], published_at: datetime
+    session: AsyncSession, *, release: PublishedRelease
 ) -> int:
-    """Apply a published release to the open tickets it lists: resolved, or awaiting deploy
-    under a plan that resolves on deploy (:mod:`.fix_resolution`). Runs in the consumer's
-    transaction; returns how many it resolved."""
-    already = await session.get(ProcessedRelease, release_id)
+    """Resolve the open tickets a published release lists, and remember what fixed them.
+
+    The product and version are kept on each ticket: a later occurrence from an older
+    version is an old deployment still running, one from this version or later a
+    regression. A ticket staff had already resolved by hand learns its fix version too.
+    Under a plan that resolves on deploy the ticket only waits for the deployment
+    (:mod:`.fix_resolution`). Runs in the consumer's transaction; returns how many it
+    resolved.
+    """
+    already = await session.get(ProcessedRelease, release.release_id)
     if already is not None:
         return 0
-    tickets = await repository.lock_open_tickets(session, ticket_ids) if ticket_ids else []
-    resolved = await fix_resolution.apply_published_fix(
-        session, tickets, release_id=release_id, published_at=published_at
+    tickets = (
+        await repository.lock_tickets_a_release_fixes(session, release.ticket_ids)
+        if release.ticket_ids
+        else []
     )
+    waiting_for_deploy = await fix_resolution.clients_waiting_for_deploy(session, tickets)
+    resolved = 0
+    now = utc_now()
+    for ticket in tickets:
+        ticket.fixed_in_release_id = release.release_id
+        ticket.fixed_in_product = release.product
+        ticket.fixed_in_version = release.version
+        ticket.updated_at = now
+        if ticket.status == domain.RESOLVED_STATUS:
+            continue  # resolved by hand before: now it also knows its fix
+        if ticket.client_id in waiting_for_deploy:
+            fix_resolution.mark_awaiting_deploy(
+                ticket, release_id=release.release_id, published_at=release.published_at
+            )
+            continue
+        resolved += 1
+        previous_status = ticket.status
+        ticket.status = domain.RESOLVED_STATUS
+        ticket.resolved_at = release.published_at
+        ticket.resolved_by_release_id = release.release_id
+        await history.record(
+            session,
+            ticket_id=ticket.id,
+            action="resolved",
+            actor=domain.release_actor(release.release_id),
+            details={
+                "from": previous_status,
+                "release_id": release.release_id,
+                "fixed_in": f"{release.product}@{release.version}",
+            },
+            now=now,
+        )
+        await announce(
+            session,
+            TicketResolved(
+                ticket_id=ticket.id,
+                client_id=ticket.client_id,
+                resolved_at=release.published_at,
+                release_id=release.release_id,
+                resolution="released",
+            ),
+            subject=ticket.id,
+            client_id=ticket.client_id,
+        )
     session.add(
-        ProcessedRelease(release_id=release_id, resolved_count=resolved, processed_at=utc_now())
+        ProcessedRelease(release_id=release.release_id, resolved_count=resolved, processed_at=now)
     )
     return resolved
 
@@ -592,6 +787,33 @@ async def record_sla_state(
 
 
 # --- housekeeping -----------------------------------------------------------------------
+
+
+async def announce_pending_occurrences(
+    session: AsyncSession, *, policy: OccurrencePolicy, batch_size: int
+) -> int:
+    """``ticket.occurred`` for tickets a storm left with unannounced occurrences, once their
+    interval has passed; how many backlog entries the round cleared."""
+    now = utc_now()
+    due, cleared = await occurrence_store.claim_due_announcements(
+        session, announce_before=policy.announce_before(now), now=now, batch_size=batch_size
+    )
+    for ticket in due:
+        await announce(
+            session,
+            TicketOccurred(
+                ticket_id=ticket.ticket_id,
+                client_id=ticket.client_id,
+                occurrences=ticket.occurrences,
+                occurred_at=ticket.last_seen_at,
+                new_occurrences=ticket.occurrences - ticket.announced_before,
+                since=ticket.announced_at_before,
+            ),
+            subject=ticket.ticket_id,
+            client_id=ticket.client_id,
+        )
+    await session.commit()
+    return cleared
 
 
 async def purge_expired_idempotency_records(session: AsyncSession, *, ttl: timedelta) -> int:

@@ -9,9 +9,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 API_KEY_PREFIX = "ak_"
 DISPLAY_PREFIX_LENGTH = 11  # "ak_" + 8 characters: enough to recognise a key in a list
+
+ApiKeyScope = Literal["client", "ingest"]
+"""``client``: submit and read its own client's data. ``ingest``: submit only (reports,
+Sentry envelopes, check-ins) and read nothing, so it may ship inside a browser app."""
+API_KEY_SCOPES: tuple[ApiKeyScope, ...] = get_args(ApiKeyScope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,7 @@ class NewApiKey:
 class ResolvedApiKey:
     api_key_id: str
     client_id: str
+    scope: ApiKeyScope = "client"
 
 
 def hash_api_key(key: str) -> str:

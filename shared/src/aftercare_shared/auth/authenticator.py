@@ -8,7 +8,12 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_shared.auth.api_keys import ResolvedApiKey, hash_api_key, looks_like_api_key
+from aftercare_shared.auth.api_keys import (
+    ApiKeyScope,
+    ResolvedApiKey,
+    hash_api_key,
+    looks_like_api_key,
+)
 from aftercare_shared.auth.staff_tokens import StaffTokens
 from aftercare_shared.errors import PROBLEM_BASE_URI
 from aftercare_shared.problems import Problem
@@ -24,10 +29,17 @@ class Principal:
     subject: str
     client_id: str | None = None
     api_key_id: str | None = None
+    scope: ApiKeyScope | None = None
+    """A client key's scope; None for staff."""
 
     @property
     def is_staff(self) -> bool:
         return self.kind == "staff"
+
+    @property
+    def submits_only(self) -> bool:
+        """An ``ingest`` key: it may send reports and events and read nothing."""
+        return self.scope == "ingest"
 
     def may_see_client(self, client_id: str) -> bool:
         return self.is_staff or self.client_id == client_id
@@ -75,5 +87,6 @@ class Authenticator:
                     subject=f"api-key:{resolved.api_key_id}",
                     client_id=resolved.client_id,
                     api_key_id=resolved.api_key_id,
+                    scope=resolved.scope,
                 )
         raise unauthenticated("The credential is unknown, expired or revoked.")

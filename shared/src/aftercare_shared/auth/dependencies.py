@@ -1,4 +1,4 @@
-"""FastAPI dependencies: ``CurrentPrincipal`` and ``StaffPrincipal`` for routers."""
+"""FastAPI dependencies: ``CurrentPrincipal``, ``SubmittingPrincipal`` and ``StaffPrincipal``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.sessions import SessionDep
 
 
-async def current_principal(request: Request, session: SessionDep) -> Principal:
+async def submitting_principal(request: Request, session: SessionDep) -> Principal:
+    """Any valid credential, ``ingest`` keys included: for the calls that submit data."""
     # FastAPI caches SessionDep per request: the handler gets this same session.
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator.authenticate(request.headers.get("authorization"), session)
@@ -23,6 +24,15 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
     return principal
 
 
+async def current_principal(
+    principal: Annotated[Principal, Depends(submitting_principal)],
+) -> Principal:
+    """A credential that may read: staff, or a client key of scope ``client``."""
+    if principal.submits_only:
+        raise forbidden("This key may only submit reports and events; it reads nothing.")
+    return principal
+
+
 async def staff_principal(
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> Principal:
@@ -31,5 +41,6 @@ async def staff_principal(
     return principal
 
 
+SubmittingPrincipal = Annotated[Principal, Depends(submitting_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 StaffPrincipal = Annotated[Principal, Depends(staff_principal)]

@@ -93,6 +93,8 @@ class TicketCreated(EventPayload):
     release: str | None = None
     fingerprint: str
     created_at: datetime
+    split_from_ticket_id: str | None = None
+    """Set when staff split this ticket's fingerprint off another ticket (unmerge)."""
 
 
 class TicketUpdated(EventPayload):
@@ -115,13 +117,23 @@ class TicketCommented(EventPayload):
 
 
 class TicketOccurred(EventPayload):
-    """Another report joined an existing ticket (dedup by fingerprint)."""
+    """More reports joined an existing ticket (grouped by fingerprint).
+
+    Coalesced: at most one per ticket per interval (intake's
+    ``INTAKE_OCCURRENCE_EVENT_INTERVAL_SECONDS``), so a storm does not flood subscribers.
+    """
 
     event_type: ClassVar[str] = "ticket.occurred"
     ticket_id: str
     client_id: str
     occurrences: int
+    """The ticket's exact occurrence count so far."""
     occurred_at: datetime
+    """When the latest occurrence this event counts arrived."""
+    new_occurrences: int | None = None
+    """Occurrences since the previous ``ticket.occurred`` (or ``ticket.created``)."""
+    since: datetime | None = None
+    """When that previous announcement went out."""
 
 
 class TicketResolved(EventPayload):
@@ -144,7 +156,13 @@ class TicketReopened(EventPayload):
     status: TicketStatus = "triaged"
     """The status the ticket reopened to (older producers always reopened to triaged)."""
     reason: str | None = None
-    """Why, when not a person's decision: ``rollback`` (the release that fixed it was withdrawn)."""
+    """Why: ``manual`` (staff), ``regression`` (the bug recurred in a version at or after its
+    fix, or in one that cannot be told apart) or ``rollback`` (the release that fixed it was
+    withdrawn); absent from older producers."""
+    release: str | None = None
+    """For a regression: the release the recurring occurrence came from."""
+    fixed_in: str | None = None
+    """For a regression: ``product@version`` of the release that had fixed it, if known."""
 
 
 class TicketClosed(EventPayload):
@@ -152,6 +170,21 @@ class TicketClosed(EventPayload):
     ticket_id: str
     client_id: str
     closed_at: datetime
+    reason: str | None = None
+    """``merged`` when the ticket was folded into another; absent for a plain close."""
+    merged_into_ticket_id: str | None = None
+
+
+class TicketMerged(EventPayload):
+    """Staff folded other tickets into this one; each of them also gets ``ticket.closed``."""
+
+    event_type: ClassVar[str] = "ticket.merged"
+    ticket_id: str
+    client_id: str
+    merged_ticket_ids: list[str]
+    occurrences: int
+    """The ticket's occurrence count with theirs added."""
+    merged_at: datetime
 
 
 # --- sla -----------------------------------------------------------------------------
@@ -397,6 +430,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     TicketResolved,
     TicketReopened,
     TicketClosed,
+    TicketMerged,
     SlaClockStarted,
     SlaAtRisk,
     SlaBreached,

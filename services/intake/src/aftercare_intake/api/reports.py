@@ -19,7 +19,8 @@ router = APIRouter(
     responses=problem_responses(
         {
             401: "No valid credential.",
-            403: "Reports are sent with a client API key, not a staff credential.",
+            403: "Reports are sent with a client API key (scope client or ingest), not a "
+            "staff credential.",
             422: "The report is not valid, or its Idempotency-Key was used with another body.",
             429: "Too many reports for this API key; see Retry-After.",
         }
@@ -31,7 +32,12 @@ router = APIRouter(
     "/reports",
     status_code=201,
     response_model=ReportAccepted,
-    responses={200: {"model": ReportAccepted, "description": "Joined an existing ticket."}},
+    responses={
+        200: {
+            "model": ReportAccepted,
+            "description": "Counted on the ticket of its fingerprint (which a regression reopens).",
+        }
+    },
 )
 async def submit_report(
     body: ReportCreate,
@@ -46,6 +52,7 @@ async def submit_report(
         report=body,
         idempotency_key=idempotency_key,
         idempotency_ttl=settings.idempotency_ttl,
+        policy=settings.occurrence_policy,
     )
     return Response(
         orjson.dumps(outcome.body),

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aftercare_intake.domain import FixStatus
+from aftercare_intake.domain import FixStatus, HistoryAction
+from aftercare_shared.auth import ApiKeyScope
 from aftercare_shared.events.catalog import CommentAuthorKind, Priority, Severity, TicketStatus
 from aftercare_shared.patch import PatchBody
 
 MAX_CONTEXT_KEYS = 100
+MAX_ALLOWED_ORIGINS = 50
+MAX_MERGED_TICKETS = 100
+# A browser Origin: scheme://host[:port], nothing after it; or "*" for any origin.
+_ORIGIN = re.compile(
+    r"^(\*|https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?)$"
+)
 
 
 class StrictBody(BaseModel):
@@ -37,8 +45,59 @@ class ClientOut(BaseModel):
     updated_at: datetime
 
 
+def _checked_origins(origins: list[str] | None) -> list[str] | None:
+    if origins is None:
+        return None
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"{origin!r} is not an origin (scheme://host[:port]) or '*'")
+    return [origin.lower() for origin in origins]
+
+
+class ProjectCreate(StrictBody):
+    name: str = Field(min_length=1, max_length=200)
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_ALLOWED_ORIGINS,
+        description="Origins browser SDKs may send events from (CORS), or ['*'].",
+    )
+
+    _origins = field_validator("allowed_origins")(_checked_origins)
+
+
+class ProjectUpdate(PatchBody):
+    """Rename a project or change the origins it accepts; neither can be cleared."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    allowed_origins: list[str] | None = Field(default=None, max_length=MAX_ALLOWED_ORIGINS)
+
+    _origins = field_validator("allowed_origins")(_checked_origins)
+
+
+class ProjectOut(BaseModel):
+    id: int = Field(description="The project id a DSN ends with (a positive integer).")
+    client_id: str
+    name: str
+    allowed_origins: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
 class ApiKeyCreate(StrictBody):
     name: str | None = Field(default=None, max_length=200)
+    scope: ApiKeyScope = Field(
+        default="client",
+        description="`client`: submit and read its own client's data. `ingest`: submit only "
+        "(reports, Sentry envelopes, check-ins), read nothing — safe inside a browser app.",
+    )
+
+
+class ProjectDsn(BaseModel):
+    project_id: int
+    project_name: str
+    dsn: str
 
 
 class ApiKeyOut(BaseModel):
@@ -46,6 +105,12 @@ class ApiKeyOut(BaseModel):
     client_id: str
     name: str | None
     prefix: str
+    scope: ApiKeyScope
+    public_key: str = Field(description="The DSN's public key: it can only submit events.")
+    dsn: str | None = Field(
+        description="Sentry DSN for the client's first project: give it to any Sentry SDK."
+    )
+    dsns: list[ProjectDsn] = Field(description="The key's DSN for each of the client's projects.")
     created_at: datetime
     revoked_at: datetime | None
 
@@ -92,6 +157,26 @@ class ReportAccepted(BaseModel):
     deduplicated: bool
 
 
+class SeenCount(BaseModel):
+    """Occurrences of the ticket with one release, environment or fingerprint."""
+
+    name: str
+    occurrences: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class FixedIn(BaseModel):
+    release_id: str
+    product: str
+    version: str
+
+
+class Regression(BaseModel):
+    reopened_at: datetime
+    release: str | None = Field(description="The release the recurring occurrence came from.")
+
+
 class TicketOut(BaseModel):
     id: str
     client_id: str
@@ -119,6 +204,67 @@ class TicketOut(BaseModel):
     fix_release_id: str | None = Field(description="The release whose deploy the ticket awaits.")
     fix_released_at: datetime | None
     sla: dict[str, Any] = Field(description="Latest SLA state per metric, as sla reported it.")
+    platform: str | None
+    close_reason: str | None = Field(description="`merged` for a ticket folded into another.")
+    merged_into_ticket_id: str | None
+    fixed_in: FixedIn | None = Field(description="The release that resolved it, if one did.")
+    regression: Regression | None = Field(
+        description="Set when the ticket reopened because its bug came back after the fix."
+    )
+    releases: list[SeenCount] = Field(description="Occurrences per release (latest 100).")
+    environments: list[SeenCount] = Field(description="Occurrences per environment (latest 100).")
+    fingerprints: list[SeenCount] = Field(
+        description="The fingerprints routed to this ticket (several once merged; latest 100)."
+    )
+
+
+class OccurrenceOut(BaseModel):
+    id: str
+    number: int = Field(description="Its number within its fingerprint (1 = the first).")
+    fingerprint: str
+    event_id: str | None
+    project_id: int | None
+    received_at: datetime
+    occurred_at: datetime | None
+    title: str
+    severity: Severity
+    platform: str | None
+    environment: str | None
+    release: str | None
+    server_name: str | None
+    details: dict[str, Any] = Field(
+        description="Exception chain, message, tags, user, contexts, SDK… as reported."
+    )
+
+
+class HistoryOut(BaseModel):
+    id: str
+    ticket_id: str
+    action: HistoryAction
+    actor: str
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class TicketMerge(StrictBody):
+    ticket_ids: list[str] = Field(min_length=1, max_length=MAX_MERGED_TICKETS)
+
+    @field_validator("ticket_ids")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("ticket ids must be distinct")
+        return value
+
+
+class TicketUnmerge(StrictBody):
+    fingerprint: str = Field(min_length=1, max_length=500)
+
+
+class IngestAccepted(BaseModel):
+    """What Sentry answers to an envelope or a stored event."""
+
+    id: str | None = Field(default=None, description="The event id, when there was an event.")
 
 
 class TicketUpdate(PatchBody):

@@ -1,14 +1,31 @@
-"""Tickets: staff see all, a client key only its own client's."""
+"""Tickets: staff see all, a client key only its own client's.
+
+Besides the ticket itself: its kept occurrences, its history, and staff's merge/unmerge.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import domain, use_cases
-from aftercare_intake.api.schemas import CommentCreate, CommentOut, TicketOut, TicketUpdate
-from aftercare_intake.models import Comment, Ticket
+from aftercare_intake import domain, merging, repository, use_cases
+from aftercare_intake.api.schemas import (
+    CommentCreate,
+    CommentOut,
+    FixedIn,
+    HistoryOut,
+    OccurrenceOut,
+    Regression,
+    SeenCount,
+    TicketMerge,
+    TicketOut,
+    TicketUnmerge,
+    TicketUpdate,
+)
+from aftercare_intake.models import Comment, Ticket, TicketHistory
+from aftercare_intake.repository import OccurrenceView, Tally, TicketBreakdown
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
 from aftercare_shared.events.catalog import Priority, TicketStatus
 from aftercare_shared.pagination import (
@@ -30,7 +47,8 @@ router = APIRouter(
             401: "No valid credential.",
             403: "The call needs a staff token.",
             404: "No such ticket (or not one this client key may see).",
-            409: "The ticket cannot move to that status from its current one.",
+            409: "The ticket cannot move to that status from its current one; the tickets "
+            "cannot be merged; the fingerprint cannot be split off.",
             422: "The request is not valid (a bad cursor too); nothing was changed.",
             429: "Too many requests for this client API key; see Retry-After.",
         }
@@ -38,7 +56,29 @@ router = APIRouter(
 )
 
 
-def ticket_out(ticket: Ticket) -> TicketOut:
+def _seen(tallies: list[Tally]) -> list[SeenCount]:
+    return [
+        SeenCount(
+            name=tally.value,
+            occurrences=tally.occurrences,
+            first_seen_at=tally.first_seen_at,
+            last_seen_at=tally.last_seen_at,
+        )
+        for tally in tallies
+    ]
+
+
+def ticket_out(ticket: Ticket, breakdown: TicketBreakdown | None = None) -> TicketOut:
+    breakdown = breakdown or TicketBreakdown([], [], [])
+    fixed_in = (
+        FixedIn(
+            release_id=ticket.fixed_in_release_id,
+            product=ticket.fixed_in_product,
+            version=ticket.fixed_in_version,
+        )
+        if ticket.fixed_in_release_id and ticket.fixed_in_product and ticket.fixed_in_version
+        else None
+    )
     return TicketOut(
         id=ticket.id,
         client_id=ticket.client_id,
@@ -62,21 +102,64 @@ def ticket_out(ticket: Ticket) -> TicketOut:
         fix_release_id=ticket.fix_release_id,
         fix_released_at=ticket.fix_released_at,
         sla=ticket.sla_status,
+        platform=ticket.platform,
+        close_reason=ticket.close_reason,
+        merged_into_ticket_id=ticket.merged_into_ticket_id,
+        fixed_in=fixed_in,
+        regression=Regression(reopened_at=ticket.regressed_at, release=ticket.regression_release)
+        if ticket.regressed_at is not None
+        else None,
+        releases=_seen(breakdown.releases),
+        environments=_seen(breakdown.environments),
+        fingerprints=_seen(breakdown.fingerprints),
     )
+
+
+async def _one_ticket_out(session: AsyncSession, ticket: Ticket) -> TicketOut:
+    breakdowns = await repository.ticket_breakdowns(session, [ticket.id])
+    return ticket_out(ticket, breakdowns.get(ticket.id))
+
+
+def _occurrence_out(view: OccurrenceView) -> OccurrenceOut:
+    sample = view.sample
+    return OccurrenceOut(
+        id=sample.id,
+        number=sample.number,
+        fingerprint=view.fingerprint,
+        event_id=sample.event_id,
+        project_id=sample.project_id,
+        received_at=sample.created_at,
+        occurred_at=sample.occurred_at,
+        title=sample.title,
+        severity=sample.severity,
+        platform=sample.platform,
+        environment=sample.environment,
+        release=sample.release,
+        server_name=sample.server_name,
+        details=sample.details,
+    )
+
+
+def _occurrence_position(view: OccurrenceView) -> tuple[datetime, str]:
+    return (view.sample.created_at, view.sample.id)
+
+
+def _history_out(entry: TicketHistory) -> HistoryOut:
+    return HistoryOut.model_validate(entry, from_attributes=True)
 
 
 def _comment_out(comment: Comment) -> CommentOut:
     return CommentOut.model_validate(comment, from_attributes=True)
 
 
-def _position(row: Ticket | Comment) -> tuple[datetime, str]:
+def _position(row: Ticket | Comment | TicketHistory) -> tuple[datetime, str]:
     return (row.created_at, row.id)
 
 
 @router.get("/tickets/{ticket_id}")
 async def get_ticket(ticket_id: str, principal: CurrentPrincipal, session: SessionDep) -> TicketOut:
     ticket = await use_cases.visible_ticket(session, principal=principal, ticket_id=ticket_id)
-    return ticket_out(ticket)
+    return await _one_ticket_out(session, ticket)
 
 
 @router.get("/tickets")
@@ -99,17 +182,91 @@ async def find_tickets(
         after=decode_cursor(cursor, datetime, str) if cursor else None,
         limit=limit + 1,
     )
-    return page_of(tickets, limit=limit, key=_position, item=ticket_out)
+    breakdowns = await repository.ticket_breakdowns(session, [t.id for t in tickets[:limit]])
+    return page_of(
+        tickets,
+        limit=limit,
+        key=_position,
+        item=lambda ticket: ticket_out(ticket, breakdowns.get(ticket.id)),
+    )
 
 
 @router.patch("/tickets/{ticket_id}")
 async def update_ticket(
-    ticket_id: str, body: TicketUpdate, _: StaffPrincipal, session: SessionDep
+    ticket_id: str, body: TicketUpdate, principal: StaffPrincipal, session: SessionDep
 ) -> TicketOut:
     ticket = await use_cases.update_ticket(
-        session, ticket_id=ticket_id, changes=use_cases.TicketChanges(**body.changes())
+        session,
+        ticket_id=ticket_id,
+        changes=use_cases.TicketChanges(**body.changes()),
+        actor=principal.subject,
     )
-    return ticket_out(ticket)
+    return await _one_ticket_out(session, ticket)
+
+
+@router.post("/tickets/{ticket_id}/merge")
+async def merge_tickets(
+    ticket_id: str, body: TicketMerge, principal: StaffPrincipal, session: SessionDep
+) -> TicketOut:
+    """Fold other tickets of the same client into this one.
+
+    Their counts add up; they close with ``close_reason: merged`` pointing here; their
+    fingerprints route future occurrences here. Emits ``ticket.merged`` and, for each,
+    ``ticket.closed``.
+    """
+    ticket = await merging.merge_tickets(
+        session, target_id=ticket_id, ticket_ids=body.ticket_ids, actor=principal.subject
+    )
+    return await _one_ticket_out(session, ticket)
+
+
+@router.post("/tickets/{ticket_id}/unmerge", status_code=201)
+async def unmerge_ticket(
+    ticket_id: str, body: TicketUnmerge, principal: StaffPrincipal, session: SessionDep
+) -> TicketOut:
+    """Split one fingerprint back out to a new ticket (answered), with its counts and samples."""
+    split = await merging.unmerge_fingerprint(
+        session, ticket_id=ticket_id, fingerprint=body.fingerprint, actor=principal.subject
+    )
+    return await _one_ticket_out(session, split)
+
+
+@router.get("/tickets/{ticket_id}/occurrences")
+async def list_occurrences(
+    ticket_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[OccurrenceOut]:
+    """Newest first: the first and the latest occurrences of each fingerprint, in full."""
+    views = await use_cases.list_occurrences(
+        session,
+        principal=principal,
+        ticket_id=ticket_id,
+        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        limit=limit + 1,
+    )
+    return page_of(views, limit=limit, key=_occurrence_position, item=_occurrence_out)
+
+
+@router.get("/tickets/{ticket_id}/history")
+async def list_history(
+    ticket_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[HistoryOut]:
+    """Oldest first: who merged, moved, re-prioritised or reopened the ticket, and why."""
+    entries = await use_cases.list_history(
+        session,
+        principal=principal,
+        ticket_id=ticket_id,
+        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        limit=limit + 1,
+    )
+    return page_of(entries, limit=limit, key=_position, item=_history_out)
 
 
 @router.post("/tickets/{ticket_id}/comments", status_code=201)

@@ -1,7 +1,7 @@
 """Resolution on deploy: each client's resolution mode, and tickets awaiting a deploy.
 
-Revision ID: 0002_resolution_on_deploy
-Revises: 0001
+Revision ID: 0003_resolution_on_deploy
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 from aftercare_shared.events.catalog import RESOLUTION_TRIGGERS
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 
-revision: str = "0002_resolution_on_deploy"
-down_revision: str | None = "0001"
+revision: str = "0003_resolution_on_deploy"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

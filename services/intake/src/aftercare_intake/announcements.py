@@ -1,0 +1,18 @@
+"""Queue one of intake's events in the caller's transaction (the outbox relays it)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aftercare_intake.models import SCHEMA
+from aftercare_shared.events.catalog import EventPayload
+from aftercare_shared.events.factory import new_event
+from aftercare_shared.names import ServiceName
+from aftercare_shared.outbox import enqueue_event
+
+
+async def announce(
+    session: AsyncSession, payload: EventPayload, *, subject: str, client_id: str | None
+) -> None:
+    event = new_event(payload, service=ServiceName.INTAKE, subject=subject, client_id=client_id)
+    await enqueue_event(session, event, schema=SCHEMA)
