@@ -41,7 +41,7 @@ def slack_refusal(message: Any) -> str | None:
 
 @dataclass
 class SlackReceiver(WebhookReceiver):
-    path: str = "/services/T000/B000/XXXX"
+    path: str = "/services/T00000000/B00000000/abcdefghijklmnopqrstuvwx"
     refusals: int = 0
 
     def _answer_for(self, headers: dict[str, str], body: bytes) -> int | None:
