@@ -45,6 +45,9 @@ def notify_settings_for(database_url: str, **overrides: Any) -> NotifySettings:
         "ssrf_allowlist": "127.0.0.0/8",
         "delivery_timeout_seconds": 5,
         "delivery_lease_seconds": 10,
+        # The app's own retention job shares the process's clock, which tests freeze and
+        # move: keep it from purging what a test stored (retention tests run the job).
+        "retention_days": 3650,
         "consumer_group": f"aftercare-notify-test-{uuid.uuid4().hex[:8]}",
     }
     values.update(overrides)
