@@ -67,8 +67,13 @@ def encode_cursor(*values: KeyValue) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(encoded)).rstrip(b"=").decode("ascii")
 
 
-def decode_cursor(cursor: str, *types: type[KeyValue]) -> CursorPosition:
-    """The key values in ``cursor``, checked against ``types``; else InvalidCursorError."""
+def decode_cursor(cursor: str | None, *types: type[KeyValue]) -> CursorPosition | None:
+    """The key values in ``cursor``, checked against ``types``; else InvalidCursorError.
+
+    No cursor (the first page) is no position: callers pass the query parameter as is.
+    """
+    if cursor is None:
+        return None
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as error:

@@ -90,3 +90,7 @@ def test_page_of_uses_the_extra_row_only_to_say_there_is_more() -> None:
     empty = page_of([], limit=3, key=lambda row: (row.created_at, row.id), item=str)
     assert empty.items == []
     assert empty.next_cursor is None
+
+
+def test_no_cursor_is_the_first_page() -> None:
+    assert decode_cursor(None, datetime, str) is None

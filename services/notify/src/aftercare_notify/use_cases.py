@@ -185,7 +185,7 @@ async def list_visible_endpoints(
 
     Oldest first; up to ``limit + 1`` rows, the extra one only saying there is more.
     """
-    after = decode_cursor(cursor, datetime, str) if cursor is not None else None
+    after = decode_cursor(cursor, datetime, str)
     if not principal.is_staff:
         client_id = principal.client_id
     return await repository.list_endpoints(
@@ -339,7 +339,7 @@ async def list_endpoint_deliveries(
 
     Up to ``limit + 1`` of them, the extra one only saying there is more.
     """
-    after = decode_cursor(cursor, datetime, str) if cursor is not None else None
+    after = decode_cursor(cursor, datetime, str)
     endpoint = await visible_endpoint(session=session, endpoint_id=endpoint_id, principal=principal)
     rows = await repository.list_deliveries(
         session, endpoint_id=endpoint.id, status=status, after=after, limit=limit + 1

@@ -75,7 +75,7 @@ async def get_product(*, session: AsyncSession, name: str) -> Product:
 
 
 async def list_products(*, session: AsyncSession, cursor: str | None, limit: int) -> Page[Product]:
-    after = None if cursor is None else decode_cursor(cursor, str)
+    after = decode_cursor(cursor, str)
     rows = await repo.list_products(session, after=after, limit=limit + 1)
     return page_of(rows, limit=limit, key=lambda product: (product.name,), item=lambda p: p)
 

@@ -277,7 +277,7 @@ async def list_releases(
     limit: int,
 ) -> Page[ReleaseView]:
     """One page in version precedence per product; ``next_cursor`` is None on the last."""
-    after = None if cursor is None else decode_cursor(cursor, str, str, str)
+    after = decode_cursor(cursor, str, str, str)
     releases = await repository.list_releases(
         session,
         product=product,
@@ -480,7 +480,7 @@ async def releases_for_ticket(
     limit: int,
 ) -> Page[ReleaseView]:
     """Releases listing ``ticket_id``, oldest first; a client only asks about its own."""
-    after = None if cursor is None else decode_cursor(cursor, datetime, str)
+    after = decode_cursor(cursor, datetime, str)
     stored_id = canonical_id(ticket_id)
     if client_id is not None and (
         stored_id is None

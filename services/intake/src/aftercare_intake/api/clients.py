@@ -109,7 +109,7 @@ async def list_clients(
     """Oldest first."""
     clients = await use_cases.list_clients(
         session,
-        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        after=decode_cursor(cursor, datetime, str),
         limit=limit + 1,
     )
     return page_of(clients, limit=limit, key=_position, item=_client_out)
@@ -153,7 +153,7 @@ async def list_projects(
     projects = await use_cases.list_projects(
         session,
         client_id=client_id,
-        after=decode_cursor(cursor, datetime, int) if cursor else None,
+        after=decode_cursor(cursor, datetime, int),
         limit=limit + 1,
     )
     return page_of(projects, limit=limit, key=_project_position, item=_project_out)
@@ -205,7 +205,7 @@ async def list_api_keys(
     keys, projects = await use_cases.list_api_keys(
         session,
         client_id=client_id,
-        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        after=decode_cursor(cursor, datetime, str),
         limit=limit + 1,
     )
     base_url = public_base_url(settings, request)

@@ -179,7 +179,7 @@ async def find_tickets(
         client_id=client_id,
         status=status,
         priority=priority,
-        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        after=decode_cursor(cursor, datetime, str),
         limit=limit + 1,
     )
     breakdowns = await repository.ticket_breakdowns(session, [t.id for t in tickets[:limit]])
@@ -244,7 +244,7 @@ async def list_occurrences(
         session,
         principal=principal,
         ticket_id=ticket_id,
-        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        after=decode_cursor(cursor, datetime, str),
         limit=limit + 1,
     )
     return page_of(views, limit=limit, key=_occurrence_position, item=_occurrence_out)
@@ -263,7 +263,7 @@ async def list_history(
         session,
         principal=principal,
         ticket_id=ticket_id,
-        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        after=decode_cursor(cursor, datetime, str),
         limit=limit + 1,
     )
     return page_of(entries, limit=limit, key=_position, item=_history_out)
@@ -292,7 +292,7 @@ async def list_comments(
         session,
         principal=principal,
         ticket_id=ticket_id,
-        after=decode_cursor(cursor, datetime, str) if cursor else None,
+        after=decode_cursor(cursor, datetime, str),
         limit=limit + 1,
     )
     return page_of(comments, limit=limit, key=_position, item=_comment_out)

@@ -63,7 +63,7 @@ async def list_plans(
     cursor: PageCursor = None,
 ) -> Page[PlanOut]:
     """Oldest first."""
-    after = None if cursor is None else decode_cursor(cursor, datetime, str)
+    after = decode_cursor(cursor, datetime, str)
     plans = await use_cases.list_plans(session, limit=limit + 1, after=after)
     return page_of(plans, limit=limit, key=lambda plan: (plan.created_at, plan.id), item=plan_out)
 
