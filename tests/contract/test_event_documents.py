@@ -35,6 +35,7 @@ def test_asyncapi_lists_every_topic_with_its_messages() -> None:
         "aftercare.sla",
         "aftercare.releases",
         "aftercare.notifications",
+        "aftercare.monitors",
     }
 
 

@@ -17,8 +17,9 @@ TICKETS = "aftercare.tickets"
 SLA = "aftercare.sla"
 RELEASES = "aftercare.releases"
 NOTIFICATIONS = "aftercare.notifications"
+MONITORS = "aftercare.monitors"
 
-EVENT_TOPICS: tuple[str, ...] = (CLIENTS, TICKETS, SLA, RELEASES, NOTIFICATIONS)
+EVENT_TOPICS: tuple[str, ...] = (CLIENTS, TICKETS, SLA, RELEASES, NOTIFICATIONS, MONITORS)
 SERVICES: tuple[str, ...] = tuple(service.value for service in SERVICE_NAMES)
 
 # Event entity (the part after "aftercare.") → the topic that carries it.
@@ -29,6 +30,7 @@ _ENTITY_TOPICS: dict[str, str] = {
     "release": RELEASES,
     "advisory": RELEASES,
     "notification": NOTIFICATIONS,
+    "monitor": MONITORS,
 }
 
 

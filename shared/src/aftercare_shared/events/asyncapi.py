@@ -23,6 +23,7 @@ _PRODUCERS = {
     "release": "releases",
     "advisory": "releases",
     "notification": "notify",
+    "monitor": "intake",
 }
 
 

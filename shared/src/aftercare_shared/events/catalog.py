@@ -17,6 +17,11 @@ TicketStatus = Literal["new", "triaged", "in_progress", "waiting_on_client", "re
 SlaMetric = Literal["first_response", "resolution"]
 ReleaseKind = Literal["feature", "security", "bugfix", "performance", "maintenance"]
 CommentAuthorKind = Literal["staff", "client"]
+# Internal comments are staff notes: never shown to, or sent towards, a client.
+CommentVisibility = Literal["public", "internal"]
+# The closed set of ticket kinds (error reports default to ``bug``).
+TicketKind = Literal["bug", "incident", "security", "feature_request", "question", "feedback"]
+MonitorKind = Literal["heartbeat", "uptime"]
 # When a plan counts a ticket fixed by a release as resolved: when the release is
 # published, or when a deployment of it reaches the plan's environment.
 ResolutionOn = Literal["release", "deploy"]
@@ -31,6 +36,9 @@ TICKET_STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
 SLA_METRICS: tuple[SlaMetric, ...] = get_args(SlaMetric)
 RELEASE_KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
 COMMENT_AUTHOR_KINDS: tuple[CommentAuthorKind, ...] = get_args(CommentAuthorKind)
+COMMENT_VISIBILITIES: tuple[CommentVisibility, ...] = get_args(CommentVisibility)
+TICKET_KINDS: tuple[TicketKind, ...] = get_args(TicketKind)
+MONITOR_KINDS: tuple[MonitorKind, ...] = get_args(MonitorKind)
 CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
 RESOLUTION_TRIGGERS: tuple[ResolutionOn, ...] = get_args(ResolutionOn)
 
@@ -114,6 +122,9 @@ class TicketCommented(EventPayload):
     comment_id: str
     author_kind: CommentAuthorKind
     created_at: datetime
+    visibility: CommentVisibility = "public"
+    """``internal``: a staff note; never routed to a client's endpoints (older producers:
+    every comment was public)."""
 
 
 class TicketOccurred(EventPayload):
@@ -185,6 +196,63 @@ class TicketMerged(EventPayload):
     occurrences: int
     """The ticket's occurrence count with theirs added."""
     merged_at: datetime
+
+
+# --- monitors (routine checks) ------------------------------------------------------
+
+
+class MonitorUpserted(EventPayload):
+    """A monitor was created or changed (also from a Sentry ``monitor_config`` upsert)."""
+
+    event_type: ClassVar[str] = "monitor.upserted"
+    monitor_id: str
+    client_id: str
+    name: str
+    slug: str
+    kind: MonitorKind
+    environment: str | None = None
+    paused: bool
+    updated_at: datetime
+
+
+class MonitorDeleted(EventPayload):
+    event_type: ClassVar[str] = "monitor.deleted"
+    monitor_id: str
+    client_id: str
+    deleted_at: datetime
+
+
+class MonitorFailed(EventPayload):
+    """The monitor crossed its failure threshold: an incident began (and a ticket opened)."""
+
+    event_type: ClassVar[str] = "monitor.failed"
+    monitor_id: str
+    client_id: str
+    name: str
+    slug: str
+    kind: MonitorKind
+    environment: str | None = None
+    reason: str
+    """``missed``, ``timed_out``, ``failed`` (an error check-in or non-zero exit status),
+    ``http_status``, ``body_mismatch``, ``timeout``, ``connection_error`` or
+    ``certificate_expiring``."""
+    detail: str | None = None
+    ticket_id: str | None = None
+    failed_at: datetime
+    """When the incident began: the first bad outcome of the run that crossed the threshold."""
+
+
+class MonitorRecovered(EventPayload):
+    """The monitor crossed its recovery threshold: the incident ended (its ticket resolved)."""
+
+    event_type: ClassVar[str] = "monitor.recovered"
+    monitor_id: str
+    client_id: str
+    name: str
+    slug: str
+    ticket_id: str | None = None
+    failed_at: datetime
+    recovered_at: datetime
 
 
 # --- sla -----------------------------------------------------------------------------
@@ -431,6 +499,10 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     TicketReopened,
     TicketClosed,
     TicketMerged,
+    MonitorUpserted,
+    MonitorDeleted,
+    MonitorFailed,
+    MonitorRecovered,
     SlaClockStarted,
     SlaAtRisk,
     SlaBreached,
