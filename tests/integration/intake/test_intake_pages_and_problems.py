@@ -171,7 +171,7 @@ async def test_patch_sends_only_the_fields_to_change(
     assert updated.data["changed"] == ["priority"]
 
     unknown_field = await api.patch(
-        f"/v1/tickets/{ticket_id}", json={"assignee": "bob"}, headers=STAFF
+        f"/v1/tickets/{ticket_id}", json={"owner": "bob"}, headers=STAFF
     )
     assert unknown_field.status_code == 422
 

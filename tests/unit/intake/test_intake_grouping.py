@@ -244,12 +244,12 @@ def _report(**fields: Any) -> ReportCreate:
 def test_rest_reports_of_one_bug_after_a_deploy_are_one_ticket() -> None:
     before = _report(
         title="KeyError: 'sku-1'",
-        kind="KeyError",
+        kind="bug",
         stacktrace=PYTHON_TRACEBACK.format(deploy="r41", view_line=18, line=42, sku=1),
     )
     after = _report(
         title="KeyError: 'sku-2'",
-        kind="KeyError",
+        kind="bug",
         stacktrace=PYTHON_TRACEBACK.format(deploy="r42", view_line=20, line=57, sku=2),
     )
     assert occurrence_from_report(before).fingerprint == occurrence_from_report(after).fingerprint
@@ -258,15 +258,17 @@ def test_rest_reports_of_one_bug_after_a_deploy_are_one_ticket() -> None:
 def test_rest_reports_with_the_same_title_from_different_functions_are_two_tickets() -> None:
     traceback = PYTHON_TRACEBACK.format(deploy="r41", view_line=18, line=42, sku=1)
     elsewhere = traceback.replace("in price_for", "in reserve_stock")
-    first = _report(title="KeyError: 'sku-1'", kind="KeyError", stacktrace=traceback)
-    second = _report(title="KeyError: 'sku-1'", kind="KeyError", stacktrace=elsewhere)
+    first = _report(title="KeyError: 'sku-1'", kind="bug", stacktrace=traceback)
+    second = _report(title="KeyError: 'sku-1'", kind="bug", stacktrace=elsewhere)
     assert occurrence_from_report(first).fingerprint != occurrence_from_report(second).fingerprint
 
 
 def test_rest_reports_without_a_stack_group_by_their_normalised_title() -> None:
-    first = occurrence_from_report(_report(title="Checkout fails for order 1234", kind="error"))
-    second = occurrence_from_report(_report(title="checkout fails for order 98", kind="error"))
-    other_kind = occurrence_from_report(_report(title="Checkout fails for order 1", kind="crash"))
+    first = occurrence_from_report(_report(title="Checkout fails for order 1234", kind="bug"))
+    second = occurrence_from_report(_report(title="checkout fails for order 98", kind="bug"))
+    other_kind = occurrence_from_report(
+        _report(title="Checkout fails for order 1", kind="incident")
+    )
     assert first.fingerprint == second.fingerprint != other_kind.fingerprint
 
 

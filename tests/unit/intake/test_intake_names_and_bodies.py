@@ -97,7 +97,12 @@ def test_patch_changes_hold_only_what_was_sent() -> None:
     )
     assert ClientUpdate.model_validate({"name": "  Acme  "}).changes() == {"name": "Acme"}
     with pytest.raises(ValidationError):
-        TicketUpdate.model_validate({"assignee": "bob"})
+        TicketUpdate.model_validate({"owner": "bob"})
+    with pytest.raises(ValidationError):
+        TicketUpdate.model_validate({"kind": "KeyError"})  # not one of the closed set
+    assert TicketUpdate.model_validate({"assignee": None}).changes() == {"assignee": None}
+    with pytest.raises(ValidationError):
+        TicketUpdate.model_validate({"priority": None})
 
 
 def test_a_staff_token_expires_ttl_whole_seconds_after_the_clock_says() -> None:

@@ -10,7 +10,11 @@ from aftercare_intake.api.dependencies import ProjectRateLimiter, ReportRateLimi
 from aftercare_intake.api.sentry_cors import SENTRY_PREFIX, SentryCorsMiddleware
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
 from aftercare_intake.errors import PROBLEM_TYPES
-from aftercare_intake.jobs import idempotency_purge_job, occurrence_announcement_job
+from aftercare_intake.jobs import (
+    auto_close_job,
+    idempotency_purge_job,
+    occurrence_announcement_job,
+)
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
@@ -41,6 +45,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             periodic_jobs=[
                 idempotency_purge_job(ttl=settings.idempotency_ttl),
                 occurrence_announcement_job(policy=settings.occurrence_policy),
+                auto_close_job(closes_after=settings.auto_close_after),
             ],
             provides=[
                 settings,

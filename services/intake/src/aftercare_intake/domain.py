@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from aftercare_intake.errors import TransitionNotAllowedError
-from aftercare_shared.events.catalog import TICKET_STATUSES, Priority, Severity, TicketStatus
+from aftercare_shared.events.catalog import (
+    TICKET_KINDS,
+    TICKET_STATUSES,
+    Priority,
+    Severity,
+    TicketKind,
+    TicketStatus,
+)
 
 SEVERITY_TO_PRIORITY: dict[Severity, Priority] = {
     "critical": "P1",
@@ -59,9 +66,24 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
 
 SlaViewState = Literal["running", "at_risk", "breached", "met", "paused"]
 """What the ticket view shows for one SLA clock, from the last ``sla.*`` event about it."""
+COUNTING_SLA_STATES: frozenset[SlaViewState] = frozenset({"running", "at_risk", "breached"})
+"""Clocks that still want something done: the "SLA due" sort orders by their due times."""
 
-ReopenReason = Literal["manual", "regression"]
-"""Why a finished ticket came back: staff reopened it, or it recurred in a fixed version."""
+
+def earliest_counting_due(sla_status: dict[str, Any]) -> datetime | None:
+    """The soonest due time among the ticket's counting clocks (``sla_status`` as stored:
+    ``{metric: {"state": …, "due_at": iso}}``); None when none counts."""
+    due = [
+        datetime.fromisoformat(clock["due_at"])
+        for clock in sla_status.values()
+        if isinstance(clock, dict) and clock.get("state") in COUNTING_SLA_STATES
+    ]
+    return min(due, default=None)
+
+
+ReopenReason = Literal["manual", "regression", "client_reply"]
+"""Why a finished ticket came back: staff reopened it, it recurred in a fixed version, or
+the client answered it within the reopen window."""
 REOPEN_REASONS: tuple[ReopenReason, ...] = get_args(ReopenReason)
 
 CloseReason = Literal["merged"]
@@ -77,6 +99,7 @@ HistoryAction = Literal[
     "merged_into",
     "unmerged",
     "split_from",
+    "assigned",
 ]
 """What a ticket's history records (``GET /v1/tickets/{id}/history``)."""
 HISTORY_ACTIONS: tuple[HistoryAction, ...] = get_args(HistoryAction)
@@ -84,6 +107,21 @@ HISTORY_ACTIONS: tuple[HistoryAction, ...] = get_args(HistoryAction)
 TallyDimension = Literal["release", "environment"]
 """What occurrences are counted by, per ticket, besides the total."""
 TALLY_DIMENSIONS: tuple[TallyDimension, ...] = get_args(TallyDimension)
+
+DEFAULT_KIND: TicketKind = "bug"
+"""The kind of a ticket filed from an error report or a Sentry event that names none."""
+
+
+def ticket_kind(kind: str | None) -> TicketKind:
+    """The ticket kind for a filed occurrence: its own when it is one of the closed set
+    (a monitor's ``incident``, an advisory's ``security``), else ``bug`` — a Sentry
+    exception type is a grouping hint, not a kind. The 0004 migration mapped stored
+    tickets by the same rule."""
+    for known in TICKET_KINDS:
+        if kind == known:
+            return known
+    return DEFAULT_KIND
+
 
 SYSTEM_ACTOR = "intake"
 """The actor of changes intake makes on its own (a regression reopening a ticket)."""

@@ -65,6 +65,25 @@ class MergedTicketReopenError(ConflictError):
     """A ticket closed as merged lives on in its target; it cannot be reopened."""
 
 
+# --- the support desk ----------------------------------------------------------------------
+
+
+class StaffOnlyError(ForbiddenError):
+    """Internal notes, assignment and status moves on a reply are staff's."""
+
+
+class OtherClientTicketError(ForbiddenError):
+    """A client key opens tickets for its own client only."""
+
+
+class ClientRequiredError(InvalidError):
+    """Staff opening a ticket must say for which client."""
+
+
+class ReplyStatusNotAllowedError(InvalidError):
+    """Only a public reply may move a ticket, and only to ``waiting_on_client``."""
+
+
 # --- Sentry ingest -------------------------------------------------------------------------
 
 
@@ -133,6 +152,12 @@ PROBLEM_TYPES = ProblemTypes(
         ),
         MergedTicketReopenError: ProblemType(
             "transition-not-allowed", "A merged ticket cannot be reopened"
+        ),
+        StaffOnlyError: ProblemType("forbidden", "Staff only"),
+        OtherClientTicketError: ProblemType("forbidden", "Not this key's client"),
+        ClientRequiredError: ProblemType("validation-failed", "Client required"),
+        ReplyStatusNotAllowedError: ProblemType(
+            "validation-failed", "This reply cannot move the ticket"
         ),
         MalformedEnvelopeError: ProblemType("malformed-envelope", "Malformed envelope"),
         EnvelopeTooLargeError: ProblemType("payload-too-large", "Payload too large"),

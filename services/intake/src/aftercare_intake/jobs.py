@@ -1,4 +1,5 @@
-"""Intake's periodic jobs: forget old Idempotency-Key answers; announce a storm's tail."""
+"""Intake's periodic jobs: forget old Idempotency-Key answers; announce a storm's tail;
+close tickets that stayed resolved long enough."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare_intake import use_cases
+from aftercare_intake import auto_close, use_cases
 from aftercare_intake.domain import OccurrencePolicy
 from aftercare_shared.periodic import PeriodicJob
 
@@ -16,6 +17,11 @@ logger = structlog.get_logger(__name__)
 # Expired records already stop counting when a key is claimed again (the claim deletes
 # its own stale record); the purge only keeps the table from growing, so hourly is plenty.
 IDEMPOTENCY_PURGE_INTERVAL_SECONDS = 3600.0
+
+AUTO_CLOSE_BATCH_SIZE = 500
+# Closing is due by the day: a minute late is no one's concern, and a due batch is
+# followed by the next one at once.
+AUTO_CLOSE_INTERVAL_SECONDS = 60.0
 
 ANNOUNCEMENT_BATCH_SIZE = 500
 # How often to look for tickets whose unannounced occurrences are due: a fraction of the
@@ -55,4 +61,24 @@ def occurrence_announcement_job(*, policy: OccurrencePolicy) -> PeriodicJob:
         interval_seconds=min(high, max(low, interval)),
         run=announce,
         batch_size=ANNOUNCEMENT_BATCH_SIZE,
+    )
+
+
+def auto_close_job(*, closes_after: timedelta) -> PeriodicJob:
+    """``ticket.closed`` (reason ``auto_closed``) for tickets resolved ``closes_after`` ago."""
+
+    async def close(session_factory: async_sessionmaker[AsyncSession]) -> int:
+        async with session_factory() as session:
+            closed = await auto_close.close_due_tickets(
+                session, closes_after=closes_after, batch_size=AUTO_CLOSE_BATCH_SIZE
+            )
+        if closed:
+            logger.info("closed resolved tickets", count=closed)
+        return closed
+
+    return PeriodicJob(
+        name="intake-auto-close",
+        interval_seconds=AUTO_CLOSE_INTERVAL_SECONDS,
+        run=close,
+        batch_size=AUTO_CLOSE_BATCH_SIZE,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aftercare_intake.domain import (
@@ -33,11 +34,15 @@ from aftercare_intake.domain import (
 from aftercare_shared.auth import API_KEY_SCOPES, ApiKeyScope
 from aftercare_shared.db import service_metadata
 from aftercare_shared.events.catalog import (
+    COMMENT_VISIBILITIES,
     RESOLUTION_TRIGGERS,
+    TICKET_KINDS,
     CommentAuthorKind,
+    CommentVisibility,
     Priority,
     ResolutionOn,
     Severity,
+    TicketKind,
     TicketStatus,
 )
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
@@ -49,6 +54,18 @@ API_KEY_SCOPE_CHECK = sql_one_of("scope", API_KEY_SCOPES)
 CLOSE_REASON_CHECK = sql_one_of("close_reason", CLOSE_REASONS)
 HISTORY_ACTION_CHECK = sql_one_of("action", HISTORY_ACTIONS)
 TALLY_DIMENSION_CHECK = sql_one_of("dimension", TALLY_DIMENSIONS)
+TICKET_KIND_CHECK = sql_one_of("kind", TICKET_KINDS)
+COMMENT_VISIBILITY_CHECK = sql_one_of("visibility", COMMENT_VISIBILITIES)
+
+# Full-text search (``GET /v1/tickets?q=``): the text search configuration, and what is
+# searched. Generated columns, so Postgres keeps them true on every write, whichever path
+# wrote the row (a report, Sentry, a merge, a comment).
+SEARCH_CONFIG = "english"
+TICKET_SEARCH_EXPRESSION = (
+    f"setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, title), 'A') || "
+    f"setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(description, '')), 'B')"
+)
+COMMENT_SEARCH_EXPRESSION = f"to_tsvector('{SEARCH_CONFIG}'::regconfig, body)"
 
 
 class Base(DeclarativeBase):
@@ -103,6 +120,19 @@ class Ticket(Base):
         Index("ix_tickets_client_created", "client_id", "created_at", "id"),
         Index("ix_tickets_created", "created_at", "id"),
         CheckConstraint(CLOSE_REASON_CHECK, name="close_reason"),
+        CheckConstraint(TICKET_KIND_CHECK, name="kind"),
+        # The desk's other sort orders (see ``ticket_search``) and its filters.
+        Index("ix_tickets_updated", "updated_at", "id"),
+        Index("ix_tickets_priority_created", "priority", "created_at", "id"),
+        Index("ix_tickets_sla_due", "sla_due_at", "created_at", "id"),
+        Index("ix_tickets_assignee", "assignee"),
+        Index("ix_tickets_search", "search", postgresql_using="gin"),
+        # The auto-close timer's due rows: resolved tickets by when they were resolved.
+        Index(
+            "ix_tickets_resolved_due",
+            "resolved_at",
+            postgresql_where=text("status = 'resolved'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -111,8 +141,10 @@ class Ticket(Base):
     description: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[Severity] = mapped_column(Text, nullable=False)
     priority: Mapped[Priority] = mapped_column(Text, nullable=False)
-    kind: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[TicketKind] = mapped_column(Text, nullable=False, server_default="bug")
     status: Mapped[TicketStatus] = mapped_column(Text, nullable=False)
+    # The staff subject working on it; NULL: nobody yet.
+    assignee: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(Text, nullable=False)
     environment: Mapped[str | None] = mapped_column(Text)
     release: Mapped[str | None] = mapped_column(Text)
@@ -132,6 +164,12 @@ class Ticket(Base):
     # What sla last told us, per metric: {"resolution": {"state": "breached", "due_at": ...}}.
     sla_status: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    # The earliest due time of its clocks still counting (running, at risk or breached),
+    # kept with ``sla_status``: the "SLA due" sort. NULL: no clock counts.
+    sla_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(TICKET_SEARCH_EXPRESSION, persisted=True), deferred=True
     )
     platform: Mapped[str | None] = mapped_column(Text)
     close_reason: Mapped[CloseReason | None] = mapped_column(Text)
@@ -247,6 +285,10 @@ class TicketHistory(Base):
 
 class Comment(Base):
     __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint(COMMENT_VISIBILITY_CHECK, name="visibility"),
+        Index("ix_comments_search", "search", postgresql_using="gin"),
+    )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), nullable=False, index=True)
@@ -254,6 +296,13 @@ class Comment(Base):
     author: Mapped[str] = mapped_column(Text, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # internal: a staff note no client key ever reads (nor its search, nor its webhooks).
+    visibility: Mapped[CommentVisibility] = mapped_column(
+        Text, nullable=False, server_default="public"
+    )
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(COMMENT_SEARCH_EXPRESSION, persisted=True), deferred=True
+    )
 
 
 class IdempotencyRecord(Base):

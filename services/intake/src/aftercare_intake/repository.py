@@ -24,7 +24,6 @@ from aftercare_intake.models import (
     TicketFingerprint,
 )
 from aftercare_shared.auth import ApiKeyScope, ResolvedApiKey
-from aftercare_shared.events.catalog import Priority, TicketStatus
 from aftercare_shared.pagination import CursorPosition, after_position
 
 RowT = TypeVar("RowT", Client, ApiKey, Ticket, Comment, Project)
@@ -173,31 +172,18 @@ async def list_api_keys(
     return await _page(session, statement, ApiKey, after=after, limit=limit, descending=False)
 
 
-async def list_tickets(
+async def list_comments(
     session: AsyncSession,
     *,
-    client_id: str | None,
-    status: TicketStatus | None,
-    priority: Priority | None,
+    ticket_id: str,
+    public_only: bool,
     after: CursorPosition | None,
     limit: int,
-) -> list[Ticket]:
-    """Newest first; the (created_at, id) indexes serve the keyset order."""
-    statement = select(Ticket)
-    if client_id is not None:
-        statement = statement.where(Ticket.client_id == client_id)
-    if status is not None:
-        statement = statement.where(Ticket.status == status)
-    if priority is not None:
-        statement = statement.where(Ticket.priority == priority)
-    return await _page(session, statement, Ticket, after=after, limit=limit, descending=True)
-
-
-async def list_comments(
-    session: AsyncSession, *, ticket_id: str, after: CursorPosition | None, limit: int
 ) -> list[Comment]:
-    """A ticket's conversation, oldest first."""
+    """A ticket's conversation, oldest first (without staff's internal notes if asked)."""
     statement = select(Comment).where(Comment.ticket_id == ticket_id)
+    if public_only:
+        statement = statement.where(Comment.visibility == "public")
     return await _page(session, statement, Comment, after=after, limit=limit, descending=False)
 
 

@@ -56,6 +56,27 @@ class IntakeSettings(BaseSettings):
         description="At most one ticket.occurred per ticket per this many seconds.",
     )
 
+    auto_close_days: float = Field(
+        default=7,
+        gt=0,
+        description="A resolved ticket closes itself (ticket.closed, reason auto_closed) this "
+        "many days after it was resolved.",
+    )
+    reopen_window_days: float = Field(
+        default=7,
+        ge=0,
+        description="A client's public reply on a resolved ticket within this many days of "
+        "its resolution reopens it (ticket.reopened, reason client_reply).",
+    )
+
+    @property
+    def auto_close_after(self) -> timedelta:
+        return timedelta(days=self.auto_close_days)
+
+    @property
+    def reopen_window(self) -> timedelta:
+        return timedelta(days=self.reopen_window_days)
+
     @property
     def idempotency_ttl(self) -> timedelta:
         return timedelta(hours=self.idempotency_ttl_hours)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake import (
+    assignment,
     domain,
     filing,
     fix_resolution,
@@ -25,6 +26,7 @@ from aftercare_intake import (
     history,
     occurrence_store,
     repository,
+    ticket_search,
 )
 from aftercare_intake.announcements import announce
 from aftercare_intake.api.schemas import ReportAccepted, ReportCreate
@@ -42,7 +44,6 @@ from aftercare_intake.filing import Filed
 from aftercare_intake.models import (
     ApiKey,
     Client,
-    Comment,
     ProcessedRelease,
     Project,
     Ticket,
@@ -54,16 +55,16 @@ from aftercare_shared.auth import ApiKeyScope, Principal, StaffTokens, generate_
 from aftercare_shared.auth.api_keys import NewApiKey
 from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import (
+    ActorKind,
     ClientApiKeyIssued,
     ClientApiKeyRevoked,
     ClientCreated,
     ClientUpdated,
-    CommentAuthorKind,
     EventPayload,
     Priority,
     SlaMetric,
     TicketClosed,
-    TicketCommented,
+    TicketKind,
     TicketOccurred,
     TicketReopened,
     TicketResolved,
@@ -455,6 +456,9 @@ class TicketChanges:
 
     status: TicketStatus | Unset = UNSET
     priority: Priority | Unset = UNSET
+    kind: TicketKind | Unset = UNSET
+    assignee: str | Unset | None = UNSET
+    """None: unassign."""
 
 
 async def visible_ticket(session: AsyncSession, *, principal: Principal, ticket_id: str) -> Ticket:
@@ -469,19 +473,18 @@ async def list_visible_tickets(
     session: AsyncSession,
     *,
     principal: Principal,
-    client_id: str | None,
-    status: TicketStatus | None,
-    priority: Priority | None,
+    filters: ticket_search.TicketFilters,
+    sort: ticket_search.TicketSort,
     after: CursorPosition | None,
     limit: int,
 ) -> list[Ticket]:
     """Staff see every client's tickets; a client key only its own client's."""
     if not principal.is_staff:
-        if client_id is not None and client_id != principal.client_id:
+        if filters.client_id is not None and filters.client_id != principal.client_id:
             return []
-        client_id = principal.client_id
-    return await repository.list_tickets(
-        session, client_id=client_id, status=status, priority=priority, after=after, limit=limit
+        filters = replace(filters, client_id=principal.client_id)
+    return await ticket_search.find_tickets(
+        session, filters=filters, sort=sort, after=after, limit=limit
     )
 
 
@@ -494,7 +497,12 @@ async def update_ticket(
     previous_status, previous_priority = ticket.status, ticket.priority
     now = utc_now()
     changed = _apply_ticket_changes(ticket, changes, now=now)
+    assigned = not isinstance(changes.assignee, Unset) and await assignment.assign(
+        session, ticket, assignee=changes.assignee, actor=actor, now=now
+    )
     if not changed:
+        if assigned:
+            await session.commit()
         return ticket
     await _record_ticket_changes(
         session,
@@ -507,11 +515,12 @@ async def update_ticket(
     )
     payload = _ticket_change_event(ticket, previous_status, changed, now=now)
     await announce(session, payload, subject=ticket.id, client_id=ticket.client_id)
-    if "priority" in changed and not isinstance(payload, TicketUpdated):
+    other_fields = [field for field in changed if field != "status"]
+    if other_fields and not isinstance(payload, TicketUpdated):
         # A status event does not carry the new priority: say it separately so SLA re-targets.
         await announce(
             session,
-            _ticket_updated(ticket, ["priority"], now=now),
+            _ticket_updated(ticket, other_fields, now=now),
             subject=ticket.id,
             client_id=ticket.client_id,
         )
@@ -537,6 +546,9 @@ def _apply_ticket_changes(ticket: Ticket, changes: TicketChanges, *, now: dateti
     if not isinstance(changes.priority, Unset) and changes.priority != ticket.priority:
         ticket.priority = changes.priority
         changed.append("priority")
+    if not isinstance(changes.kind, Unset) and changes.kind != ticket.kind:
+        ticket.kind = changes.kind
+        changed.append("kind")
     if changed:
         ticket.updated_at = now
     return changed
@@ -601,7 +613,9 @@ def _ticket_change_event(
     return _ticket_updated(ticket, changed, now=now)
 
 
-def _ticket_updated(ticket: Ticket, changed: list[str], *, now: datetime) -> TicketUpdated:
+def _ticket_updated(
+    ticket: Ticket, changed: list[str], *, now: datetime, actor_kind: ActorKind = "staff"
+) -> TicketUpdated:
     return TicketUpdated(
         ticket_id=ticket.id,
         client_id=ticket.client_id,
@@ -609,39 +623,8 @@ def _ticket_updated(ticket: Ticket, changed: list[str], *, now: datetime) -> Tic
         priority=ticket.priority,
         changed=changed,
         updated_at=now,
+        actor_kind=actor_kind,
     )
-
-
-async def add_comment(
-    session: AsyncSession, *, principal: Principal, ticket_id: str, body: str
-) -> Comment:
-    ticket = await visible_ticket(session, principal=principal, ticket_id=ticket_id)
-    author_kind: CommentAuthorKind = "staff" if principal.is_staff else "client"
-    now = utc_now()
-    comment = Comment(
-        id=new_id(),
-        ticket_id=ticket.id,
-        author_kind=author_kind,
-        author=principal.subject,
-        body=body,
-        created_at=now,
-    )
-    session.add(comment)
-    await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=now))
-    await announce(
-        session,
-        TicketCommented(
-            ticket_id=ticket.id,
-            client_id=ticket.client_id,
-            comment_id=comment.id,
-            author_kind=author_kind,
-            created_at=now,
-        ),
-        subject=ticket.id,
-        client_id=ticket.client_id,
-    )
-    await session.commit()
-    return comment
 
 
 async def list_occurrences(
@@ -667,18 +650,6 @@ async def list_history(
 ) -> list[TicketHistory]:
     await visible_ticket(session, principal=principal, ticket_id=ticket_id)
     return await history.page(session, ticket_id=ticket_id, after=after, limit=limit)
-
-
-async def list_comments(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    ticket_id: str,
-    after: CursorPosition | None,
-    limit: int,
-) -> list[Comment]:
-    await visible_ticket(session, principal=principal, ticket_id=ticket_id)
-    return await repository.list_comments(session, ticket_id=ticket_id, after=after, limit=limit)
 
 
 # --- reactions to other services' events -------------------------------------------------
@@ -784,6 +755,7 @@ async def record_sla_state(
             "updated_at": occurred_at.isoformat(),
         },
     }
+    ticket.sla_due_at = domain.earliest_counting_due(ticket.sla_status)
 
 
 # --- housekeeping -----------------------------------------------------------------------

@@ -21,6 +21,9 @@ CommentAuthorKind = Literal["staff", "client"]
 CommentVisibility = Literal["public", "internal"]
 # The closed set of ticket kinds (error reports default to ``bug``).
 TicketKind = Literal["bug", "incident", "security", "feature_request", "question", "feedback"]
+# Who made a ticket change: staff, the client (a reply moving the status), or a service
+# on its own (a timer, a release).
+ActorKind = Literal["staff", "client", "system"]
 MonitorKind = Literal["heartbeat", "uptime"]
 # When a plan counts a ticket fixed by a release as resolved: when the release is
 # published, or when a deployment of it reaches the plan's environment.
@@ -38,6 +41,7 @@ RELEASE_KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
 COMMENT_AUTHOR_KINDS: tuple[CommentAuthorKind, ...] = get_args(CommentAuthorKind)
 COMMENT_VISIBILITIES: tuple[CommentVisibility, ...] = get_args(CommentVisibility)
 TICKET_KINDS: tuple[TicketKind, ...] = get_args(TicketKind)
+ACTOR_KINDS: tuple[ActorKind, ...] = get_args(ActorKind)
 MONITOR_KINDS: tuple[MonitorKind, ...] = get_args(MonitorKind)
 CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
 RESOLUTION_TRIGGERS: tuple[ResolutionOn, ...] = get_args(ResolutionOn)
@@ -113,6 +117,22 @@ class TicketUpdated(EventPayload):
     priority: Priority
     changed: list[str]
     updated_at: datetime
+    actor_kind: ActorKind | None = None
+    """Who made the change: ``staff`` (a PATCH or a staff reply), ``client`` (a client's
+    reply moving the status) or ``system``; absent from older producers."""
+
+
+class TicketAssigned(EventPayload):
+    """Staff gave the ticket to a staff member (``assignee``), or took it back (null)."""
+
+    event_type: ClassVar[str] = "ticket.assigned"
+    ticket_id: str
+    client_id: str
+    assignee: str | None
+    """The staff subject now responsible; null: unassigned."""
+    previous_assignee: str | None = None
+    assigned_by: str
+    assigned_at: datetime
 
 
 class TicketCommented(EventPayload):
@@ -168,8 +188,9 @@ class TicketReopened(EventPayload):
     """The status the ticket reopened to (older producers always reopened to triaged)."""
     reason: str | None = None
     """Why: ``manual`` (staff), ``regression`` (the bug recurred in a version at or after its
-    fix, or in one that cannot be told apart) or ``rollback`` (the release that fixed it was
-    withdrawn); absent from older producers."""
+    fix, or in one that cannot be told apart), ``rollback`` (the release that fixed it was
+    withdrawn) or ``client_reply`` (the client answered a resolved ticket within intake's
+    reopen window); absent from older producers."""
     release: str | None = None
     """For a regression: the release the recurring occurrence came from."""
     fixed_in: str | None = None
@@ -182,7 +203,8 @@ class TicketClosed(EventPayload):
     client_id: str
     closed_at: datetime
     reason: str | None = None
-    """``merged`` when the ticket was folded into another; absent for a plain close."""
+    """``merged`` when the ticket was folded into another, ``auto_closed`` when it stayed
+    resolved for intake's ``INTAKE_AUTO_CLOSE_DAYS``; absent for a plain close."""
     merged_into_ticket_id: str | None = None
 
 
@@ -493,6 +515,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     ClientApiKeyRevoked,
     TicketCreated,
     TicketUpdated,
+    TicketAssigned,
     TicketCommented,
     TicketOccurred,
     TicketResolved,

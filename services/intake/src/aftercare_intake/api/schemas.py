@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aftercare_intake.domain import FixStatus, HistoryAction
 from aftercare_shared.auth import ApiKeyScope
-from aftercare_shared.events.catalog import CommentAuthorKind, Priority, Severity, TicketStatus
+from aftercare_shared.events.catalog import (
+    CommentAuthorKind,
+    CommentVisibility,
+    Priority,
+    Severity,
+    TicketKind,
+    TicketStatus,
+)
 from aftercare_shared.patch import PatchBody
 
 MAX_CONTEXT_KEYS = 100
@@ -134,7 +141,9 @@ class ReportCreate(StrictBody):
     title: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20_000)
     severity: Severity
-    kind: str | None = Field(default=None, max_length=100)
+    kind: TicketKind | None = Field(
+        default=None, description="One of the closed set of ticket kinds; none: `bug`."
+    )
     fingerprint: str | None = Field(default=None, min_length=1, max_length=200)
     environment: str | None = Field(default=None, max_length=100)
     release: str | None = Field(default=None, max_length=200)
@@ -184,8 +193,9 @@ class TicketOut(BaseModel):
     description: str | None
     severity: Severity
     priority: Priority
-    kind: str | None
+    kind: TicketKind
     status: TicketStatus
+    assignee: str | None = Field(description="The staff subject working on it; null: nobody.")
     fingerprint: str
     environment: str | None
     release: str | None
@@ -267,15 +277,55 @@ class IngestAccepted(BaseModel):
     id: str | None = Field(default=None, description="The event id, when there was an event.")
 
 
+MAX_SUBJECT_LENGTH = 200
+StaffSubject = Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_LENGTH)]
+
+
 class TicketUpdate(PatchBody):
-    """Staff move a ticket or re-prioritise it; neither can be cleared."""
+    """Staff move a ticket, re-prioritise or re-classify it, or (un)assign it; only the
+    assignee can be cleared (null: unassigned)."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset({"assignee"})
 
     status: TicketStatus | None = None
     priority: Priority | None = None
+    kind: TicketKind | None = None
+    assignee: StaffSubject | None = Field(
+        default=None, description="A staff subject (a staff token's `subject`); null: nobody."
+    )
+
+
+class TicketCreate(StrictBody):
+    """A ticket opened by hand: a contact's question, a feature request, a bug seen by staff."""
+
+    client_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Required with a staff credential; a client key opens tickets for its "
+        "own client (omit it, or give its own id).",
+    )
+    title: str = Field(min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=20_000)
+    kind: TicketKind = "question"
+    severity: Severity = Field(
+        default="medium", description="Sets the priority as for reports (medium: P3)."
+    )
+    environment: str | None = Field(default=None, max_length=100)
+    assignee: StaffSubject | None = Field(
+        default=None, description="Staff only: who works on it from the start."
+    )
 
 
 class CommentCreate(StrictBody):
     body: str = Field(min_length=1, max_length=20_000)
+    visibility: CommentVisibility = Field(
+        default="public",
+        description="`internal`: a staff note no client key ever sees (staff only).",
+    )
+    status: Literal["waiting_on_client"] | None = Field(
+        default=None,
+        description="Staff, public replies only: the ticket now waits on the client.",
+    )
 
 
 class CommentOut(BaseModel):
@@ -284,4 +334,5 @@ class CommentOut(BaseModel):
     author_kind: CommentAuthorKind
     author: str
     body: str
+    visibility: CommentVisibility
     created_at: datetime

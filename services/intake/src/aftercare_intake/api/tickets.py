@@ -6,12 +6,15 @@ Besides the ticket itself: its kept occurrences, its history, and staff's merge/
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import domain, merging, repository, use_cases
+from aftercare_intake import comments, direct_tickets, domain, merging, repository, use_cases
+from aftercare_intake.api.dependencies import SettingsDep
 from aftercare_intake.api.schemas import (
+    MAX_SUBJECT_LENGTH,
     CommentCreate,
     CommentOut,
     FixedIn,
@@ -19,6 +22,7 @@ from aftercare_intake.api.schemas import (
     OccurrenceOut,
     Regression,
     SeenCount,
+    TicketCreate,
     TicketMerge,
     TicketOut,
     TicketUnmerge,
@@ -26,8 +30,16 @@ from aftercare_intake.api.schemas import (
 )
 from aftercare_intake.models import Comment, Ticket, TicketHistory
 from aftercare_intake.repository import OccurrenceView, Tally, TicketBreakdown
+from aftercare_intake.ticket_search import (
+    MYSELF,
+    UNASSIGNED,
+    TicketFilters,
+    TicketSort,
+    cursor_types,
+    position_of,
+)
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
-from aftercare_shared.events.catalog import Priority, TicketStatus
+from aftercare_shared.events.catalog import Priority, TicketKind, TicketStatus
 from aftercare_shared.pagination import (
     DEFAULT_PAGE_SIZE,
     Page,
@@ -45,7 +57,8 @@ router = APIRouter(
     responses=problem_responses(
         {
             401: "No valid credential.",
-            403: "The call needs a staff token.",
+            403: "The call needs a staff token (internal notes, assignment, a status set "
+            "with a reply), or a client key named another client.",
             404: "No such ticket (or not one this client key may see).",
             409: "The ticket cannot move to that status from its current one; the tickets "
             "cannot be merged; the fingerprint cannot be split off.",
@@ -88,6 +101,7 @@ def ticket_out(ticket: Ticket, breakdown: TicketBreakdown | None = None) -> Tick
         priority=ticket.priority,
         kind=ticket.kind,
         status=ticket.status,
+        assignee=ticket.assignee,
         fingerprint=ticket.fingerprint,
         environment=ticket.environment,
         release=ticket.release,
@@ -167,28 +181,97 @@ async def find_tickets(
     principal: CurrentPrincipal,
     session: SessionDep,
     client_id: str | None = None,
-    status: TicketStatus | None = None,
-    priority: Priority | None = None,
+    status: Annotated[list[TicketStatus] | None, Query(description="One or several.")] = None,
+    priority: Annotated[list[Priority] | None, Query(description="One or several.")] = None,
+    kind: Annotated[list[TicketKind] | None, Query(description="One or several.")] = None,
+    assignee: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SUBJECT_LENGTH,
+            description="`me` (the caller's subject), `none` (nobody's), or a staff subject.",
+        ),
+    ] = None,
+    environment: Annotated[str | None, Query(max_length=100)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    updated_after: datetime | None = None,
+    updated_before: datetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=500,
+            description="Full-text search over title, description and public comments "
+            '(web search syntax: words, "a phrase", -excluded, or).',
+        ),
+    ] = None,
+    sort: Annotated[
+        TicketSort,
+        Query(
+            description="`created` (newest first), `updated` (latest change first), "
+            "`priority` (P1 first, oldest first within one), `sla_due` (soonest due SLA "
+            "clock first; tickets without one last)."
+        ),
+    ] = "created",
     limit: PageLimit = DEFAULT_PAGE_SIZE,
     cursor: PageCursor = None,
 ) -> Page[TicketOut]:
-    """Newest first."""
+    """The desk's ticket list: filters combine (AND); several values of one filter (OR)."""
+    filters = TicketFilters(
+        client_id=client_id,
+        statuses=status or (),
+        priorities=priority or (),
+        kinds=kind or (),
+        assignee=principal.subject if assignee == MYSELF else assignee,
+        unassigned=assignee == UNASSIGNED,
+        environment=environment,
+        created_after=created_after,
+        created_before=created_before,
+        updated_after=updated_after,
+        updated_before=updated_before,
+        q=q,
+    )
     tickets = await use_cases.list_visible_tickets(
         session,
         principal=principal,
-        client_id=client_id,
-        status=status,
-        priority=priority,
-        after=decode_cursor(cursor, datetime, str),
+        filters=filters,
+        sort=sort,
+        after=decode_cursor(cursor, *cursor_types(sort)),
         limit=limit + 1,
     )
     breakdowns = await repository.ticket_breakdowns(session, [t.id for t in tickets[:limit]])
     return page_of(
         tickets,
         limit=limit,
-        key=_position,
+        key=lambda ticket: position_of(ticket, sort),
         item=lambda ticket: ticket_out(ticket, breakdowns.get(ticket.id)),
     )
+
+
+@router.post("/tickets", status_code=201)
+async def open_ticket(
+    body: TicketCreate, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> TicketOut:
+    """Open a ticket by hand: staff for any client (`client_id`), a client key for its own.
+
+    The same ``ticket.created`` (and so the same SLA clocks) as a report; with an
+    `assignee` (staff only), ``ticket.assigned`` too.
+    """
+    ticket = await direct_tickets.open_ticket(
+        session,
+        principal=principal,
+        new=direct_tickets.NewTicket(
+            client_id=body.client_id,
+            title=body.title,
+            description=body.description,
+            kind=body.kind,
+            severity=body.severity,
+            environment=body.environment,
+            assignee=body.assignee,
+        ),
+        policy=settings.occurrence_policy,
+    )
+    return await _one_ticket_out(session, ticket)
 
 
 @router.patch("/tickets/{ticket_id}")
@@ -271,10 +354,27 @@ async def list_history(
 
 @router.post("/tickets/{ticket_id}/comments", status_code=201)
 async def add_comment(
-    ticket_id: str, body: CommentCreate, principal: CurrentPrincipal, session: SessionDep
+    ticket_id: str,
+    body: CommentCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> CommentOut:
-    comment = await use_cases.add_comment(
-        session, principal=principal, ticket_id=ticket_id, body=body.body
+    """A public reply (staff or the ticket's client) or an internal note (staff only).
+
+    Replies move the ticket: a staff reply with `status: waiting_on_client` hands it to
+    the client; the client's reply on a `waiting_on_client` ticket hands it back
+    (`in_progress`); the client's reply on a `resolved` ticket within
+    `INTAKE_REOPEN_WINDOW_DAYS` reopens it.
+    """
+    comment = await comments.add_comment(
+        session,
+        principal=principal,
+        ticket_id=ticket_id,
+        body=body.body,
+        visibility=body.visibility,
+        status=body.status,
+        reopen_window=settings.reopen_window,
     )
     return _comment_out(comment)
 
@@ -287,12 +387,12 @@ async def list_comments(
     limit: PageLimit = DEFAULT_PAGE_SIZE,
     cursor: PageCursor = None,
 ) -> Page[CommentOut]:
-    """Oldest first: the conversation in the order it happened."""
-    comments = await use_cases.list_comments(
+    """Oldest first: the conversation in the order it happened (a client key: public only)."""
+    found = await comments.list_comments(
         session,
         principal=principal,
         ticket_id=ticket_id,
         after=decode_cursor(cursor, datetime, str),
         limit=limit + 1,
     )
-    return page_of(comments, limit=limit, key=_position, item=_comment_out)
+    return page_of(found, limit=limit, key=_position, item=_comment_out)
