@@ -14,6 +14,7 @@ from aftercare_notify.domain.mail_address import mail_address_problem
 from aftercare_notify.domain.retry_after import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
 from aftercare_notify.domain.retry_schedule import parse_retry_schedule
 from aftercare_notify.domain.routing import RouteFilters, routing_fields
+from aftercare_notify.domain.stream_filter import StreamFilter
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -23,6 +24,29 @@ def test_routing_reads_priority_and_environment_only_when_they_are_valid() -> No
     assert (fields.client_id, fields.priority, fields.environment) == ("c1", "P1", "production")
     odd = routing_fields(None, {"priority": "urgent", "environment": 3})
     assert (odd.priority, odd.environment) == (None, None)
+
+
+def test_an_internal_comment_passes_agency_wide_routes_only() -> None:
+    internal = routing_fields("c1", {"visibility": "internal", "priority": "P1"})
+    public = routing_fields("c1", {"visibility": "public"})
+    assert (internal.staff_only, public.staff_only) == (True, False)
+    assert RouteFilters().passes(internal)
+    assert RouteFilters(min_priority="P1").passes(internal)
+    assert not RouteFilters(client_ids=["c1"]).passes(internal)
+    assert not RouteFilters().passes(internal, owner_client_id="c1")
+    assert RouteFilters(client_ids=["c1"]).passes(public)
+    assert RouteFilters().passes(public, owner_client_id="c1")
+    assert not RouteFilters().passes(public, owner_client_id="c2")
+
+
+def test_only_a_staff_stream_reader_gets_an_internal_comment() -> None:
+    internal = routing_fields("c1", {"visibility": "internal"})
+    assert StreamFilter(patterns=["*"], staff=True).wants("aftercare.ticket.commented.v1", internal)
+    client_reader = StreamFilter(patterns=["*"], client_id="c1")
+    assert not client_reader.wants("aftercare.ticket.commented.v1", internal)
+    assert client_reader.wants(
+        "aftercare.ticket.commented.v1", routing_fields("c1", {"visibility": "public"})
+    )
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,7 @@ async def fan_out_event(
             client_id=event.clientid,
             priority=routing.priority,
             environment=routing.environment,
+            staff_only=routing.staff_only,
             event_time=event.time,
             # Serialised once, here: every attempt sends (and signs) exactly these bytes.
             body=event.to_json_bytes(),

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -125,6 +126,8 @@ class Message(Base):
     client_id: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[str | None] = mapped_column(Text)
     environment: Mapped[str | None] = mapped_column(Text)
+    # An internal comment: agency-wide endpoints and staff streams only (domain.routing).
+    staff_only: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -122,6 +122,7 @@ async def insert_message(session: AsyncSession, message: Message) -> bool:
             client_id=message.client_id,
             priority=message.priority,
             environment=message.environment,
+            staff_only=message.staff_only,
             event_time=message.event_time,
             body=message.body,
             received_at=message.received_at,
@@ -147,17 +148,25 @@ def _routes_pass(
     client_id: ColumnElement[str | None] | str | None,
     priority: ColumnElement[str | None] | str | None,
     environment: ColumnElement[str | None] | str | None,
+    staff_only: ColumnElement[bool] | bool,
 ) -> list[ColumnElement[bool]]:
     """SQL: the endpoint's owner and routing filters let this event through.
 
-    The rules of ``domain.routing``: an owned endpoint and a ``client_ids`` list take
-    only those clients' events; ``min_priority`` and ``environments`` apply to events
-    that carry the field. ``'P1' <= 'P2'`` as text: the priorities sort as they rank.
+    The rules of ``domain.routing``: a staff-only event (an internal comment) reaches
+    agency-wide endpoints only; an owned endpoint and a ``client_ids`` list take only
+    those clients' events; ``min_priority`` and ``environments`` apply to events that
+    carry the field. ``'P1' <= 'P2'`` as text: the priorities sort as they rank.
     """
     client = client_id if isinstance(client_id, ColumnElement) else literal(client_id, Text)
     prio = priority if isinstance(priority, ColumnElement) else literal(priority, Text)
     env = environment if isinstance(environment, ColumnElement) else literal(environment, Text)
+    agency_wide = and_(Endpoint.client_id.is_(None), Endpoint.client_ids.is_(None))
+    if isinstance(staff_only, ColumnElement):
+        staff_rule: list[ColumnElement[bool]] = [or_(not_(staff_only), agency_wide)]
+    else:
+        staff_rule = [agency_wide] if staff_only else []
     return [
+        *staff_rule,
         or_(Endpoint.client_id.is_(None), Endpoint.client_id == client),
         or_(Endpoint.client_ids.is_(None), client == func.any(Endpoint.client_ids)),
         or_(Endpoint.min_priority.is_(None), prio.is_(None), prio <= Endpoint.min_priority),
@@ -232,7 +241,7 @@ async def insert_fan_out_deliveries(
     conditions = [
         Endpoint.status == "enabled",
         Endpoint.event_types.overlap(list(candidate_patterns)),
-        *_routes_pass(routing.client_id, routing.priority, routing.environment),
+        *_routes_pass(routing.client_id, routing.priority, routing.environment, routing.staff_only),
     ]
     if skip_endpoint_id is not None:
         conditions.append(Endpoint.id != skip_endpoint_id)
@@ -298,6 +307,7 @@ async def replay_messages_to_endpoint(
             Message.client_id.expression,
             Message.priority.expression,
             Message.environment.expression,
+            Message.staff_only.expression,
         ),
     ]
     matching = select(

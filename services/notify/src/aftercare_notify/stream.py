@@ -69,7 +69,7 @@ def parse_position(value: str | None) -> Position | None:
 _READ = text(
     f"""
     SELECT stream_xact::text::bigint AS xact, stream_seq, event_type, client_id, priority,
-           environment, body
+           environment, staff_only, body
     FROM {SCHEMA}.messages
     WHERE (stream_xact, stream_seq) > (CAST(:xact AS text)::xid8, :seq)
       AND stream_xact < pg_snapshot_xmin(pg_current_snapshot())
@@ -98,7 +98,7 @@ async def read_after(
         StreamItem(
             position=(row.xact, row.stream_seq),
             event_type=row.event_type,
-            fields=RoutingFields(row.client_id, row.priority, row.environment),
+            fields=RoutingFields(row.client_id, row.priority, row.environment, row.staff_only),
             body=row.body,
         )
         for row in rows

@@ -48,7 +48,8 @@ async def stream(
 ) -> EventSourceResponse:
     """Events as notify receives them: `id` (resume with `Last-Event-ID`), `event` (the
     short type) and `data` (the CloudEvent). Staff see every client's events (or one
-    client's with `client_id`); a client API key sees only its own client's. A comment
+    client's with `client_id`); a client API key sees only its own client's, and never an
+    internal comment. A comment
     line every `NOTIFY_STREAM_HEARTBEAT_SECONDS` keeps proxies from closing the stream;
     a reader too slow to keep up is cut and resumes with `Last-Event-ID`.
     """
@@ -58,7 +59,12 @@ async def stream(
         raise InvalidEventTypesError(str(error), known_event_types=error.known) from None
     if not principal.is_staff:
         client_id = principal.client_id  # a client key sees its own client, whatever it asks
-    wanted = StreamFilter(patterns=patterns, client_id=client_id, min_priority=min_priority)
+    wanted = StreamFilter(
+        patterns=patterns,
+        client_id=client_id,
+        min_priority=min_priority,
+        staff=principal.is_staff,
+    )
     return EventSourceResponse(
         _events(feed, wanted, last_event_id),
         ping=settings.stream_heartbeat_seconds,

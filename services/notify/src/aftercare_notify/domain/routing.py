@@ -1,5 +1,9 @@
 """Routing filters beyond event types: which clients, how urgent, which environments.
 
+One rule comes before every filter: a staff-only event (an ``internal`` comment, a staff
+note) goes to agency-wide endpoints only — never to one a client owns, nor to one routed
+to a list of clients — and never to a client key's live stream.
+
 Each filter is optional (None: everything passes) and applies to events that carry the
 field it looks at: ``min_priority`` to events with a ``priority`` (tickets, SLA clocks),
 ``environments`` to events with an ``environment`` (a ticket's first report). An event
@@ -24,6 +28,17 @@ class RoutingFields:
     client_id: str | None
     priority: Priority | None
     environment: str | None
+    staff_only: bool = False
+    """An event no client may receive (see :func:`is_staff_only`)."""
+
+
+STAFF_ONLY_VISIBILITY = "internal"
+
+
+def is_staff_only(data: Mapping[str, Any]) -> bool:
+    """An internal ``ticket.commented`` (``visibility: internal``) — or any event a producer
+    marks internal the same way — is for the agency's own endpoints only."""
+    return data.get("visibility") == STAFF_ONLY_VISIBILITY
 
 
 def routing_fields(client_id: str | None, data: Mapping[str, Any]) -> RoutingFields:
@@ -33,6 +48,7 @@ def routing_fields(client_id: str | None, data: Mapping[str, Any]) -> RoutingFie
         client_id=client_id,
         priority=priority if priority in PRIORITIES else None,
         environment=environment if isinstance(environment, str) else None,
+        staff_only=is_staff_only(data),
     )
 
 
@@ -47,7 +63,13 @@ class RouteFilters:
     min_priority: Priority | None = None
     environments: Sequence[str] | None = None
 
-    def passes(self, fields: RoutingFields) -> bool:
+    def passes(self, fields: RoutingFields, *, owner_client_id: str | None = None) -> bool:
+        """Whether an endpoint with these filters (owned by ``owner_client_id``, None: the
+        agency's) receives an event with ``fields``."""
+        if fields.staff_only and (owner_client_id is not None or self.client_ids is not None):
+            return False
+        if owner_client_id is not None and fields.client_id != owner_client_id:
+            return False
         if self.client_ids is not None and fields.client_id not in self.client_ids:
             return False
         if (
