@@ -88,3 +88,68 @@ async def test_0002_keeps_existing_data_working(database_at_0001: str) -> None:
         await asyncio.to_thread(upgrade, ServiceName.INTAKE, database_at_0001)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def database_at_0003() -> AsyncIterator[str]:
+    url = await create_database()
+    await asyncio.to_thread(upgrade, ServiceName.INTAKE, url, "0003_resolution_on_deploy")
+    yield url
+    await drop_database(url)
+
+
+async def test_0004_maps_free_text_kinds_to_the_closed_set(database_at_0003: str) -> None:
+    engine = create_async_engine(database_at_0003)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text("INSERT INTO intake.clients VALUES ('c1', 'Acme', now(), now())")
+            )
+            for ticket_id, kind in [
+                ("none", None),
+                ("sentry", "KeyError"),
+                ("security", "security"),
+                ("rest", "crash"),
+            ]:
+                await connection.execute(
+                    sa.text(
+                        "INSERT INTO intake.tickets (id, client_id, title, severity, priority,"
+                        " kind, status, fingerprint, first_seen_at, last_seen_at, created_at,"
+                        " updated_at, occurrence_announced_at, sla_status) VALUES (:id, 'c1',"
+                        " 'Crash', 'high', 'P2', :kind, 'new', :id, now(), now(), now(), now(),"
+                        " now(), CAST(:sla AS jsonb))"
+                    ),
+                    {
+                        "id": ticket_id,
+                        "kind": kind,
+                        "sla": '{"resolution": {"state": "running",'
+                        ' "due_at": "2026-12-02T10:00:00+00:00"}}',
+                    },
+                )
+        await asyncio.to_thread(upgrade, ServiceName.INTAKE, database_at_0003)
+        async with engine.connect() as connection:
+            rows = await connection.execute(sa.text("SELECT id, kind FROM intake.tickets"))
+            kinds: dict[str, str] = {row[0]: row[1] for row in rows}
+            due = await connection.scalar(
+                sa.text("SELECT sla_due_at FROM intake.tickets WHERE id = 'sentry'")
+            )
+            matched = await connection.scalar(
+                sa.text(
+                    "SELECT count(*) FROM intake.tickets"
+                    " WHERE search @@ websearch_to_tsquery('english', 'crashes')"
+                )
+            )
+        assert kinds == {"none": "bug", "sentry": "bug", "security": "security", "rest": "bug"}
+        assert due.isoformat() == "2026-12-02T10:00:00+00:00"
+        assert matched == 4  # the search column is filled for rows that existed before
+        async with engine.begin() as connection:
+            refused = await connection.execute(
+                sa.text("SELECT count(*) FROM pg_constraint WHERE conname = 'ck_tickets_kind'")
+            )
+            assert refused.scalar() == 1
+        await asyncio.to_thread(
+            downgrade, ServiceName.INTAKE, database_at_0003, "0003_resolution_on_deploy"
+        )
+        await asyncio.to_thread(upgrade, ServiceName.INTAKE, database_at_0003)
+    finally:
+        await engine.dispose()

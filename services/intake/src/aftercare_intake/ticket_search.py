@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, get_args
 
-from sqlalchemy import ColumnElement, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,11 +124,13 @@ def _conditions(filters: TicketFilters) -> list[ColumnElement[bool]]:
     if filters.q:
         query = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), filters.q)
         conditions.append(
-            Ticket.search.op("@@")(query)
-            | exists().where(
-                Comment.ticket_id == Ticket.id,
-                Comment.visibility == "public",
-                Comment.search.op("@@")(query),
+            or_(
+                Ticket.search.bool_op("@@")(query),
+                exists().where(
+                    Comment.ticket_id == Ticket.id,
+                    Comment.visibility == "public",
+                    Comment.search.bool_op("@@")(query),
+                ),
             )
         )
     return conditions
