@@ -28,7 +28,7 @@ def report_body(title: str, fingerprint: str, sequence: int) -> dict[str, object
     return {
         "title": title,
         "severity": "high",
-        "kind": "error",
+        "kind": "bug",
         "fingerprint": fingerprint,
         "environment": "production",
         "release": "shop@4.2.1",

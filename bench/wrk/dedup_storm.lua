@@ -9,7 +9,7 @@ local sent = 0
 function init(args)
   local fingerprint, keys = split_args(args)
   local body = string.format(
-    '{"title":"Search index unreachable","severity":"critical","kind":"error",' ..
+    '{"title":"Search index unreachable","severity":"critical","kind":"bug",' ..
     '"fingerprint":"%s","environment":"production","release":"shop@4.2.1",' ..
     '"description":"Elasticsearch timed out after 10 s."}', fingerprint)
   -- The body never changes: format each key's request once, not once per request.

@@ -9,7 +9,7 @@ local sent = 0
 -- A report of realistic size (about 1 KB): a title, a description, a short stack trace
 -- and some context, like an SDK sends.
 local body_format = '{"title":"Checkout failed for order %s","severity":"high",' ..
-  '"kind":"error","fingerprint":"bench-%s","environment":"production",' ..
+  '"kind":"bug","fingerprint":"bench-%s","environment":"production",' ..
   '"release":"shop@4.2.1","description":"Payment provider answered 502 while ' ..
   'capturing the order; the customer saw a generic error page and retried.",' ..
   '"stacktrace":"Traceback (most recent call last):\\n  File \\"shop/checkout.py\\", ' ..
