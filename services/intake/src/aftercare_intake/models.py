@@ -66,6 +66,10 @@ TICKET_SEARCH_EXPRESSION = (
     f"setweight(to_tsvector('{SEARCH_CONFIG}'::regconfig, coalesce(description, '')), 'B')"
 )
 COMMENT_SEARCH_EXPRESSION = f"to_tsvector('{SEARCH_CONFIG}'::regconfig, body)"
+# The "SLA due" sort key: tickets without a counting clock after every due time. A SQL
+# constant (never a bound parameter), so the planner matches the query to the index.
+NO_SLA_DUE_SQL = "'9999-12-31 00:00:00+00'::timestamptz"
+SLA_DUE_SORT_SQL = f"coalesce(sla_due_at, {NO_SLA_DUE_SQL})"
 
 
 class Base(DeclarativeBase):
@@ -124,7 +128,7 @@ class Ticket(Base):
         # The desk's other sort orders (see ``ticket_search``) and its filters.
         Index("ix_tickets_updated", "updated_at", "id"),
         Index("ix_tickets_priority_created", "priority", "created_at", "id"),
-        Index("ix_tickets_sla_due", "sla_due_at", "created_at", "id"),
+        Index("ix_tickets_sla_due", text(SLA_DUE_SORT_SQL), "created_at", "id"),
         Index("ix_tickets_assignee", "assignee"),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
         # The auto-close timer's due rows: resolved tickets by when they were resolved.

@@ -35,6 +35,7 @@ TICKET_SEARCH_EXPRESSION = (
     "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B')"
 )
 COMMENT_SEARCH_EXPRESSION = "to_tsvector('english'::regconfig, body)"
+SLA_DUE_SORT_SQL = "coalesce(sla_due_at, '9999-12-31 00:00:00+00'::timestamptz)"
 
 
 def _history_check(actions: Sequence[str]) -> None:
@@ -84,7 +85,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        op.f("ix_tickets_sla_due"), "tickets", ["sla_due_at", "created_at", "id"], schema=SCHEMA
+        op.f("ix_tickets_sla_due"),
+        "tickets",
+        [sa.text(SLA_DUE_SORT_SQL), "created_at", "id"],
+        schema=SCHEMA,
     )
     op.create_index(op.f("ix_tickets_assignee"), "tickets", ["assignee"], schema=SCHEMA)
     op.create_index(
