@@ -217,8 +217,18 @@ async def test_assignment_is_announced_and_listed_by_me_subject_or_none(
         ("bob", None),
         (None, "bob"),
     ]
+    # Status and assignee in one PATCH: the status event, then ticket.assigned.
+    await _patch(api, first, status="in_progress", assignee="carol")
+    assert [e.short_type for e in (await _events(database_url, first))[-2:]] == [
+        "ticket.updated",
+        "ticket.assigned",
+    ]
+    await _patch(api, first, assignee="alice")
     first_event = (await _events(database_url, first))[-1]
-    assert (first_event.data["assigned_by"], first_event.data["assignee"]) == ("alice", "alice")
+    assert (first_event.data["assigned_by"], first_event.data["assignee"]) == ("admin", "alice")
+    assert first_event.data["previous_assignee"] == "carol"
+    by_alice = [e for e in await _events(database_url, first) if e.short_type == "ticket.assigned"]
+    assert by_alice[0].data["assigned_by"] == "alice"
     history = (await api.get(f"/v1/tickets/{second}/history", headers=STAFF)).json()["items"]
     assert [(h["action"], h["details"]) for h in history] == [
         ("assigned", {"to": "bob"}),
@@ -603,4 +613,8 @@ async def test_filters_search_and_every_sort_page_through_all_tickets_once(
         422,
         "validation-failed",
     )
+    naive = await api.get(
+        "/v1/tickets", params={"created_after": "2026-12-01T10:00:00"}, headers=STAFF
+    )
+    _problem(naive, 422, "validation-failed")  # a range bound says its time zone
     assert datetime.fromisoformat(by_created[0]["created_at"]).tzinfo is not None

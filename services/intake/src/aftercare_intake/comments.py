@@ -9,7 +9,7 @@ carries a comment's body.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,16 +108,23 @@ async def add_comment(
         client_id=ticket.client_id,
     )
     if move is not None:
-        await _move(session, ticket, move, actor=principal.subject, actor_kind=reply.author_kind)
+        await _move(
+            session, ticket, move, actor=principal.subject, actor_kind=reply.author_kind, now=now
+        )
     await session.commit()
     return comment
 
 
 async def _move(
-    session: AsyncSession, ticket: Ticket, move: StatusMove, *, actor: str, actor_kind: ActorKind
+    session: AsyncSession,
+    ticket: Ticket,
+    move: StatusMove,
+    *,
+    actor: str,
+    actor_kind: ActorKind,
+    now: datetime,
 ) -> None:
     previous = ticket.status
-    now = ticket.updated_at
     ticket.status = move.to
     if move.reopens:
         ticket.resolved_at = None

@@ -497,13 +497,34 @@ async def update_ticket(
     previous_status, previous_priority = ticket.status, ticket.priority
     now = utc_now()
     changed = _apply_ticket_changes(ticket, changes, now=now)
+    if changed:
+        await _announce_ticket_changes(
+            session,
+            ticket,
+            previous_status=previous_status,
+            previous_priority=previous_priority,
+            changed=changed,
+            actor=actor,
+            now=now,
+        )
     assigned = not isinstance(changes.assignee, Unset) and await assignment.assign(
         session, ticket, assignee=changes.assignee, actor=actor, now=now
     )
-    if not changed:
-        if assigned:
-            await session.commit()
-        return ticket
+    if changed or assigned:
+        await session.commit()
+    return ticket
+
+
+async def _announce_ticket_changes(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    previous_status: TicketStatus,
+    previous_priority: Priority,
+    changed: list[str],
+    actor: str,
+    now: datetime,
+) -> None:
     await _record_ticket_changes(
         session,
         ticket,
@@ -524,8 +545,6 @@ async def update_ticket(
             subject=ticket.id,
             client_id=ticket.client_id,
         )
-    await session.commit()
-    return ticket
 
 
 def _apply_ticket_changes(ticket: Ticket, changes: TicketChanges, *, now: datetime) -> list[str]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake import comments, direct_tickets, domain, merging, repository, use_cases
@@ -192,10 +193,10 @@ async def find_tickets(
         ),
     ] = None,
     environment: Annotated[str | None, Query(max_length=100)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    updated_after: datetime | None = None,
-    updated_before: datetime | None = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+    updated_after: AwareDatetime | None = None,
+    updated_before: AwareDatetime | None = None,
     q: Annotated[
         str | None,
         Query(
