@@ -177,6 +177,13 @@ async def get_ticket(ticket_id: str, principal: CurrentPrincipal, session: Sessi
     return await _one_ticket_out(session, ticket)
 
 
+def _assignee_subject(asked: str | None, *, me: str) -> str | None:
+    """The staff subject ``assignee=`` names: ``me`` is the caller; ``none`` names nobody."""
+    if asked == MYSELF:
+        return me
+    return None if asked == UNASSIGNED else asked
+
+
 @router.get("/tickets")
 async def find_tickets(
     principal: CurrentPrincipal,
@@ -223,7 +230,7 @@ async def find_tickets(
         statuses=status or (),
         priorities=priority or (),
         kinds=kind or (),
-        assignee=principal.subject if assignee == MYSELF else assignee,
+        assignee=_assignee_subject(assignee, me=principal.subject),
         unassigned=assignee == UNASSIGNED,
         environment=environment,
         created_after=created_after,
