@@ -60,7 +60,7 @@ router = APIRouter(
             401: "No valid credential.",
             403: "The call needs a staff token (internal notes, assignment, a status set "
             "with a reply), or a client key named another client.",
-            404: "No such ticket (or not one this client key may see).",
+            404: "No such ticket (or not one this client key may see), or no such client.",
             409: "The ticket cannot move to that status from its current one; the tickets "
             "cannot be merged; the fingerprint cannot be split off.",
             422: "The request is not valid (a bad cursor too); nothing was changed.",
