@@ -57,7 +57,7 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     "closed": frozenset({REOPENED_STATUS}),
 }
 
-SlaViewState = Literal["running", "at_risk", "breached", "met", "paused"]
+SlaViewState = Literal["running", "at_risk", "breached", "met", "paused", "cancelled"]
 """What the ticket view shows for one SLA clock, from the last ``sla.*`` event about it."""
 
 ReopenReason = Literal["manual", "regression"]
