@@ -186,14 +186,15 @@ class Clock(Base):
 class ClockTimer(Base):
     """A durable at-risk or breach timer for one version of a clock.
 
-    Rows are deleted once processed, so the table (and its ``due_at`` index) holds only
-    pending timers and the worker's scan costs what is due, not what is open.
+    Rows are deleted once processed, so the table holds only pending timers. The worker
+    reads them in ``(due_at, id)`` order straight off the matching index and stops at the
+    first one not due: its scan costs what is due, not what is open.
     """
 
     __tablename__ = "clock_timers"
     __table_args__ = (
         CheckConstraint(sql_one_of("kind", [kind.value for kind in TimerKind]), name="kind_known"),
-        Index("ix_clock_timers_due_at", "due_at"),
+        Index("ix_clock_timers_due_at_id", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)

@@ -1,8 +1,9 @@
 """Data access for the sla schema. Nothing here commits: the caller's transaction does.
 
-Lock order, to keep concurrent writers free of deadlocks: a ticket's clocks are locked in
-clock id order, by the consumer (one ticket) and by the timer job (many tickets) alike;
-the consumer never waits for a timer row (it deletes stale ones with SKIP LOCKED).
+Lock order, to keep concurrent writers free of deadlocks: the consumer and the use cases
+lock a ticket, then its clocks in clock id order; the timer job never waits for a lock
+(it claims timers and their clocks with SKIP LOCKED), and the consumer never waits for a
+timer row (it deletes stale ones with SKIP LOCKED).
 """
 
 from __future__ import annotations
@@ -306,29 +307,25 @@ async def schedule_timers(
 
 async def claim_due_timers(
     session: AsyncSession, *, now: datetime, limit: int
-) -> Sequence[ClockTimer]:
-    """Lock up to ``limit`` timers due before ``now``; other replicas skip them."""
-    result = await session.scalars(
-        select(ClockTimer)
+) -> Sequence[tuple[ClockTimer, Clock, TrackedTicket]]:
+    """Lock up to ``limit`` timers due before ``now`` together with their clocks.
+
+    Timers, and timers whose clock another transaction holds (a replica's batch, or a
+    ticket event being applied), are skipped, never waited for: a stuck or dying replica
+    cannot stall the others, and what it holds is fired by whoever claims it after its
+    transaction ends. The scan walks ``ix_clock_timers_due_at_id`` from the oldest due
+    timer and stops after ``limit`` claimable ones.
+    """
+    result = await session.execute(
+        select(ClockTimer, Clock, TrackedTicket)
+        .join(Clock, Clock.id == ClockTimer.clock_id)
+        .join(TrackedTicket, TrackedTicket.ticket_id == Clock.ticket_id)
         .where(ClockTimer.due_at < now)
         .order_by(ClockTimer.due_at, ClockTimer.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=[ClockTimer, Clock], skip_locked=True)
     )
-    return result.all()
-
-
-async def lock_clocks_with_tickets(
-    session: AsyncSession, clock_ids: Iterable[str]
-) -> dict[str, tuple[Clock, TrackedTicket]]:
-    result = await session.execute(
-        select(Clock, TrackedTicket)
-        .join(TrackedTicket, TrackedTicket.ticket_id == Clock.ticket_id)
-        .where(Clock.id.in_(sorted(set(clock_ids))))
-        .order_by(Clock.id)
-        .with_for_update(of=Clock)
-    )
-    return {clock.id: (clock, ticket) for clock, ticket in result}
+    return [(timer, clock, ticket) for timer, clock, ticket in result]
 
 
 async def delete_timers(session: AsyncSession, timer_ids: Iterable[int]) -> None:

@@ -6,6 +6,8 @@ overrides, un-assignment and clock outcomes.
   kept in ``plan_versions`` (existing plans become their version 1).
 - ``client_plans.calendar_override``; ``tickets.plan_version`` (1 for tickets with a plan)
   and ``tickets.plan_removed_at``.
+- The timer index covers the claim's whole order, ``(due_at, id)``: the due timers come
+  straight off the index, with no sort of the ties, however many timers are pending.
 
 Revision ID: 0004_sla_desk
 Revises: 0002_resolution_on
@@ -123,6 +125,10 @@ def upgrade() -> None:
         sa.Column("calendar_override", postgresql.JSONB(), nullable=True),
         schema=SCHEMA,
     )
+    op.create_index(
+        op.f("ix_clock_timers_due_at_id"), "clock_timers", ["due_at", "id"], schema=SCHEMA
+    )
+    op.drop_index(op.f("ix_clock_timers_due_at"), "clock_timers", schema=SCHEMA)
     op.add_column("tickets", sa.Column("plan_version", sa.Integer, nullable=True), schema=SCHEMA)
     op.add_column(
         "tickets",
@@ -136,6 +142,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index(op.f("ix_clock_timers_due_at"), "clock_timers", ["due_at"], schema=SCHEMA)
+    op.drop_index(op.f("ix_clock_timers_due_at_id"), "clock_timers", schema=SCHEMA)
     op.drop_column("tickets", "plan_removed_at", schema=SCHEMA)
     op.drop_column("tickets", "plan_version", schema=SCHEMA)
     op.drop_column("client_plans", "calendar_override", schema=SCHEMA)
