@@ -384,7 +384,7 @@ async def measure_timer_scale(*, large: int = LARGE, window: float = 20.0) -> Ti
 
 
 def timer_rows(result: TimerScaleResult) -> list[TableRow]:
-    name = "8 sla timers"
+    name = "11 sla timers"
     small, large = result.small, result.large
     base = f"{small.open_clocks:,} open clocks"
     rows = []
