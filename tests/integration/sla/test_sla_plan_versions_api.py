@@ -59,6 +59,8 @@ async def test_a_patch_makes_a_new_version_and_versions_are_paged_newest_first(
             break
         params["cursor"] = page.json()["next_cursor"]
     assert seen == [3, 2, 1]
+    unchanged = await api.patch(f"/v1/plans/{plan['id']}", json={}, headers=STAFF)
+    assert unchanged.json() == second.json()  # nothing sent: no new version
     oldest = (
         await api.get(f"/v1/plans/{plan['id']}/versions?cursor={params['cursor']}", headers=STAFF)
     ).json()["items"][0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,6 +118,8 @@ async def change_plan(session: AsyncSession, *, plan_id: str, changes: PlanChang
     plan = await repository.get_plan(session, plan_id, for_update=True)
     if plan is None:
         raise PlanNotFoundError(plan_id)
+    if all(isinstance(getattr(changes, field.name), Unset) for field in fields(changes)):
+        return plan  # nothing sent: no new version (the request's session ends the lock)
     calendar_changed = False
     if not isinstance(changes.calendar, Unset):
         calendar = _canonical_calendar(changes.calendar)
