@@ -47,6 +47,7 @@ from bench.report import (
     write_json,
 )
 from bench.sla_arithmetic import SLA_TIME_MODULE, run_sla_arithmetic, sla_time_available
+from bench.sla_timers import measure_timer_scale, timer_rows
 from bench.stack import DB_POOL_SIZE, BenchStack, libpq_url
 from bench.throughput import (
     UNIQUE_REPORTS_SCRIPT,
@@ -140,6 +141,8 @@ async def run_bench(options: BenchOptions) -> int:
     _sla_arithmetic(run)
     if options.wants("advisory_matching"):
         await run.attempt("advisory_matching", _advisory_matching(run))
+    if options.wants("sla_timers"):
+        await run.attempt("sla_timers", _sla_timers(run))
 
     run.rows += footprint_rows(
         [ServiceFootprint(name, idle, run.after_loads.get(name)) for name, idle in run.idle.items()]
@@ -307,6 +310,15 @@ async def _advisory_matching(run: BenchRun) -> None:
     result = await measure_advisory_matching()
     run.document["advisory_matching"] = result.as_json()
     run.rows += matching_rows(result)
+
+
+async def _sla_timers(run: BenchRun) -> None:
+    print("bench: SLA timers at scale (bench/sla_timers.py)…")
+    result = await measure_timer_scale(
+        large=run.options.sla_timer_clocks, window=run.options.sla_timer_window_seconds
+    )
+    run.document["sla_timers"] = result.as_json()
+    run.rows += timer_rows(result)
 
 
 def _sla_arithmetic(run: BenchRun) -> None:

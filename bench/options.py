@@ -17,6 +17,7 @@ BENCHMARKS = (
     "fan_out",
     "sla_arithmetic",
     "advisory_matching",
+    "sla_timers",
 )
 
 
@@ -42,6 +43,10 @@ class BenchOptions:
     fan_out_rate: float = 40.0
     only: frozenset[str] = frozenset()
     """Benchmarks to run (empty: all)."""
+    sla_timer_clocks: int = 1_000_000
+    """Open-but-not-due clocks of the large sla-timers run (the small one has 10,000)."""
+    sla_timer_window_seconds: float = 20.0
+    """How long clocks keep coming due in each sla-timers run."""
 
     def wants(self, benchmark: str) -> bool:
         return not self.only or benchmark in self.only
@@ -58,6 +63,8 @@ class BenchOptions:
             "sla_seconds_per_case": self.sla_seconds_per_case,
             "fan_out_burst_events": self.fan_out_burst_events,
             "fan_out_paced_seconds": self.fan_out_paced_seconds,
+            "sla_timer_clocks": self.sla_timer_clocks,
+            "sla_timer_window_seconds": self.sla_timer_window_seconds,
             "fan_out_events_per_second": self.fan_out_rate,
             "only": sorted(self.only),
         }
@@ -129,4 +136,6 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         fan_out_paced_seconds=5.0 if quick else 15.0,
         fan_out_rate=arguments.fan_out_rate,
         only=only,
+        sla_timer_clocks=100_000 if quick else 1_000_000,
+        sla_timer_window_seconds=8.0 if quick else 20.0,
     )

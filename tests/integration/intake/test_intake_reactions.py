@@ -14,9 +14,12 @@ from aftercare_shared.clock import FrozenClock, use_clock, utc_now
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import (
     ReleasePublished,
+    SlaAtRisk,
     SlaBreached,
+    SlaCancelled,
     SlaClockEvent,
     SlaClockStarted,
+    SlaDueChanged,
     SlaMet,
 )
 from aftercare_shared.events.factory import new_event
@@ -134,6 +137,47 @@ async def test_sla_clock_events_show_on_the_ticket(
             "updated_at": (AT + timedelta(minutes=3)).isoformat(),
         },
     }
+
+
+async def test_next_response_cancelled_and_due_changed_show_on_the_ticket(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    client_id, key = await client_with_key(api)
+    ticket_id = await report(api, key, "Slow pages", severity="low")
+    moved_due = AT + timedelta(hours=20)
+
+    for event in (
+        _clock_event(SlaClockStarted, ticket_id, client_id, "next_response", 0),
+        _clock_event(SlaAtRisk, ticket_id, client_id, "next_response", 5),
+        new_event(
+            SlaDueChanged(
+                ticket_id=ticket_id,
+                client_id=client_id,
+                metric="next_response",
+                plan_id=None,
+                priority="P2",
+                started_at=AT,
+                due_at=moved_due,
+                previous_due_at=AT + timedelta(hours=8),
+                occurred_at=AT + timedelta(minutes=7),
+            ),
+            service=ServiceName.SLA,
+            subject=ticket_id,
+            client_id=client_id,
+        ),
+        _clock_event(SlaClockStarted, ticket_id, client_id, "resolution", 0),
+        _clock_event(SlaCancelled, ticket_id, client_id, "resolution", 8),
+    ):
+        await _deliver(database_url, event)
+
+    sla = (await api.get(f"/v1/tickets/{ticket_id}", headers=STAFF)).json()["sla"]
+    # The due time moved, the at-risk state stays.
+    assert sla["next_response"] == {
+        "state": "at_risk",
+        "due_at": moved_due.isoformat(),
+        "updated_at": (AT + timedelta(minutes=7)).isoformat(),
+    }
+    assert sla["resolution"]["state"] == "cancelled"
 
 
 async def test_the_purge_job_forgets_expired_idempotency_answers_and_counts_them(

@@ -10,6 +10,7 @@ from tests.support.schema_drift import migrated_schema
 
 SLA_TABLES = {
     "plans",
+    "plan_versions",
     "client_plans",
     "clients",
     "tickets",

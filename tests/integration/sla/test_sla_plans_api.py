@@ -54,13 +54,26 @@ async def test_staff_create_a_plan_and_read_it_back(api: httpx.AsyncClient) -> N
         "at_risk_ratio",
         "resolution_on",
         "resolution_environment",
+        "pause_on",
+        "on_reopen",
+        "version",
         "created_at",
+        "updated_at",
     }
+    assert (plan["version"], plan["pause_on"], plan["on_reopen"]) == (
+        1,
+        ["waiting_on_client"],
+        "resume",
+    )
     # Tickets a release fixes resolve when it is published unless the plan says otherwise.
     assert plan["resolution_on"] == "release"
     assert plan["resolution_environment"] == "production"
     assert plan["name"] == body["name"]
-    assert plan["targets"] == body["targets"]
+    # No next-response promise unless the plan makes one.
+    assert plan["targets"] == {
+        priority: {**minutes, "next_response_minutes": None}
+        for priority, minutes in body["targets"].items()  # type: ignore[attr-defined]
+    }
     assert plan["at_risk_ratio"] == 0.8
     # The calendar comes back in its canonical form: closed days are spelled out.
     assert plan["calendar"]["timezone"] == "Europe/London"
@@ -266,7 +279,7 @@ async def test_staff_assign_a_plan_to_a_client_not_seen_yet_and_replace_it(
 
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["plan_id"] == first["id"]
-    assert set(assigned.json()) == {"client_id", "plan_id", "assigned_at"}
+    assert set(assigned.json()) == {"client_id", "plan_id", "assigned_at", "calendar_override"}
     assert replaced.json()["plan_id"] == second["id"]
     assert fetched.json() == replaced.json()
     # Each assignment is announced with the plan's calendar (notify's quiet hours use it).

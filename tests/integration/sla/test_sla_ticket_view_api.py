@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_shared.clock import utc_now
-from aftercare_shared.events.catalog import ClientCreated
+from aftercare_shared.events.catalog import ClientCreated, TicketResolved
 from aftercare_sla.models import outbox
 from devkit.databases import kafka_bootstrap_servers
 from tests.integration.sla.sla_support import (
@@ -57,6 +57,31 @@ async def test_staff_see_a_ticket_clocks(api: httpx.AsyncClient, app_sessions: S
     assert first_response["remaining_business_seconds"] == (
         3600 - first_response["elapsed_business_seconds"]
     )
+
+
+async def test_the_view_shows_how_clocks_ended_and_their_cycles(
+    api: httpx.AsyncClient, app_sessions: Sessions
+) -> None:
+    plan_id = await create_plan(app_sessions, targets(60, 480))
+    client_id = await client_with_plan(app_sessions, plan_id)
+    created = ticket_created(client_id, utc_now() - timedelta(minutes=30))
+    await apply_events(
+        app_sessions,
+        created,
+        TicketResolved(
+            ticket_id=created.ticket_id,
+            client_id=client_id,
+            resolved_at=utc_now() - timedelta(minutes=5),
+            resolution="released",
+        ),
+    )
+
+    clocks = (await api.get(f"/v1/tickets/{created.ticket_id}/sla", headers=STAFF)).json()["clocks"]
+
+    assert [(c["metric"], c["state"], c["outcome"], c["cycle"]) for c in clocks] == [
+        ("first_response", "met", "met_by_resolution", 1),
+        ("resolution", "met", "met", 1),
+    ]
 
 
 async def test_a_ticket_without_a_plan_shows_no_clocks(

@@ -17,6 +17,7 @@ from aftercare_shared.events.catalog import (
     ReleasePublished,
     SlaAtRisk,
     SlaBreached,
+    SlaCancelled,
     SlaClockEvent,
     SlaClockStarted,
     SlaMet,
@@ -38,6 +39,7 @@ SLA_TYPES: list[tuple[type[SlaClockEvent], str]] = [
     (SlaMet, "met"),
     (SlaPaused, "paused"),
     (SlaResumed, "running"),
+    (SlaCancelled, "cancelled"),
 ]
 
 
@@ -90,6 +92,7 @@ def test_intake_handles_releases_and_every_sla_clock_event_and_nothing_else() ->
     assert handlers.handled_types == {
         ReleasePublished.event_type,
         *(payload_type.event_type for payload_type, _ in SLA_TYPES),
+        "sla.due_changed",  # moves the due time shown, keeps the state
         # patch management (aftercare_intake.patch_tickets)
         "advisory.matched",
         "advisory.patched",

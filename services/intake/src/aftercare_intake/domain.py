@@ -64,7 +64,7 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     "closed": frozenset({REOPENED_STATUS}),
 }
 
-SlaViewState = Literal["running", "at_risk", "breached", "met", "paused"]
+SlaViewState = Literal["running", "at_risk", "breached", "met", "paused", "cancelled"]
 """What the ticket view shows for one SLA clock, from the last ``sla.*`` event about it."""
 COUNTING_SLA_STATES: frozenset[SlaViewState] = frozenset({"running", "at_risk", "breached"})
 """Clocks that still want something done: the "SLA due" sort orders by their due times."""

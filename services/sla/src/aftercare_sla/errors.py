@@ -29,10 +29,10 @@ class InvalidCalendarError(InvalidError):
     handle one format for every invalid body.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, location: str = "body.calendar") -> None:
         super().__init__(
             f"The calendar is not valid: {reason}",
-            errors=[{"location": "body.calendar", "message": reason, "kind": "calendar"}],
+            errors=[{"location": location, "message": reason, "kind": "calendar"}],
         )
 
 

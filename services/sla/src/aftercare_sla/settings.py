@@ -29,10 +29,12 @@ class SlaSettings(BaseSettings):
         description="Topic of the ticket events that start, pause and stop SLA clocks.",
     )
     timer_poll_seconds: float = Field(
-        default=1.0,
+        default=0.25,
         gt=0,
         description="How often the timer job looks for due at-risk/breach timers; "
-        "also the worst-case delay of an sla.at_risk or sla.breached event.",
+        "also the worst-case wait of an sla.at_risk or sla.breached event before its round "
+        "starts. An idle round is one index probe, so polling often costs next to nothing "
+        "however many clocks are open (make bench: sla timers).",
     )
     timer_batch_size: int = Field(
         default=100,

@@ -7,8 +7,6 @@ re-delivered event is judged by when things happened.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from datetime import datetime
 
 import structlog
@@ -16,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.events.catalog import (
-    SLA_METRICS,
     SlaMetric,
     TicketClosed,
     TicketCommented,
@@ -28,21 +25,25 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_sla import repository
 from aftercare_sla.announcements import announce
-from aftercare_sla.domain.clocks import SlaClock, timers_for
+from aftercare_sla.clock_changes import apply_rule, save_clocks
+from aftercare_sla.domain.clocks import SlaClock
 from aftercare_sla.domain.ticket_lifecycle import (
+    Change,
     ClockEvents,
-    clock_targets,
-    first_response_given,
+    PlanTerms,
+    client_replied,
     priority_changed,
+    resolved_by_fix,
+    staff_replied,
     start_ticket_clocks,
     status_changed,
 )
-from aftercare_sla.models import Clock, Plan, TrackedTicket
+from aftercare_sla.models import TrackedTicket
 
 logger = structlog.get_logger(__name__)
 
-ClockRule = Callable[[BusinessCalendar, dict[SlaMetric, SlaClock]], ClockEvents]
-"""Changes a ticket event makes to the ticket's clocks, given the plan's calendar."""
+MANUAL_RESOLUTION = "manual"
+"""``ticket.resolved`` with this ``resolution`` is staff resolving the ticket by hand."""
 
 
 async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
@@ -54,6 +55,7 @@ async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
         ticket_id=created.ticket_id,
         client_id=created.client_id,
         plan_id=plan.id if plan is not None else None,
+        plan_version=plan.version if plan is not None else None,
         priority=created.priority,
         status=created.status,
         created_at=created.created_at,
@@ -61,24 +63,38 @@ async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
     )
     session.add(ticket)
     if plan is None:
-        # No plan, no promise: the ticket is remembered so its SLA view can say so.
+        # No plan, no promise: the ticket is remembered so its SLA view can say so, and
+        # so a plan assigned later can start its clocks.
         return
-    clocks, changes = start_ticket_clocks(
-        repository.plan_calendar(plan),
-        targets=clock_targets(plan.targets, created.priority),
-        at_risk_ratio=plan.at_risk_ratio,
-        created_at=created.created_at,
-    )
     await session.flush()  # the ticket row first: clocks refer to it
-    rows = {metric: Clock(id=str(uuid.uuid4()), ticket_id=ticket.ticket_id) for metric in clocks}
-    for metric, row in rows.items():
-        repository.copy_clock_to_row(clocks[metric], row)
-    session.add_all(rows.values())
-    await session.flush()  # and the clocks before their timers
-    for metric, row in rows.items():
-        await repository.schedule_timers(
-            session, clock_id=row.id, version=row.version, timers=timers_for(clocks[metric])
-        )
+    await start_clocks(session, ticket, started_at=created.created_at)
+
+
+async def start_clocks(
+    session: AsyncSession, ticket: TrackedTicket, *, started_at: datetime
+) -> None:
+    """Start the clocks of a ticket its plan (``plan_id``/``plan_version``) starts covering.
+
+    A ticket measured before (its plan was un-assigned, then a plan assigned again) starts
+    new cycles in its existing clocks.
+    """
+    assert ticket.plan_id is not None
+    assert ticket.plan_version is not None
+    version = await repository.get_plan_version(session, ticket.plan_id, ticket.plan_version)
+    terms = repository.plan_terms(version)
+    calendar = await repository.ticket_calendar(session, ticket)
+    clocks, changes = start_ticket_clocks(
+        calendar, terms, priority=ticket.priority, started_at=started_at, status=ticket.status
+    )
+    rows = {
+        row.metric: row
+        for row in await repository.ticket_clocks(session, ticket.ticket_id, for_update=True)
+    }
+    for metric, clock in clocks.items():
+        if metric in rows:
+            clock.version = rows[metric].version + 1
+            clock.cycle = rows[metric].cycle + 1
+    await save_clocks(session, ticket, rows, clocks)
     await announce(session, ticket, changes)
 
 
@@ -87,6 +103,8 @@ async def ticket_updated(session: AsyncSession, updated: TicketUpdated) -> None:
 
     The status change is applied first: when triage answers the client and raises the
     priority in one step, the answer is judged against the target that was in force.
+    Only a staff change answers the client (``actor_kind`` absent: older producers, when
+    only staff could change a ticket).
     """
     ticket = await _locked_ticket(session, updated.ticket_id)
     if ticket is None:
@@ -94,38 +112,69 @@ async def ticket_updated(session: AsyncSession, updated: TicketUpdated) -> None:
     previous_status, previous_priority = ticket.status, ticket.priority
     ticket.status, ticket.priority = updated.status, updated.priority
     ticket.updated_at = max(ticket.updated_at, updated.updated_at)
-    plan = await _ticket_plan(session, ticket)
-    at = updated.updated_at
+    change = Change(updated.updated_at, by_staff=updated.actor_kind in (None, "staff"))
 
-    def rule(calendar: BusinessCalendar, clocks: dict[SlaMetric, SlaClock]) -> ClockEvents:
+    def rule(
+        calendar: BusinessCalendar, terms: PlanTerms, clocks: dict[SlaMetric, SlaClock]
+    ) -> ClockEvents:
         changes = status_changed(
-            calendar, clocks, previous=previous_status, current=updated.status, at=at
+            calendar,
+            clocks,
+            terms,
+            priority=updated.priority,
+            previous=previous_status,
+            current=updated.status,
+            change=change,
         )
-        if plan is not None and updated.priority != previous_priority:
-            targets = clock_targets(plan.targets, updated.priority)
-            changes += priority_changed(calendar, clocks, targets, at)
+        if updated.priority != previous_priority:
+            targets = terms.targets_for(updated.priority)
+            changes += priority_changed(calendar, clocks, targets, change.at)
         return changes
 
-    await _apply_to_clocks(session, ticket, plan, rule)
+    await apply_rule(session, ticket, rule)
 
 
 async def ticket_commented(session: AsyncSession, commented: TicketCommented) -> None:
-    """A staff comment is the first response; a client's comment changes nothing."""
-    if commented.author_kind != "staff":
+    """A public staff reply answers the client; a public client reply awaits the next one.
+
+    Internal notes are staff talking to staff: no clock moves.
+    """
+    if commented.visibility != "public":
         return
     ticket = await _locked_ticket(session, commented.ticket_id)
     if ticket is None:
         return
-    await _apply_to_clocks(
+    at = commented.created_at
+    if commented.author_kind == "staff":
+        await apply_rule(
+            session, ticket, lambda _calendar, _terms, clocks: staff_replied(clocks, at)
+        )
+        return
+    await apply_rule(
         session,
         ticket,
-        await _ticket_plan(session, ticket),
-        lambda _calendar, clocks: first_response_given(clocks, commented.created_at),
+        lambda calendar, terms, clocks: client_replied(
+            calendar, clocks, terms, priority=ticket.priority, status=ticket.status, at=at
+        ),
     )
 
 
 async def ticket_resolved(session: AsyncSession, resolved: TicketResolved) -> None:
-    await _status_moved(session, resolved.ticket_id, "resolved", resolved.resolved_at)
+    """Resolved by staff: a status change like any other. Resolved by a release, a
+    deployment or a patch before anyone answered: first response is ``met_by_resolution``."""
+    if resolved.resolution == MANUAL_RESOLUTION:
+        await _status_moved(session, resolved.ticket_id, "resolved", resolved.resolved_at)
+        return
+    ticket = await _locked_ticket(session, resolved.ticket_id)
+    if ticket is None:
+        return
+    ticket.status = "resolved"
+    ticket.updated_at = max(ticket.updated_at, resolved.resolved_at)
+    await apply_rule(
+        session,
+        ticket,
+        lambda _calendar, _terms, clocks: resolved_by_fix(clocks, resolved.resolved_at),
+    )
 
 
 async def ticket_closed(session: AsyncSession, closed: TicketClosed) -> None:
@@ -133,7 +182,8 @@ async def ticket_closed(session: AsyncSession, closed: TicketClosed) -> None:
 
 
 async def ticket_reopened(session: AsyncSession, reopened: TicketReopened) -> None:
-    """The ticket is back in the status the event names; the resolution clock carries on."""
+    """The ticket is back in the status the event names; resolution resumes or restarts as
+    the plan says."""
     await _status_moved(session, reopened.ticket_id, reopened.status, reopened.reopened_at)
 
 
@@ -147,12 +197,17 @@ async def _status_moved(
     previous_status = ticket.status
     ticket.status = status
     ticket.updated_at = max(ticket.updated_at, at)
-    await _apply_to_clocks(
+    await apply_rule(
         session,
         ticket,
-        await _ticket_plan(session, ticket),
-        lambda calendar, clocks: status_changed(
-            calendar, clocks, previous=previous_status, current=status, at=at
+        lambda calendar, terms, clocks: status_changed(
+            calendar,
+            clocks,
+            terms,
+            priority=ticket.priority,
+            previous=previous_status,
+            current=status,
+            change=Change(at),
         ),
     )
 
@@ -164,29 +219,3 @@ async def _locked_ticket(session: AsyncSession, ticket_id: str) -> TrackedTicket
         # no clock to move, and guessing a start time would report a made-up SLA.
         logger.warning("event for a ticket sla does not know; ignored", ticket_id=ticket_id)
     return ticket
-
-
-async def _ticket_plan(session: AsyncSession, ticket: TrackedTicket) -> Plan | None:
-    return None if ticket.plan_id is None else await repository.get_plan(session, ticket.plan_id)
-
-
-async def _apply_to_clocks(
-    session: AsyncSession, ticket: TrackedTicket, plan: Plan | None, rule: ClockRule
-) -> None:
-    """Load the ticket's clocks, apply ``rule``, save them, reschedule, announce."""
-    if plan is None:
-        return
-    rows = await repository.ticket_clocks(session, ticket.ticket_id, for_update=True)
-    by_metric = {row.metric: repository.clock_from_row(row) for row in rows}
-    # Metric order, not row order: events of one change come first-response first.
-    clocks = {metric: by_metric[metric] for metric in SLA_METRICS if metric in by_metric}
-    changes = rule(repository.plan_calendar(plan), clocks)
-    for row in rows:
-        clock = clocks[row.metric]
-        rescheduled = clock.version != row.version
-        repository.copy_clock_to_row(clock, row)
-        if rescheduled:
-            await repository.schedule_timers(
-                session, clock_id=row.id, version=clock.version, timers=timers_for(clock)
-            )
-    await announce(session, ticket, changes)

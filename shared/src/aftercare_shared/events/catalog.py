@@ -14,16 +14,19 @@ from pydantic import BaseModel, ConfigDict
 Severity = Literal["critical", "high", "medium", "low"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 TicketStatus = Literal["new", "triaged", "in_progress", "waiting_on_client", "resolved", "closed"]
-SlaMetric = Literal["first_response", "resolution"]
+SlaMetric = Literal["first_response", "next_response", "resolution"]
 ReleaseKind = Literal["feature", "security", "bugfix", "performance", "maintenance"]
 CommentAuthorKind = Literal["staff", "client"]
+# Who made a ticket change: staff, the client (a client key or a client's reply), or the
+# platform itself (auto-close, a release's resolution).
+ActorKind = Literal["staff", "client", "system"]
+# How an SLA clock that stopped ended, when "met" or "breached" does not say it all: a
+# first response the ticket's resolution made moot, or a clock its plan no longer covers.
+SlaOutcome = Literal["met", "breached", "met_by_resolution", "cancelled"]
 # Internal comments are staff notes: never shown to, or sent towards, a client.
 CommentVisibility = Literal["public", "internal"]
 # The closed set of ticket kinds (error reports default to ``bug``).
 TicketKind = Literal["bug", "incident", "security", "feature_request", "question", "feedback"]
-# Who made a ticket change: staff, the client (a reply moving the status), or a service
-# on its own (a timer, a release).
-ActorKind = Literal["staff", "client", "system"]
 MonitorKind = Literal["heartbeat", "uptime"]
 # When a plan counts a ticket fixed by a release as resolved: when the release is
 # published, or when a deployment of it reaches the plan's environment.
@@ -39,9 +42,10 @@ TICKET_STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
 SLA_METRICS: tuple[SlaMetric, ...] = get_args(SlaMetric)
 RELEASE_KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
 COMMENT_AUTHOR_KINDS: tuple[CommentAuthorKind, ...] = get_args(CommentAuthorKind)
+ACTOR_KINDS: tuple[ActorKind, ...] = get_args(ActorKind)
+SLA_OUTCOMES: tuple[SlaOutcome, ...] = get_args(SlaOutcome)
 COMMENT_VISIBILITIES: tuple[CommentVisibility, ...] = get_args(CommentVisibility)
 TICKET_KINDS: tuple[TicketKind, ...] = get_args(TicketKind)
-ACTOR_KINDS: tuple[ActorKind, ...] = get_args(ActorKind)
 MONITOR_KINDS: tuple[MonitorKind, ...] = get_args(MonitorKind)
 CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
 RESOLUTION_TRIGGERS: tuple[ResolutionOn, ...] = get_args(ResolutionOn)
@@ -291,6 +295,13 @@ class SlaClockEvent(EventPayload):
     started_at: datetime
     due_at: datetime
     occurred_at: datetime
+    outcome: SlaOutcome | None = None
+    """How a stopped clock ended (``sla.met``: ``met`` or ``met_by_resolution``;
+    ``sla.cancelled``: ``cancelled``); None on events of a clock still counting and from
+    older producers."""
+    cycle: int = 1
+    """Which cycle of the metric on this ticket (``next_response`` starts one per client
+    reply; a reopened ticket whose plan restarts resolution starts a new one)."""
 
 
 class SlaClockStarted(SlaClockEvent):
@@ -317,20 +328,37 @@ class SlaResumed(SlaClockEvent):
     event_type: ClassVar[str] = "sla.resumed"
 
 
+class SlaCancelled(SlaClockEvent):
+    """The clock stopped without a verdict: its client's plan was un-assigned."""
+
+    event_type: ClassVar[str] = "sla.cancelled"
+
+
+class SlaDueChanged(SlaClockEvent):
+    """A running clock's due time moved because its business calendar changed (a plan's
+    new version or a client's calendar override); ``due_at`` is the new one."""
+
+    event_type: ClassVar[str] = "sla.due_changed"
+    previous_due_at: datetime
+
+
 class SlaClientPlanAssigned(EventPayload):
     """A client's tickets are now covered by this plan (and its business calendar)."""
 
     event_type: ClassVar[str] = "sla.client_plan_assigned"
     client_id: str
     plan_id: str
-    # The plan's calendar in the engine's canonical JSON (aftercare_shared.business_time);
-    # None: the plan runs 24x7.
+    # The calendar the client's clocks count in, in the engine's canonical JSON
+    # (aftercare_shared.business_time): the plan's, with the assignment's calendar override
+    # (time zone, holidays) applied. None: the plan runs 24x7 with no override.
     calendar: dict[str, Any] | None
     assigned_at: datetime
     resolution_on: ResolutionOn = "release"
     """When the plan resolves a ticket a release fixes (older producers: on release)."""
     resolution_environment: str = "production"
     """With ``deploy``: the client environment a succeeded deployment must reach."""
+    plan_version: int = 1
+    """The plan version in force for the client's new tickets (older producers: 1)."""
 
 
 # --- releases ------------------------------------------------------------------------
@@ -532,6 +560,8 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaMet,
     SlaPaused,
     SlaResumed,
+    SlaCancelled,
+    SlaDueChanged,
     SlaClientPlanAssigned,
     ReleaseCreated,
     ReleasePublished,

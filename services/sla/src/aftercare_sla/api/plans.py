@@ -19,8 +19,8 @@ from aftercare_shared.pagination import (
 from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 from aftercare_sla import use_cases
-from aftercare_sla.api.schemas import Identifier, PlanCreate, PlanOut
-from aftercare_sla.models import Plan
+from aftercare_sla.api.schemas import Identifier, PlanCreate, PlanOut, PlanUpdate, PlanVersionOut
+from aftercare_sla.models import Plan, PlanVersion
 
 router = APIRouter(
     prefix="/v1/plans",
@@ -37,8 +37,15 @@ router = APIRouter(
 )
 
 
+PlanId = Annotated[Identifier, Path()]
+
+
 def plan_out(plan: Plan) -> PlanOut:
     return PlanOut.model_validate(plan, from_attributes=True)
+
+
+def version_out(version: PlanVersion) -> PlanVersionOut:
+    return PlanVersionOut.model_validate(version, from_attributes=True)
 
 
 @router.post("", status_code=201, response_model=PlanOut)
@@ -51,6 +58,8 @@ async def create_plan(body: PlanCreate, session: SessionDep, _: StaffPrincipal) 
         at_risk_ratio=body.at_risk_ratio,
         resolution_on=body.resolution_on,
         resolution_environment=body.resolution_environment,
+        pause_on=body.pause_on,
+        on_reopen=body.on_reopen,
     )
     return plan_out(plan)
 
@@ -69,7 +78,35 @@ async def list_plans(
 
 
 @router.get("/{plan_id}", response_model=PlanOut)
-async def get_plan(
-    plan_id: Annotated[Identifier, Path()], session: SessionDep, _: StaffPrincipal
-) -> PlanOut:
+async def get_plan(plan_id: PlanId, session: SessionDep, _: StaffPrincipal) -> PlanOut:
     return plan_out(await use_cases.get_plan(session, plan_id=plan_id))
+
+
+@router.patch("/{plan_id}", response_model=PlanOut)
+async def change_plan(
+    plan_id: PlanId, body: PlanUpdate, session: SessionDep, _: StaffPrincipal
+) -> PlanOut:
+    """A new version of the plan; tickets already measured keep theirs."""
+    changes = body.changes()
+    if "targets" in changes:
+        changes["targets"] = body.targets.model_dump() if body.targets else None
+    plan = await use_cases.change_plan(
+        session, plan_id=plan_id, changes=use_cases.PlanChanges(**changes)
+    )
+    return plan_out(plan)
+
+
+@router.get("/{plan_id}/versions", response_model=Page[PlanVersionOut])
+async def list_plan_versions(
+    plan_id: PlanId,
+    session: SessionDep,
+    _: StaffPrincipal,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+) -> Page[PlanVersionOut]:
+    """Newest version first."""
+    after = decode_cursor(cursor, int)
+    versions = await use_cases.list_plan_versions(
+        session, plan_id=plan_id, limit=limit + 1, after=after
+    )
+    return page_of(versions, limit=limit, key=lambda version: (version.version,), item=version_out)

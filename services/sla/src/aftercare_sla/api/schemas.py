@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from aftercare_shared.events.catalog import Priority, ResolutionOn, SlaMetric, TicketStatus
+from aftercare_shared.events.catalog import (
+    TICKET_STATUSES,
+    Priority,
+    ResolutionOn,
+    SlaMetric,
+    SlaOutcome,
+    TicketStatus,
+)
+from aftercare_shared.patch import PatchBody
 from aftercare_sla.domain.clocks import ClockState
+from aftercare_sla.domain.ticket_lifecycle import DEFAULT_PAUSE_ON, DONE_STATUSES, OnReopen
 
 MAX_TARGET_MINUTES = 525_600
 """A year: a longer target is a typo, and it keeps deadline arithmetic bounded."""
@@ -29,6 +45,11 @@ class MetricTargets(BaseModel):
     )
     resolution_minutes: TargetMinutes = Field(
         description="Business minutes until the ticket must be resolved."
+    )
+    next_response_minutes: TargetMinutes | None = Field(
+        default=None,
+        description="Business minutes after a public client reply until the next public "
+        "staff reply is due; absent or null: no next-response promise for this priority.",
     )
 
     @model_validator(mode="after")
@@ -53,10 +74,35 @@ class PlanTargets(BaseModel):
     P4: MetricTargets
 
 
+PlanName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _only_open_statuses(statuses: list[TicketStatus]) -> list[TicketStatus]:
+    done = sorted(set(statuses) & DONE_STATUSES)
+    if done:
+        raise ValueError(f"a resolved or closed ticket's clocks are stopped, not paused: {done}")
+    return statuses
+
+
+# Statuses a plan may pause resolution in (not resolved or closed: those stop the clock).
+PauseOn = Annotated[
+    list[TicketStatus], Field(max_length=len(TICKET_STATUSES)), AfterValidator(_only_open_statuses)
+]
+AtRiskRatio = Annotated[float, Field(gt=0, lt=1, strict=True)]
+
+_PAUSE_ON_DESCRIPTION = (
+    "Ticket statuses in which the resolution clock is paused (business time not counted)."
+)
+_ON_REOPEN_DESCRIPTION = (
+    "What a reopened ticket's resolution clock does: `resume` carries on where it stopped "
+    "(the closed stretch not counted), `restart` starts a new cycle with the full target."
+)
+
+
 class PlanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: PlanName
     targets: PlanTargets
     calendar: dict[str, Any] | None = Field(
         default=None,
@@ -77,11 +123,8 @@ class PlanCreate(BaseModel):
             }
         },
     )
-    at_risk_ratio: float = Field(
+    at_risk_ratio: AtRiskRatio = Field(
         default=0.75,
-        gt=0,
-        lt=1,
-        strict=True,
         description="Share of a target after which the clock is announced at risk.",
     )
     resolution_on: ResolutionOn = Field(
@@ -97,29 +140,93 @@ class PlanCreate(BaseModel):
         "must reach (lower case, as deployments name it).",
         examples=["production"],
     )
+    pause_on: PauseOn = Field(
+        default_factory=lambda: list(DEFAULT_PAUSE_ON), description=_PAUSE_ON_DESCRIPTION
+    )
+    on_reopen: OnReopen = Field(default="resume", description=_ON_REOPEN_DESCRIPTION)
+
+
+class PlanUpdate(PatchBody):
+    """A new version of the plan: the fields sent replace the current ones.
+
+    Tickets already measured keep their version's targets and rules; a changed calendar
+    moves the due times of every running clock of the plan (``sla.due_changed``).
+    """
+
+    clearable: ClassVar[frozenset[str]] = frozenset({"calendar"})
+
+    name: PlanName | None = None
+    targets: PlanTargets | None = None
+    calendar: dict[str, Any] | None = Field(
+        default=None, description="The new calendar; null: 24x7 from now on."
+    )
+    at_risk_ratio: AtRiskRatio | None = None
+    resolution_on: ResolutionOn | None = None
+    resolution_environment: EnvironmentName | None = None
+    pause_on: PauseOn | None = Field(default=None, description=_PAUSE_ON_DESCRIPTION)
+    on_reopen: OnReopen | None = Field(default=None, description=_ON_REOPEN_DESCRIPTION)
 
 
 class PlanOut(BaseModel):
     id: str
+    name: str
+    version: int = Field(description="The version new tickets get; every PATCH adds one.")
+    targets: PlanTargets
+    calendar: dict[str, Any] | None
+    at_risk_ratio: float
+    resolution_on: ResolutionOn
+    resolution_environment: str
+    pause_on: list[TicketStatus]
+    on_reopen: OnReopen
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class PlanVersionOut(BaseModel):
+    plan_id: str
+    version: int
     name: str
     targets: PlanTargets
     calendar: dict[str, Any] | None
     at_risk_ratio: float
     resolution_on: ResolutionOn
     resolution_environment: str
-    created_at: datetime
+    pause_on: list[TicketStatus]
+    on_reopen: OnReopen
+    created_at: datetime = Field(description="When this version was made.")
+
+
+class CalendarOverride(BaseModel):
+    """The client's own place in the world over its plan calendar's; hours stay the plan's
+    (read in the client's time zone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str | None = Field(default=None, examples=["America/New_York"])
+    holidays: list[str] | None = Field(default=None, description="ISO dates (YYYY-MM-DD).")
+    holiday_country: str | None = Field(default=None, examples=["US"])
+    holiday_subdivision: str | None = Field(default=None, examples=["NY"])
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
 
 
 class PlanAssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan_id: Identifier
+    calendar_override: CalendarOverride | None = Field(
+        default=None,
+        description="Time zone and holidays of the client, over the plan calendar's; "
+        "absent: the plan calendar as is.",
+    )
 
 
 class PlanAssignmentOut(BaseModel):
     client_id: str
     plan_id: str
     assigned_at: datetime
+    calendar_override: dict[str, Any] | None
 
 
 class ClockOut(BaseModel):
@@ -136,6 +243,13 @@ class ClockOut(BaseModel):
     stopped_at: datetime | None
     breached_at: datetime | None
     met_at: datetime | None
+    outcome: SlaOutcome | None = Field(
+        description="How a stopped clock ended; `met_by_resolution`: resolved by a fix "
+        "before anyone answered, counted as met but reported apart."
+    )
+    cycle: int = Field(
+        description="Which cycle of the metric (next_response: one per client reply)."
+    )
     elapsed_business_seconds: int
     remaining_business_seconds: int = Field(description="Negative once the target is exceeded.")
 

@@ -45,6 +45,8 @@ def clock_out(view: use_cases.ClockView) -> ClockOut:
         stopped_at=clock.stopped_at,
         breached_at=clock.breached_at,
         met_at=clock.met_at,
+        outcome=clock.outcome,
+        cycle=clock.cycle,
         elapsed_business_seconds=elapsed_seconds,
         # From the whole seconds shown, so the two always add up to the target.
         remaining_business_seconds=target_seconds - elapsed_seconds,

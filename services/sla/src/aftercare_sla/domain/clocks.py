@@ -7,7 +7,14 @@ from its timestamps, never stored separately:
 - ``breached``: business time passed ``target`` (``breached_at`` = the deadline). A breached
   clock keeps running until the ticket stops it (then ``stopped_at`` is set too);
 - ``paused``: waiting on the client (``paused_at`` set); paused time never counts;
+- ``cancelled``: stopped without a verdict (its client's plan was un-assigned);
 - ``running``: everything else.
+
+A stopped clock may say how it ended in ``outcome`` (``met_by_resolution``: a first
+response the ticket's resolution made moot, counted as met but reported apart;
+``cancelled``). A clock that measures something that recurs (``next_response`` after each
+client reply, ``resolution`` reopened under a ``restart`` plan) starts a new ``cycle`` in
+the same clock: :func:`restart_clock`.
 
 ``due_at`` is always the instant business time would reach ``target`` if the clock runs
 from now on without another pause (for a paused clock: were it resumed right away). Each
@@ -32,7 +39,7 @@ from aftercare_shared.business_time import (
     add_business_time_with_pauses,
     business_time_between_with_pauses,
 )
-from aftercare_shared.events.catalog import SlaMetric
+from aftercare_shared.events.catalog import SlaMetric, SlaOutcome
 
 
 class ClockState(StrEnum):
@@ -40,6 +47,7 @@ class ClockState(StrEnum):
     PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"
+    CANCELLED = "cancelled"
 
 
 class ClockChange(StrEnum):
@@ -51,6 +59,8 @@ class ClockChange(StrEnum):
     MET = "met"
     PAUSED = "paused"
     RESUMED = "resumed"
+    CANCELLED = "cancelled"
+    DUE_CHANGED = "due_changed"
 
 
 class TimerKind(StrEnum):
@@ -62,6 +72,8 @@ class TimerKind(StrEnum):
 class ClockEvent:
     change: ClockChange
     occurred_at: datetime
+    previous_due_at: datetime | None = None
+    """For ``due_changed``: the due time before the change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,8 @@ class SlaClock:
     breached_at: datetime | None = None
     at_risk_reached_at: datetime | None = None
     version: int = 1
+    cycle: int = 1
+    outcome: SlaOutcome | None = None
 
     @property
     def state(self) -> ClockState:
@@ -95,6 +109,8 @@ class SlaClock:
             return ClockState.MET
         if self.breached_at is not None:
             return ClockState.BREACHED
+        if self.outcome == "cancelled":
+            return ClockState.CANCELLED
         if self.paused_at is not None:
             return ClockState.PAUSED
         return ClockState.RUNNING
@@ -127,8 +143,12 @@ def start_clock(
     return clock, [ClockEvent(ClockChange.STARTED, started_at)]
 
 
-def stop_clock(clock: SlaClock, at: datetime) -> list[ClockEvent]:
-    """Stop the clock (first response given, ticket resolved or closed): met or breached."""
+def stop_clock(clock: SlaClock, at: datetime, *, by_resolution: bool = False) -> list[ClockEvent]:
+    """Stop the clock (first response given, ticket resolved or closed): met or breached.
+
+    ``by_resolution``: the ticket was resolved before anyone answered; a clock not yet
+    breached is met with the outcome ``met_by_resolution`` so reports can tell it apart.
+    """
     if clock.is_stopped:
         return []
     at = max(at, clock.started_at)
@@ -137,9 +157,72 @@ def stop_clock(clock: SlaClock, at: datetime) -> list[ClockEvent]:
     clock.stopped_at = at
     if clock.breached_at is None:
         clock.met_at = at
+        clock.outcome = "met_by_resolution" if by_resolution else "met"
         events.append(ClockEvent(ClockChange.MET, at))
+    else:
+        clock.outcome = "breached"
     clock.version += 1
     return events
+
+
+def cancel_clock(clock: SlaClock, at: datetime) -> list[ClockEvent]:
+    """Stop the clock without a verdict: the plan that made the promise no longer applies.
+
+    A breach already announced stays on record (``breached_at``); the clock just stops.
+    """
+    if clock.is_stopped:
+        return []
+    at = max(at, clock.started_at)
+    _end_pause(clock, at)
+    clock.stopped_at = at
+    clock.outcome = "cancelled"
+    clock.version += 1
+    return [ClockEvent(ClockChange.CANCELLED, at)]
+
+
+def restart_clock(
+    calendar: BusinessCalendar,
+    clock: SlaClock,
+    *,
+    target: timedelta,
+    at_risk_ratio: float,
+    at: datetime,
+) -> list[ClockEvent]:
+    """Start a new cycle of a stopped clock from ``at`` with the full ``target``.
+
+    The previous cycle's outcome was announced when it stopped; the new cycle starts clean
+    (no pauses, no breach) and its version continues, so the old cycle's timers are stale.
+    """
+    if not clock.is_stopped:
+        return []
+    fresh, events = start_clock(
+        calendar, metric=clock.metric, target=target, at_risk_ratio=at_risk_ratio, started_at=at
+    )
+    fresh.version = clock.version + 1
+    fresh.cycle = clock.cycle + 1
+    _replace(clock, fresh)
+    return events
+
+
+def recompute_due(calendar: BusinessCalendar, clock: SlaClock, at: datetime) -> list[ClockEvent]:
+    """The calendar changed: move the deadlines of a clock still counting.
+
+    Stopped and breached clocks keep theirs (their outcome is history); a paused clock's
+    deadlines are computed again with the calendar of the day it resumes. Returns
+    ``due_changed`` when the due time moved; a past due time is left to the breach timer,
+    which fires at its next round.
+    """
+    if clock.is_stopped or clock.breached_at is not None or clock.paused_at is not None:
+        return []
+    previous_due = clock.due_at
+    previous_at_risk = clock.at_risk_at
+    _reschedule(calendar, clock)
+    if clock.due_at == previous_due and clock.at_risk_at == previous_at_risk:
+        return []
+    clock.version += 1
+    if clock.at_risk_reached_at is not None and at < clock.at_risk_at:
+        clock.at_risk_reached_at = None
+    return [ClockEvent(ClockChange.DUE_CHANGED, at, previous_due_at=previous_due)]
 
 
 def pause_clock(clock: SlaClock, at: datetime) -> list[ClockEvent]:
@@ -169,12 +252,13 @@ def reopen_clock(calendar: BusinessCalendar, clock: SlaClock, at: datetime) -> l
     carries on where it stopped instead of starting a new cycle: a reopened ticket has no
     more time than it had left, and no less. A clock that had breached stays breached.
     """
-    if clock.stopped_at is None:
+    if clock.stopped_at is None or clock.outcome == "cancelled":
         return []
     at = max(at, clock.stopped_at)
     clock.pauses.append((clock.stopped_at, at))
     clock.stopped_at = None
     clock.met_at = None
+    clock.outcome = None
     return _continue(calendar, clock, at)
 
 
@@ -246,6 +330,11 @@ def _continue(calendar: BusinessCalendar, clock: SlaClock, at: datetime) -> list
         _reschedule(calendar, clock)
     clock.version += 1
     return [ClockEvent(ClockChange.RESUMED, at), *_catch_up_breach(clock, at)]
+
+
+def _replace(clock: SlaClock, fresh: SlaClock) -> None:
+    for name in SlaClock.__slots__:
+        setattr(clock, name, getattr(fresh, name))
 
 
 def _end_pause(clock: SlaClock, at: datetime) -> None:
