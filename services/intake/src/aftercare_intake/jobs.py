@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import structlog
@@ -9,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_intake import use_cases
 from aftercare_intake.domain import OccurrencePolicy
+from aftercare_intake.monitors import service as monitors
+from aftercare_intake.monitors.probes import Prober
+from aftercare_shared.clock import utc_now
 from aftercare_shared.periodic import PeriodicJob
 
 logger = structlog.get_logger(__name__)
@@ -55,4 +59,61 @@ def occurrence_announcement_job(*, policy: OccurrencePolicy) -> PeriodicJob:
         interval_seconds=min(high, max(low, interval)),
         run=announce,
         batch_size=ANNOUNCEMENT_BATCH_SIZE,
+    )
+
+
+def monitor_deadline_job(
+    *, policy: OccurrencePolicy, interval_seconds: float, batch_size: int
+) -> PeriodicJob:
+    """Heartbeat deadlines: misses and runs past their maximum runtime (a durable timer)."""
+
+    async def evaluate(session_factory: async_sessionmaker[AsyncSession]) -> int:
+        async with session_factory() as session:
+            return await monitors.evaluate_due_heartbeats(
+                session, now=utc_now(), limit=batch_size, policy=policy
+            )
+
+    return PeriodicJob(
+        name="intake-monitor-deadlines",
+        interval_seconds=interval_seconds,
+        run=evaluate,
+        batch_size=batch_size,
+    )
+
+
+def uptime_probe_job(
+    *,
+    prober: Prober,
+    policy: OccurrencePolicy,
+    interval_seconds: float,
+    batch_size: int,
+    concurrency: int,
+) -> PeriodicJob:
+    """Uptime probes that are due: claimed (SKIP LOCKED), probed concurrently, recorded."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def probe_due(session_factory: async_sessionmaker[AsyncSession]) -> int:
+        async with session_factory() as session:
+            orders = await monitors.claim_due_probes(session, now=utc_now(), limit=batch_size)
+
+        async def probe_one(order: monitors.ProbeOrder) -> None:
+            async with limit:
+                result = await prober.probe(order, started_at=utc_now())
+            async with session_factory() as session:
+                await monitors.record_probe(
+                    session,
+                    monitor_id=order.monitor_id,
+                    result=result,
+                    now=utc_now(),
+                    policy=policy,
+                )
+
+        await asyncio.gather(*(probe_one(order) for order in orders))
+        return len(orders)
+
+    return PeriodicJob(
+        name="intake-uptime-probes",
+        interval_seconds=interval_seconds,
+        run=probe_due,
+        batch_size=batch_size,
     )
