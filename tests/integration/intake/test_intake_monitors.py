@@ -40,7 +40,8 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _ping_path(created: dict[str, Any]) -> str:
-    return "/ping/" + created["ping_url"].rsplit("/ping/", 1)[1]
+    ping_url: str = created["ping_url"]
+    return "/ping/" + ping_url.rsplit("/ping/", 1)[1]
 
 
 async def _ping(api: httpx.AsyncClient, path: str, method: str = "GET") -> None:
