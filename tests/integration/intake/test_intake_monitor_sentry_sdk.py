@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -23,9 +23,12 @@ from devkit.databases import (
 from devkit.service_processes import service_process
 from tests.integration.intake.intake_support import STAFF, ingest_client
 
+if TYPE_CHECKING:
+    from sentry_sdk._types import MonitorConfig
+
 pytestmark = pytest.mark.integration
 
-BERLIN_NIGHTLY: dict[str, Any] = {
+BERLIN_NIGHTLY: MonitorConfig = {
     "schedule": {"type": "crontab", "value": "0 3 * * *"},
     "timezone": "Europe/Berlin",
     "checkin_margin": 5,

@@ -1,4 +1,5 @@
-"""Intake's periodic jobs: forget old Idempotency-Key answers; announce a storm's tail."""
+"""Intake's periodic jobs: forget old Idempotency-Key answers; announce a storm's tail;
+the monitor timers (heartbeat deadlines, uptime probes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_intake import use_cases
 from aftercare_intake.domain import OccurrencePolicy
-from aftercare_intake.monitors import service as monitors
+from aftercare_intake.monitors import rounds
 from aftercare_intake.monitors.probes import Prober
 from aftercare_shared.clock import utc_now
 from aftercare_shared.periodic import PeriodicJob
@@ -68,10 +69,9 @@ def monitor_deadline_job(
     """Heartbeat deadlines: misses and runs past their maximum runtime (a durable timer)."""
 
     async def evaluate(session_factory: async_sessionmaker[AsyncSession]) -> int:
-        async with session_factory() as session:
-            return await monitors.evaluate_due_heartbeats(
-                session, now=utc_now(), limit=batch_size, policy=policy
-            )
+        return await rounds.heartbeat_round(
+            session_factory, now=utc_now(), limit=batch_size, policy=policy
+        )
 
     return PeriodicJob(
         name="intake-monitor-deadlines",
@@ -90,26 +90,17 @@ def uptime_probe_job(
     concurrency: int,
 ) -> PeriodicJob:
     """Uptime probes that are due: claimed (SKIP LOCKED), probed concurrently, recorded."""
-    limit = asyncio.Semaphore(concurrency)
+    in_flight = asyncio.Semaphore(concurrency)
 
     async def probe_due(session_factory: async_sessionmaker[AsyncSession]) -> int:
-        async with session_factory() as session:
-            orders = await monitors.claim_due_probes(session, now=utc_now(), limit=batch_size)
-
-        async def probe_one(order: monitors.ProbeOrder) -> None:
-            async with limit:
-                result = await prober.probe(order, started_at=utc_now())
-            async with session_factory() as session:
-                await monitors.record_probe(
-                    session,
-                    monitor_id=order.monitor_id,
-                    result=result,
-                    now=utc_now(),
-                    policy=policy,
-                )
-
-        await asyncio.gather(*(probe_one(order) for order in orders))
-        return len(orders)
+        return await rounds.probe_round(
+            session_factory,
+            prober=prober,
+            now=utc_now(),
+            limit=batch_size,
+            concurrency=in_flight,
+            policy=policy,
+        )
 
     return PeriodicJob(
         name="intake-uptime-probes",
