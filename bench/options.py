@@ -17,6 +17,8 @@ BENCHMARKS = (
     "fan_out",
     "sla_arithmetic",
     "advisory_matching",
+    "monitor_timers",
+    "ping_checkins",
 )
 
 
