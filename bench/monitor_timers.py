@@ -246,7 +246,7 @@ async def measure_monitor_timers(
 
 
 def monitor_timer_rows(result: MonitorTimerResult) -> list[TableRow]:
-    name = "9 routine checks"
+    name = "11 routine checks"
     rows: list[TableRow] = []
     for label, window in (("due only", result.due_only), ("+ idle", result.with_idle)):
         shape = f"{window.due_monitors} due x 1 min" + (

@@ -58,7 +58,7 @@ async def measure_ping_checkins(
 
 
 def ping_rows(run: LoadRun) -> list[TableRow]:
-    name = "9 routine checks"
+    name = "11 routine checks"
     return [
         TableRow(
             name,
