@@ -3,7 +3,7 @@
 ``MONITORS`` heartbeat monitors of one client, pinged in turn (a check-in locks its
 monitor's row, so one monitor pinged by every connection would measure that lock, not
 intake). Each ping records a check-in, judges it and moves the monitor's timer, in one
-transaction. Reported beside the REST report throughput of the same run.
+transaction. Reported: check-ins/s, p99 and intake's CPU per check-in.
 """
 
 from __future__ import annotations
