@@ -235,6 +235,12 @@ async def _berlin_cron_story(
         headers=STAFF,
     )
     assert backwards.status_code == 422
+    naive = await api.get(
+        f"/v1/monitors/{created['id']}/uptime",
+        params={"from": "2026-03-29T00:00:00", "to": "2026-03-31T00:00:00"},
+        headers=STAFF,
+    )
+    assert naive.status_code == 422
 
     # A failure later is a new incident with a new ticket.
     clock.set(datetime(2026, 3, 31, 1, 0, tzinfo=UTC))

@@ -67,6 +67,8 @@ def test_intervals_add_fixed_units_and_calendar_months() -> None:
         ("crontab", "0 3 * * *", None, "Mars/Olympus", "timezone"),
         ("interval", 0, "minute", "UTC", "schedule.value"),
         ("interval", 5, None, "UTC", "schedule.unit"),
+        ("interval", 100_000, "month", "UTC", "schedule.value"),
+        ("interval", 300, "week", "UTC", "schedule.value"),
     ],
 )
 def test_a_schedule_that_cannot_be_evaluated_is_refused_naming_the_field(

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake.api.clients import public_base_url
@@ -313,8 +314,8 @@ async def uptime(
     monitor_id: str,
     session: SessionDep,
     principal: CurrentPrincipal,
-    period_from: Annotated[datetime, Query(alias="from")],
-    period_to: Annotated[datetime, Query(alias="to")],
+    period_from: Annotated[AwareDatetime, Query(alias="from", description="With its offset.")],
+    period_to: Annotated[AwareDatetime, Query(alias="to", description="With its offset.")],
 ) -> UptimeReport:
     """Availability over a period: the share of it outside incidents, and the incidents."""
     report = await service.availability(

@@ -24,6 +24,10 @@ SCHEDULE_TYPES: tuple[ScheduleType, ...] = get_args(ScheduleType)
 IntervalUnit = Literal["minute", "hour", "day", "week", "month"]
 INTERVAL_UNITS: tuple[IntervalUnit, ...] = get_args(IntervalUnit)
 
+MAX_INTERVAL = timedelta(days=5 * 366)
+"""Longer intervals are refused: nobody waits that long for a check-in, and the date
+arithmetic would leave the calendar."""
+
 _FIXED_UNITS: dict[str, timedelta] = {
     "minute": timedelta(minutes=1),
     "hour": timedelta(hours=1),
@@ -83,7 +87,13 @@ class Schedule:
                 "An interval schedule names its unit (minute, hour, day, week, month).",
                 field="schedule.unit",
             )
-        return cls(type="interval", interval=amount, unit=unit, timezone=timezone)
+        schedule = cls(type="interval", interval=amount, unit=unit, timezone=timezone)
+        if schedule.period > MAX_INTERVAL:
+            raise InvalidScheduleError(
+                f"An interval of {amount} {unit}s is longer than five years.",
+                field="schedule.value",
+            )
+        return schedule
 
     def next_after(self, moment: datetime) -> datetime:
         """The first scheduled time strictly after ``moment`` (UTC)."""
