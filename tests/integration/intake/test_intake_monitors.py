@@ -429,6 +429,8 @@ async def test_sentrys_http_cron_form(api: httpx.AsyncClient, database_url: str)
     assert wrong_key.status_code == 401
     bad_status = await api.get(base, params={"status": "finished"})
     assert bad_status.status_code == 400
+    endless = await api.get(base, params={"status": "ok", "duration": "inf"})
+    assert endless.status_code == 422
 
 
 async def test_two_timer_runners_on_one_database_take_each_miss_once(

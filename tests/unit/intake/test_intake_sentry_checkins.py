@@ -59,6 +59,8 @@ def test_a_check_in_without_a_config_upserts_nothing() -> None:
         ({"monitor_slug": None}, MalformedEnvelopeError),
         ({"status": "timeout"}, MalformedEnvelopeError),
         ({"duration": "long"}, MalformedEnvelopeError),
+        ({"duration": 1e300}, MalformedEnvelopeError),
+        ({"duration": -1}, MalformedEnvelopeError),
         ({"monitor_config": []}, MalformedEnvelopeError),
         (
             {"monitor_config": {"schedule": {"type": "crontab", "value": "* * *"}}},

@@ -250,7 +250,7 @@ async def cron_check_in(
     settings: SettingsDep,
     status: Annotated[str, Query(max_length=20)] = "ok",
     check_in_id: Annotated[str | None, Query(max_length=100)] = None,
-    duration: Annotated[float | None, Query(ge=0)] = None,
+    duration: Annotated[float | None, Query(ge=0, le=10**8, allow_inf_nan=False)] = None,
     environment: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """Sentry Crons' HTTP form: ``curl …/cron/<slug>/<key>/?status=ok`` from a crontab line."""

@@ -21,6 +21,8 @@ from aftercare_intake.monitors.schedule import INTERVAL_UNITS, IntervalUnit
 from aftercare_intake.monitors.vocabulary import ReportedStatus
 
 MAX_SLUG_LENGTH = 64
+MAX_DURATION_SECONDS = 10**8
+"""About three years: longer is not a run's duration (and would not fit the column)."""
 REPORTED_STATUSES: tuple[ReportedStatus, ...] = get_args(ReportedStatus)
 
 
@@ -67,9 +69,13 @@ def read_check_in(payload: dict[str, Any]) -> SentryCheckIn:
         )
     duration = payload.get("duration")
     if duration is not None and (
-        isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not 0 <= duration <= MAX_DURATION_SECONDS
     ):
-        raise MalformedEnvelopeError("A check-in's duration is not a number of seconds.")
+        raise MalformedEnvelopeError(
+            f"A check-in's duration is not a number of seconds up to {MAX_DURATION_SECONDS}."
+        )
     environment = _text(payload.get("environment"), what="environment", max_length=100)
     config = payload.get("monitor_config")
     if config is not None and not isinstance(config, dict):
