@@ -458,3 +458,17 @@ async def test_two_timer_runners_on_one_database_take_each_miss_once(
     assert await count(database_url, "tickets") == monitors
     # Nothing more is due at that instant: the next deadline is a minute later.
     assert await evaluate(database_url, due) == 0
+
+
+async def test_a_runaway_ping_loop_is_refused_with_retry_after(database_url: str) -> None:
+    async with intake_api(
+        database_url, report_rate_per_second=0.01, report_rate_burst=3, **QUIET_JOBS
+    ) as api:
+        created = await new_monitor(api, await new_client(api))
+        ping = _ping_path(created)
+        for _ in range(3):
+            await _ping(api, ping)
+        refused = await api.get(ping)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert len((await monitor(api, created["id"]))["last_check_ins"]) == 3

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import PlainTextResponse
 
-from aftercare_intake.api.dependencies import SettingsDep
+from aftercare_intake.api.dependencies import ReportRateLimiterDep, SettingsDep
 from aftercare_intake.errors import InvalidMonitorError
 from aftercare_intake.monitors import service
 from aftercare_intake.monitors.vocabulary import ReportedStatus
@@ -28,6 +28,8 @@ router = APIRouter(
         {
             404: "No monitor has this ping key (it may have been rotated).",
             422: "The last part is not start, fail or an exit status 0-255.",
+            429: "Too many pings for this monitor (the key's INTAKE_REPORT_RATE_* bucket); "
+            "see Retry-After.",
         }
     ),
 )
@@ -51,8 +53,14 @@ def _check_in_for(action: str) -> service.CheckIn:
 
 
 async def _ping(
-    session: SessionDep, settings: SettingsDep, ping_key: str, check_in: service.CheckIn
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: ReportRateLimiterDep,
+    ping_key: str,
+    check_in: service.CheckIn,
 ) -> PlainTextResponse:
+    # A runaway loop pinging one monitor would queue on its row lock: refuse it early.
+    limiter.check(f"ping:{ping_key}")
     await service.check_in_by_ping_key(
         session,
         ping_key=ping_key,
@@ -63,9 +71,12 @@ async def _ping(
     return PlainTextResponse("OK\n")
 
 
-async def ping(ping_key: PingKey, session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
+async def ping(
+    ping_key: PingKey, session: SessionDep, settings: SettingsDep, limiter: ReportRateLimiterDep
+) -> PlainTextResponse:
     """The job succeeded."""
-    return await _ping(session, settings, ping_key, service.CheckIn(status="ok", source="ping"))
+    check_in = service.CheckIn(status="ok", source="ping")
+    return await _ping(session, settings, limiter, ping_key, check_in)
 
 
 async def ping_action(
@@ -73,9 +84,10 @@ async def ping_action(
     action: Annotated[str, Path(max_length=20)],
     session: SessionDep,
     settings: SettingsDep,
+    limiter: ReportRateLimiterDep,
 ) -> PlainTextResponse:
     """``start``, ``fail`` or the exit status of the job."""
-    return await _ping(session, settings, ping_key, _check_in_for(action))
+    return await _ping(session, settings, limiter, ping_key, _check_in_for(action))
 
 
 # One operation per method, so each has its own operation id in the OpenAPI document.
