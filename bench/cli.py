@@ -27,7 +27,9 @@ from bench.fan_out import measure_fan_out, profile_notify_fan_out
 from bench.footprint import Footprint, read_footprint
 from bench.load_runs import load_server
 from bench.machine import describe_machine, describe_postgres
+from bench.monitor_timers import measure_monitor_timers, monitor_timer_rows
 from bench.options import RESULTS_DIR, BenchOptions, parse_options
+from bench.ping_checkins import measure_ping_checkins, ping_rows
 from bench.processes import UVICORN_SETTINGS, UvicornProcess
 from bench.profile_summary import ProfileSummary
 from bench.profiling import record_profile
@@ -144,6 +146,9 @@ async def run_bench(options: BenchOptions) -> int:
     if options.wants("sla_timers"):
         await run.attempt("sla_timers", _sla_timers(run))
 
+    if options.wants("monitor_timers"):
+        await run.attempt("monitor_timers", _monitor_timers(run))
+
     run.rows += footprint_rows(
         [ServiceFootprint(name, idle, run.after_loads.get(name)) for name, idle in run.idle.items()]
     )
@@ -206,6 +211,17 @@ async def _service_benchmarks(run: BenchRun, stack: BenchStack, *, wrk: str, pgb
         envelopes = _beside_rest(envelopes, throughput, dedup)
         run.document["envelopes"] = envelopes.as_json()
         run.rows += envelope_rows(envelopes)
+
+    if options.wants("ping_checkins"):
+        pings = await run.attempt(
+            "ping_checkins",
+            measure_ping_checkins(
+                stack, wrk=wrk, client_id=dedup_client.client_id, options=options
+            ),
+        )
+        if pings is not None:
+            run.document["ping_checkins"] = pings.as_json()
+            run.rows += ping_rows(pings)
 
     if options.profile and options.wants("throughput"):
         summary = await run.attempt(
@@ -319,6 +335,13 @@ async def _sla_timers(run: BenchRun) -> None:
     )
     run.document["sla_timers"] = result.as_json()
     run.rows += timer_rows(result)
+
+
+async def _monitor_timers(run: BenchRun) -> None:
+    print("bench: monitor timers (bench/monitor_timers.py, about four minutes)…")
+    result = await measure_monitor_timers()
+    run.document["monitor_timers"] = result.as_json()
+    run.rows += monitor_timer_rows(result)
 
 
 def _sla_arithmetic(run: BenchRun) -> None:

@@ -18,6 +18,8 @@ BENCHMARKS = (
     "sla_arithmetic",
     "advisory_matching",
     "sla_timers",
+    "monitor_timers",
+    "ping_checkins",
 )
 
 

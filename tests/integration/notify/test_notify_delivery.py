@@ -16,9 +16,9 @@ from standardwebhooks.webhooks import Webhook
 
 from aftercare_notify import use_cases
 from aftercare_notify.models import OUTBOX, Delivery, Endpoint
-from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
 from aftercare_shared.clock import utc_now
+from aftercare_shared.url_guard import UrlGuard
 from devkit.webhook_receiver import WebhookReceiver
 from tests.integration.notify.notify_support import (
     STAFF,

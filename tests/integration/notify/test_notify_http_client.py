@@ -13,9 +13,9 @@ from standardwebhooks.webhooks import Webhook
 from aftercare_notify.channels.http_client import GuardedHttpClient
 from aftercare_notify.channels.webhook import WebhookChannel
 from aftercare_notify.domain.signing import generate_secret
-from aftercare_notify.domain.ssrf import IPAddress, parse_allowlist
 from aftercare_notify.repository import ClaimedDelivery
-from aftercare_notify.url_guard import UrlGuard
+from aftercare_shared.ssrf import IPAddress, parse_allowlist
+from aftercare_shared.url_guard import UrlGuard
 from devkit.webhook_receiver import WebhookReceiver
 
 BODY = b'{"specversion":"1.0","id":"evt-9"}'

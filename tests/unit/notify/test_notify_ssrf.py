@@ -7,16 +7,16 @@ import ipaddress
 
 import pytest
 
-from aftercare_notify.domain.ssrf import (
+from aftercare_shared.ssrf import (
     IPAddress,
     SsrfRefused,
     check_addresses,
     is_allowlisted,
     parse_allowlist,
-    parse_webhook_url,
+    parse_target_url,
     refusal_reason,
 )
-from aftercare_notify.url_guard import HostUnresolvable, Resolver, UrlGuard
+from aftercare_shared.url_guard import HostUnresolvable, Resolver, UrlGuard
 
 
 @pytest.mark.parametrize(
@@ -109,11 +109,11 @@ def test_one_internal_answer_among_public_ones_is_enough_to_refuse() -> None:
 )
 def test_url_shapes_that_are_refused(url: str, message: str) -> None:
     with pytest.raises(SsrfRefused, match=message):
-        parse_webhook_url(url)
+        parse_target_url(url)
 
 
 def test_url_parts_and_pinned_forms() -> None:
-    target = parse_webhook_url("HTTPS://Hooks.Example.com./in?x=1")
+    target = parse_target_url("HTTPS://Hooks.Example.com./in?x=1")
     assert (target.scheme, target.host, target.port) == ("https", "hooks.example.com", 443)
     assert target.path_and_query == "/in?x=1"
     assert target.host_header == "hooks.example.com"
@@ -123,12 +123,12 @@ def test_url_parts_and_pinned_forms() -> None:
     assert target.url_for_address(ipaddress.ip_address("2001:db8::7")) == (
         "https://[2001:db8::7]:443/in?x=1"
     )
-    ipv6 = parse_webhook_url("http://[2001:db8::1]:8080")
+    ipv6 = parse_target_url("http://[2001:db8::1]:8080")
     assert ipv6.host == "2001:db8::1"
     assert ipv6.is_ip_literal
     assert ipv6.host_header == "[2001:db8::1]:8080"
     assert ipv6.path_and_query == "/"
-    assert parse_webhook_url("https://bücher.example/").host == "xn--bcher-kva.example"
+    assert parse_target_url("https://bücher.example/").host == "xn--bcher-kva.example"
 
 
 def _resolver(answers: dict[str, list[str]]) -> Resolver:

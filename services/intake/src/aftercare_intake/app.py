@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aftercare_intake import repository
-from aftercare_intake.api import clients, reports, sentry, staff_tokens, tickets
+from aftercare_intake.api import clients, monitors, pings, reports, sentry, staff_tokens, tickets
 from aftercare_intake.api.dependencies import ProjectRateLimiter, ReportRateLimiter
 from aftercare_intake.api.sentry_cors import SENTRY_PREFIX, SentryCorsMiddleware
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
@@ -13,11 +13,15 @@ from aftercare_intake.errors import PROBLEM_TYPES
 from aftercare_intake.jobs import (
     auto_close_job,
     idempotency_purge_job,
+    monitor_deadline_job,
     occurrence_announcement_job,
+    uptime_probe_job,
 )
+from aftercare_intake.monitors.probes import Prober, probe_ssl_context
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from aftercare_shared.url_guard import UrlGuard
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -27,14 +31,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         ServiceSpec(
             service=ServiceName.INTAKE,
             title="Aftercare intake",
-            description="Clients, projects, API keys and DSNs, bug reports, Sentry ingest "
-            "and tickets with their occurrences.",
+            description="Clients, projects, API keys and DSNs, bug reports, Sentry ingest, "
+            "tickets with their occurrences, and routine checks (monitors).",
             routers=[
                 clients.router,
                 staff_tokens.router,
                 reports.router,
                 tickets.router,
                 sentry.router,
+                monitors.router,
+                pings.router,
             ],
             # intake owns the keys: it checks its own table, so a revoked key fails at once.
             api_key_lookup=repository.resolve_api_key,
@@ -46,6 +52,24 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 idempotency_purge_job(ttl=settings.idempotency_ttl),
                 occurrence_announcement_job(policy=settings.occurrence_policy),
                 auto_close_job(closes_after=settings.auto_close_after),
+                monitor_deadline_job(
+                    policy=settings.occurrence_policy,
+                    interval_seconds=settings.monitor_check_interval_seconds,
+                    batch_size=settings.monitor_batch_size,
+                ),
+                uptime_probe_job(
+                    prober=Prober(
+                        guard=UrlGuard(
+                            allowlist=settings.probe_allowed_networks,
+                            dns_timeout_seconds=settings.probe_dns_timeout_seconds,
+                        ),
+                        ssl_context=probe_ssl_context(settings.probe_ca_bundle),
+                    ),
+                    policy=settings.occurrence_policy,
+                    interval_seconds=settings.monitor_check_interval_seconds,
+                    batch_size=settings.monitor_batch_size,
+                    concurrency=settings.probe_concurrency,
+                ),
             ],
             provides=[
                 settings,

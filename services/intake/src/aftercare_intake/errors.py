@@ -132,6 +132,32 @@ class OriginNotAllowedError(ForbiddenError):
     """A browser SDK sent from an origin the project does not allow."""
 
 
+# --- routine checks (monitors) ----------------------------------------------------------
+
+
+class MonitorNotFoundError(NotFoundError):
+    """No monitor with that id (or ping key, or slug), or one of another client."""
+
+
+class InvalidScheduleError(InvalidError):
+    """A crontab expression, interval or time zone that cannot be evaluated; names it."""
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail, field=field)
+
+
+class InvalidMonitorError(InvalidError):
+    """A monitor whose fields do not fit together (an uptime monitor without a URL…)."""
+
+
+class MonitorSlugTakenError(ConflictError):
+    """The client already has a monitor with that slug."""
+
+
+class MonitorUrlRefusedError(InvalidError):
+    """An uptime URL the SSRF rules refuse (internal address, credentials, scheme)."""
+
+
 PROBLEM_TYPES = ProblemTypes(
     {
         ClientNotFoundError: ProblemType("not-found", "Client not found"),
@@ -167,5 +193,10 @@ PROBLEM_TYPES = ProblemTypes(
         IngestCredentialsMissingError: ProblemType("unauthenticated", "Unauthorized"),
         ProjectMismatchError: ProblemType("forbidden", "Key not valid for this project"),
         OriginNotAllowedError: ProblemType("forbidden", "Origin not allowed for this project"),
+        MonitorNotFoundError: ProblemType("not-found", "Monitor not found"),
+        InvalidScheduleError: ProblemType("invalid-schedule", "Schedule cannot be evaluated"),
+        InvalidMonitorError: ProblemType("validation-failed", "Monitor is not valid"),
+        MonitorSlugTakenError: ProblemType("monitor-slug-taken", "Monitor slug already used"),
+        MonitorUrlRefusedError: ProblemType("url-refused", "URL not allowed"),
     }
 )

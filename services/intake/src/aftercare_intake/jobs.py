@@ -1,8 +1,10 @@
 """Intake's periodic jobs: forget old Idempotency-Key answers; announce a storm's tail;
-close tickets that stayed resolved long enough."""
+close tickets that stayed resolved long enough; the monitor timers (heartbeat deadlines,
+uptime probes)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import structlog
@@ -10,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_intake import auto_close, use_cases
 from aftercare_intake.domain import OccurrencePolicy
+from aftercare_intake.monitors import rounds
+from aftercare_intake.monitors.probes import Prober
+from aftercare_shared.clock import utc_now
 from aftercare_shared.periodic import PeriodicJob
 
 logger = structlog.get_logger(__name__)
@@ -81,4 +86,51 @@ def auto_close_job(*, closes_after: timedelta) -> PeriodicJob:
         interval_seconds=AUTO_CLOSE_INTERVAL_SECONDS,
         run=close,
         batch_size=AUTO_CLOSE_BATCH_SIZE,
+    )
+
+
+def monitor_deadline_job(
+    *, policy: OccurrencePolicy, interval_seconds: float, batch_size: int
+) -> PeriodicJob:
+    """Heartbeat deadlines: misses and runs past their maximum runtime (a durable timer)."""
+
+    async def evaluate(session_factory: async_sessionmaker[AsyncSession]) -> int:
+        return await rounds.heartbeat_round(
+            session_factory, now=utc_now(), limit=batch_size, policy=policy
+        )
+
+    return PeriodicJob(
+        name="intake-monitor-deadlines",
+        interval_seconds=interval_seconds,
+        run=evaluate,
+        batch_size=batch_size,
+    )
+
+
+def uptime_probe_job(
+    *,
+    prober: Prober,
+    policy: OccurrencePolicy,
+    interval_seconds: float,
+    batch_size: int,
+    concurrency: int,
+) -> PeriodicJob:
+    """Uptime probes that are due: claimed (SKIP LOCKED), probed concurrently, recorded."""
+    in_flight = asyncio.Semaphore(concurrency)
+
+    async def probe_due(session_factory: async_sessionmaker[AsyncSession]) -> int:
+        return await rounds.probe_round(
+            session_factory,
+            prober=prober,
+            now=utc_now(),
+            limit=batch_size,
+            concurrency=in_flight,
+            policy=policy,
+        )
+
+    return PeriodicJob(
+        name="intake-uptime-probes",
+        interval_seconds=interval_seconds,
+        run=probe_due,
+        batch_size=batch_size,
     )

@@ -31,14 +31,29 @@ from aftercare_intake.domain import (
     HistoryAction,
     TallyDimension,
 )
+from aftercare_intake.monitors.evaluation import STORED_STATES, StoredState
+from aftercare_intake.monitors.schedule import SCHEDULE_TYPES, ScheduleType
+from aftercare_intake.monitors.vocabulary import (
+    CHECK_IN_SOURCES,
+    CHECK_IN_STATUSES,
+    HTTP_METHODS,
+    PROBE_OUTCOMES,
+    CheckInSource,
+    CheckInStatus,
+    HttpMethod,
+    ProbeOutcome,
+)
 from aftercare_shared.auth import API_KEY_SCOPES, ApiKeyScope
 from aftercare_shared.db import service_metadata
 from aftercare_shared.events.catalog import (
     COMMENT_VISIBILITIES,
+    MONITOR_KINDS,
+    PRIORITIES,
     RESOLUTION_TRIGGERS,
     TICKET_KINDS,
     CommentAuthorKind,
     CommentVisibility,
+    MonitorKind,
     Priority,
     ResolutionOn,
     Severity,
@@ -351,6 +366,146 @@ class ClientResolutionMode(Base):
     resolution_on: Mapped[ResolutionOn] = mapped_column(Text, nullable=False)
     resolution_environment: Mapped[str] = mapped_column(Text, nullable=False)
     assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Monitor(Base):
+    """A routine check: a heartbeat fed by check-ins, or an uptime probe; with its state."""
+
+    __tablename__ = "monitors"
+    __table_args__ = (
+        UniqueConstraint("client_id", "slug"),
+        Index("ix_monitors_client_created", "client_id", "created_at", "id"),
+        Index("ix_monitors_created", "created_at", "id"),
+        CheckConstraint(sql_one_of("kind", MONITOR_KINDS), name="kind"),
+        CheckConstraint(sql_one_of("schedule_type", SCHEDULE_TYPES), name="schedule_type"),
+        CheckConstraint(sql_one_of("priority", PRIORITIES), name="priority"),
+        CheckConstraint(sql_one_of("state", STORED_STATES), name="state"),
+        CheckConstraint(sql_one_of("method", HTTP_METHODS), name="method"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    slug: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[MonitorKind] = mapped_column(Text, nullable=False)
+    environment: Mapped[str | None] = mapped_column(Text)
+    schedule_type: Mapped[ScheduleType] = mapped_column(Text, nullable=False)
+    crontab: Mapped[str | None] = mapped_column(Text)
+    interval_value: Mapped[int | None] = mapped_column(Integer)
+    interval_unit: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(Text, nullable=False)
+    checkin_margin_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    max_runtime_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    failure_threshold: Mapped[int] = mapped_column(Integer, nullable=False)
+    recovery_threshold: Mapped[int] = mapped_column(Integer, nullable=False)
+    priority: Mapped[Priority] = mapped_column(Text, nullable=False)
+    paused: Mapped[bool] = mapped_column(nullable=False)
+    # Uptime probes only.
+    url: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[HttpMethod] = mapped_column(Text, nullable=False, server_default="GET")
+    expected_status: Mapped[str] = mapped_column(Text, nullable=False, server_default="2xx")
+    body_contains: Mapped[str | None] = mapped_column(Text)
+    timeout_seconds: Mapped[float] = mapped_column(nullable=False, server_default="10")
+    certificate_expiry_days: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default="14"
+    )
+    follow_redirects: Mapped[bool] = mapped_column(nullable=False, server_default="false")
+    # The secret of the monitor's ping URL (the credential; rotatable).
+    ping_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    # State (see monitors.evaluation).
+    state: Mapped[StoredState] = mapped_column(Text, nullable=False)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    consecutive_successes: Mapped[int] = mapped_column(Integer, nullable=False)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    incident_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    open_incident_id: Mapped[str | None] = mapped_column(Text)
+    open_ticket_id: Mapped[str | None] = mapped_column(Text)
+    next_expected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    run_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    run_check_in_id: Mapped[str | None] = mapped_column(Text)
+    last_check_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The SHA-256 of the certificate an expiry ticket was opened for (once per certificate).
+    certificate_alerted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class MonitorTimer(Base):
+    """A monitor's next deadline (heartbeat) or next probe (uptime): the durable timer.
+
+    One row per active monitor; claimed where ``due_at`` has passed, in ``due_at`` order,
+    with ``FOR UPDATE SKIP LOCKED``, so the work per round is what is due, not the number
+    of monitors, and two replicas never take the same row.
+    """
+
+    __tablename__ = "monitor_timers"
+    __table_args__ = (Index("ix_monitor_timers_due", "due_at"),)
+
+    monitor_id: Mapped[str] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class MonitorCheckIn(Base):
+    """One check-in (or a miss/timeout the timer recorded in place of one)."""
+
+    __tablename__ = "monitor_check_ins"
+    __table_args__ = (
+        Index("ix_monitor_check_ins_page", "monitor_id", "created_at", "id"),
+        CheckConstraint(sql_one_of("status", CHECK_IN_STATUSES), name="status"),
+        CheckConstraint(sql_one_of("source", CHECK_IN_SOURCES), name="source"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[CheckInStatus] = mapped_column(Text, nullable=False)
+    source: Mapped[CheckInSource] = mapped_column(Text, nullable=False)
+    check_in_id: Mapped[str | None] = mapped_column(Text)
+    exit_status: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    environment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class MonitorProbe(Base):
+    """One uptime probe: what answered, how fast, or what went wrong."""
+
+    __tablename__ = "monitor_probes"
+    __table_args__ = (
+        Index("ix_monitor_probes_page", "monitor_id", "started_at", "id"),
+        CheckConstraint(sql_one_of("outcome", PROBE_OUTCOMES), name="outcome"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    outcome: Mapped[ProbeOutcome] = mapped_column(Text, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    certificate_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MonitorIncident(Base):
+    """One incident of a monitor: from the threshold crossed to recovery (availability)."""
+
+    __tablename__ = "monitor_incidents"
+    __table_args__ = (Index("ix_monitor_incidents_period", "monitor_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False
+    )
+    ticket_id: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 outbox = outbox_table(Base.metadata)

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from aftercare_intake.domain import OccurrencePolicy
 from aftercare_shared.names import ServiceName
 from aftercare_shared.settings import CommonSettings
+from aftercare_shared.ssrf import IPNetwork, parse_allowlist
 
 
 class IntakeSettings(BaseSettings):
@@ -76,6 +77,37 @@ class IntakeSettings(BaseSettings):
     @property
     def reopen_window(self) -> timedelta:
         return timedelta(days=self.reopen_window_days)
+
+    monitor_check_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often due monitor deadlines and probes are looked for (a round "
+        "that filled its batch is followed by another at once).",
+    )
+    monitor_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Due monitors claimed per round."
+    )
+    probe_concurrency: int = Field(
+        default=20, ge=1, le=500, description="Uptime probes in flight at once per replica."
+    )
+    probe_allowlist: str = Field(
+        default="",
+        description="CIDRs uptime probes may reach although the SSRF rules refuse them "
+        "(comma-separated, e.g. 127.0.0.0/8 for tests).",
+    )
+    probe_ca_bundle: str | None = Field(
+        default=None,
+        description="A PEM file of extra CA certificates uptime probes trust (tests, "
+        "private CAs); the system's CAs are trusted as well.",
+    )
+    probe_dns_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long a probe waits for DNS."
+    )
+
+    @property
+    def probe_allowed_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_allowlist(self.probe_allowlist)
 
     @property
     def idempotency_ttl(self) -> timedelta:

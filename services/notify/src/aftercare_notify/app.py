@@ -17,12 +17,12 @@ from aftercare_notify.jobs import retention_job
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.stream import StreamFeed
-from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.workers import DeliveryWorker
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceContext, ServiceSpec, create_service_app
 from aftercare_shared.topics import EVENT_TOPICS
+from aftercare_shared.url_guard import UrlGuard
 from aftercare_shared.wakeup import CommitWakeup
 from aftercare_shared.workers import BackgroundWorker
 

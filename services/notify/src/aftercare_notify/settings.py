@@ -11,8 +11,8 @@ from aftercare_notify.domain.retry_schedule import (
     RetrySchedule,
     parse_retry_schedule,
 )
-from aftercare_notify.domain.ssrf import IPNetwork, parse_allowlist
 from aftercare_shared.settings import CommonSettings
+from aftercare_shared.ssrf import IPNetwork, parse_allowlist
 
 
 class NotifySettings(BaseSettings):

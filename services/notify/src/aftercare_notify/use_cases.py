@@ -25,7 +25,6 @@ from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.retry_schedule import RetrySchedule
 from aftercare_notify.domain.routing import NO_FILTERS, RouteFilters
 from aftercare_notify.domain.signing import generate_secret
-from aftercare_notify.domain.ssrf import SsrfRefused
 from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
 from aftercare_notify.errors import (
     ChannelNotSupportedError,
@@ -40,7 +39,6 @@ from aftercare_notify.errors import (
 )
 from aftercare_notify.models import SCHEMA, Delivery, DeliveryAttempt, Endpoint
 from aftercare_notify.repository import ClaimedDelivery
-from aftercare_notify.url_guard import HostUnresolvable, UrlGuard
 from aftercare_shared.auth import Principal
 from aftercare_shared.events.catalog import (
     EventPayload,
@@ -55,6 +53,8 @@ from aftercare_shared.names import ServiceName
 from aftercare_shared.outbox import enqueue_event
 from aftercare_shared.pagination import decode_cursor
 from aftercare_shared.patch import UNSET, Unset
+from aftercare_shared.ssrf import SsrfRefused
+from aftercare_shared.url_guard import HostUnresolvable, UrlGuard
 
 SERVICE = ServiceName.NOTIFY
 

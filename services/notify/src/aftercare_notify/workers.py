@@ -37,9 +37,9 @@ from aftercare_notify.metrics import (
 from aftercare_notify.recorder import AttemptRecorder
 from aftercare_notify.repository import ClaimedDelivery
 from aftercare_notify.settings import NotifySettings
-from aftercare_notify.url_guard import UrlGuard
 from aftercare_notify.use_cases import AttemptToRecord
 from aftercare_shared.clock import utc_now
+from aftercare_shared.url_guard import UrlGuard
 from aftercare_shared.wakeup import CommitWakeup
 
 logger = structlog.get_logger(__name__)

@@ -15,17 +15,24 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from aftercare_intake import ingest, repository
 from aftercare_intake.api.dependencies import IngestGuardDep, SettingsDep
 from aftercare_intake.api.schemas import IngestAccepted
-from aftercare_intake.errors import OriginNotAllowedError, ProjectNotFoundError
+from aftercare_intake.errors import (
+    MonitorNotFoundError,
+    OriginNotAllowedError,
+    ProjectNotFoundError,
+)
 from aftercare_intake.ingest import IngestTarget
+from aftercare_intake.monitors import sentry_checkins
 from aftercare_intake.sentry import cors
 from aftercare_intake.sentry.credentials import agreed_key, key_from_auth_header, key_from_query
 from aftercare_intake.sentry.envelope import (
+    CHECK_IN_ITEM,
     DEFAULT_LIMITS,
     EVENT_ITEM,
     EnvelopeReader,
     read_body,
     read_event_body,
 )
+from aftercare_shared.clock import utc_now
 from aftercare_shared.problems import problem_responses
 from aftercare_shared.sessions import SessionDep
 
@@ -44,7 +51,10 @@ router = APIRouter(
             "or revoked one, or two different ones.",
             403: "The key is not valid for this project, or the browser origin is not allowed.",
             413: "A hard limit was crossed: 20 MiB decompressed envelope, 1 MiB event, 100 items.",
+            404: "The cron form names a monitor slug this client does not have.",
             415: "A Content-Encoding other than gzip, deflate, br or none.",
+            422: "A check-in's monitor_config cannot be evaluated (bad crontab expression "
+            "or time zone; the detail names it). Nothing was stored.",
             429: "Over the key's or the project's rate: Retry-After and X-Sentry-Rate-Limits "
             "say how long SDKs must drop events.",
         }
@@ -138,7 +148,8 @@ async def receive_envelope(
     content_encoding: ContentEncoding = None,
     origin: Origin = None,
 ) -> IngestAccepted:
-    """Events become occurrences of tickets; every other item type is accepted and skipped."""
+    """Events become occurrences of tickets, ``check_in`` items check in to monitors (a
+    ``monitor_config`` upserts the monitor); other item types are accepted and skipped."""
     header_key, query_key = _header_key(x_sentry_auth, authorization), key_from_query(sentry_key)
     target: IngestTarget | None = None
     if header_key is not None or query_key is not None:
@@ -166,6 +177,20 @@ async def receive_envelope(
             request, session, guard, project_id=project_id, public_key=public_key, origin=origin
         )
     events = [item.payload for item in envelope.of_type(EVENT_ITEM) if item.payload is not None]
+    check_ins = [
+        sentry_checkins.read_check_in(item.payload)
+        for item in envelope.of_type(CHECK_IN_ITEM)
+        if item.payload is not None
+    ]
+    if check_ins:
+        # In the events' transaction: the envelope is stored whole or not at all.
+        await sentry_checkins.record_check_ins(
+            session,
+            client_id=target.client_id,
+            check_ins=check_ins,
+            now=utc_now(),
+            policy=settings.occurrence_policy,
+        )
     event_id = await ingest.ingest_events(
         session,
         target=target,
@@ -213,6 +238,59 @@ async def store_event(
         policy=settings.occurrence_policy,
     )
     return IngestAccepted(id=event_id)
+
+
+async def cron_check_in(
+    project_id: ProjectId,
+    monitor_slug: Annotated[str, Path(min_length=1, max_length=64)],
+    sentry_key: Annotated[str, Path(max_length=64, description="The DSN's public key.")],
+    session: SessionDep,
+    guard: IngestGuardDep,
+    request: Request,
+    settings: SettingsDep,
+    status: Annotated[str, Query(max_length=20)] = "ok",
+    check_in_id: Annotated[str | None, Query(max_length=100)] = None,
+    duration: Annotated[float | None, Query(ge=0, le=10**8, allow_inf_nan=False)] = None,
+    environment: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Sentry Crons' HTTP form: ``curl …/cron/<slug>/<key>/?status=ok`` from a crontab line."""
+    public_key = agreed_key(
+        project_id=project_id, header=None, query=key_from_query(sentry_key), dsn=None
+    )
+    target = await _admit(
+        request, session, guard, project_id=project_id, public_key=public_key, origin=None
+    )
+    check_in = sentry_checkins.read_check_in(
+        {
+            "monitor_slug": monitor_slug,
+            "status": status,
+            "check_in_id": check_in_id,
+            "duration": duration,
+            "environment": environment,
+        }
+    )
+    applied = await sentry_checkins.record_check_ins(
+        session,
+        client_id=target.client_id,
+        check_ins=[check_in],
+        now=utc_now(),
+        policy=settings.occurrence_policy,
+    )
+    if not applied:
+        raise MonitorNotFoundError(f"This client has no monitor {monitor_slug!r}.")
+    await session.commit()
+    return Response(status_code=202)
+
+
+for _method in ("GET", "POST"):
+    router.add_api_route(
+        "/{project_id}/cron/{monitor_slug}/{sentry_key}/",
+        cron_check_in,
+        methods=[_method],
+        status_code=202,
+        response_class=Response,
+        operation_id=f"cron_check_in_{_method.lower()}",
+    )
 
 
 async def _preflight(project_id: int, origin: str | None, session: SessionDep) -> Response:

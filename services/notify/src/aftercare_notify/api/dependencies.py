@@ -8,8 +8,8 @@ from fastapi import Depends
 
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.stream import StreamFeed
-from aftercare_notify.url_guard import UrlGuard
 from aftercare_shared.service import provided
+from aftercare_shared.url_guard import UrlGuard
 
 SettingsDep = Annotated[NotifySettings, Depends(provided(NotifySettings))]
 UrlGuardDep = Annotated[UrlGuard, Depends(provided(UrlGuard))]

@@ -3,9 +3,10 @@
 Why not a pinned IP per request, as before: pinning meant a fresh TCP (and TLS)
 connection for every webhook, the largest single cost of a delivery. Here connections
 are pooled per origin (scheme, host, port) and kept alive; the check moves to where it
-matters, the moment a connection is opened. ``_VettingBackend`` is the pool's network
-backend: asked to connect to ``host``, it resolves the name itself, refuses unless every
-address passes :class:`UrlGuard`, and connects to a vetted address. A DNS answer that
+matters, the moment a connection is opened. ``VettingNetworkBackend`` (in
+``aftercare_shared.url_guard``) is the pool's network backend: asked to connect to
+``host``, it resolves the name itself, refuses unless every address passes
+:class:`UrlGuard`, and connects to a vetted address. A DNS answer that
 changes to an internal address (rebinding) can therefore only reach a new connection,
 and a new connection is vetted again. TLS is verified against the URL's host name (the
 pool's origin), redirects are never followed (a 3xx is a failed attempt) and nothing is
@@ -17,15 +18,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import httpcore
 
 from aftercare_notify.domain.delivery_policy import AttemptResult
 from aftercare_notify.domain.retry_after import retry_after_seconds
-from aftercare_notify.domain.ssrf import SsrfRefused, parse_webhook_url
-from aftercare_notify.url_guard import HostUnresolvable, UrlGuard
+from aftercare_shared.ssrf import SsrfRefused, parse_target_url
+from aftercare_shared.url_guard import HostUnresolvable, UrlGuard, VettingNetworkBackend
 
 USER_AGENT = "Aftercare-Webhooks/1.0"
 # Answers whose wait we honour: the receiver is overloaded or rate-limiting us.
@@ -33,49 +33,6 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 KEEPALIVE_EXPIRY_SECONDS = 30.0
 # Reading this much of an answer we do not keep is cheaper than a new connection.
 DRAIN_LIMIT_BYTES = 65_536
-
-
-class _VettingBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to addresses the guard vetted, resolving the name at connect time."""
-
-    def __init__(self, guard: UrlGuard) -> None:
-        self._guard = guard
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._guard.vet_host(host, port)
-        last_error: Exception | None = None
-        # Every address passed; try them in resolver order, as a browser would.
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-                last_error = error
-        raise last_error or httpcore.ConnectError(f"{host} has no address")
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are never a delivery target")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
 
 
 class GuardedHttpClient:
@@ -95,7 +52,7 @@ class GuardedHttpClient:
         connections_per_host: int,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._backend = _VettingBackend(guard)
+        self._backend = VettingNetworkBackend(guard)
         self._timeout_seconds = timeout_seconds
         self._timeouts = {
             "connect": min(connect_timeout_seconds, timeout_seconds),
@@ -126,7 +83,7 @@ class GuardedHttpClient:
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> AttemptResult:
         try:
-            target = parse_webhook_url(url)
+            target = parse_target_url(url)
         except SsrfRefused as refusal:
             return AttemptResult(None, None, None, f"ssrf: {refusal}")
         request_headers = [

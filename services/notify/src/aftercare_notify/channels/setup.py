@@ -11,7 +11,7 @@ from aftercare_notify.channels.slack import SlackChannel
 from aftercare_notify.channels.smtp_url import parse_smtp_url
 from aftercare_notify.channels.webhook import WebhookChannel
 from aftercare_notify.settings import NotifySettings
-from aftercare_notify.url_guard import UrlGuard
+from aftercare_shared.url_guard import UrlGuard
 
 
 def new_http_client(settings: NotifySettings, guard: UrlGuard) -> GuardedHttpClient:

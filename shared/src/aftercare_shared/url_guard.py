@@ -1,8 +1,9 @@
-"""Resolve a webhook host and vet every address it resolves to (see ``domain.ssrf``).
+"""Resolve a target host and vet every address it resolves to (:mod:`aftercare_shared.ssrf`).
 
-Run at endpoint creation and again before every delivery, so a name that later starts
-resolving to an internal address (DNS rebinding) is refused when it matters. The sender
-then connects to one of the vetted addresses — never resolving the name a second time.
+Run when a URL is registered and again before every call (delivery, probe), so a name
+that later starts resolving to an internal address (DNS rebinding) is refused when it
+matters. The caller then connects to one of the vetted addresses — never resolving the
+name a second time.
 """
 
 from __future__ import annotations
@@ -10,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from aftercare_notify.domain.ssrf import (
+import httpcore
+
+from aftercare_shared.ssrf import (
+    HttpTarget,
     IPAddress,
     IPNetwork,
     SsrfRefused,
-    WebhookTarget,
     check_addresses,
-    parse_webhook_url,
+    parse_target_url,
 )
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
@@ -32,7 +36,7 @@ class HostUnresolvable(Exception):  # noqa: N818 - reads as "the host is unresol
 
 @dataclass(frozen=True, slots=True)
 class VettedTarget:
-    target: WebhookTarget
+    target: HttpTarget
     addresses: tuple[IPAddress, ...]
 
 
@@ -49,7 +53,7 @@ async def resolve_with_system_dns(host: str, port: int) -> list[IPAddress]:
 
 
 class UrlGuard:
-    """Decides whether a webhook URL may be called right now, and at which addresses."""
+    """Decides whether a target URL may be called right now, and at which addresses."""
 
     def __init__(
         self,
@@ -64,7 +68,7 @@ class UrlGuard:
 
     async def vet(self, url: str) -> VettedTarget:
         """Raise :class:`SsrfRefused` or :class:`HostUnresolvable`, else where to connect."""
-        target = parse_webhook_url(url)
+        target = parse_target_url(url)
         addresses = await self._addresses_of(target.host, target.port)
         check_addresses(target.host, addresses, self._allowlist)
         return VettedTarget(target=target, addresses=tuple(addresses))
@@ -98,4 +102,55 @@ class UrlGuard:
         return addresses
 
 
-__all__ = ["HostUnresolvable", "Resolver", "SsrfRefused", "UrlGuard", "VettedTarget"]
+class VettingNetworkBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend: connects only to addresses the guard vetted,
+    resolving the name at connect time (a rebound name is caught on a new connection)."""
+
+    def __init__(self, guard: UrlGuard) -> None:
+        self._guard = guard
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._guard.vet_host(host, port)
+        last_error: Exception | None = None
+        # Every address passed; try them in resolver order, as a browser would.
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                last_error = error
+        raise last_error or httpcore.ConnectError(f"{host} has no address")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never a target")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+__all__ = [
+    "HostUnresolvable",
+    "Resolver",
+    "SsrfRefused",
+    "UrlGuard",
+    "VettedTarget",
+    "VettingNetworkBackend",
+]

@@ -1,10 +1,12 @@
-"""Server-side request forgery rules for webhook URLs.
+"""Server-side request forgery rules for URLs a user chooses and a service fetches.
 
-A webhook URL is chosen by a user but fetched from inside our network, so it must not
+One implementation for every outbound call to a user's URL: notify's webhook and chat
+deliveries, intake's uptime probes. Such a URL is fetched from inside our network, so it must not
 reach anything that is not on the public internet: loopback, private ranges, link-local
 (where cloud metadata services live), multicast, reserved or unspecified addresses. An
 allowlist of CIDRs admits exceptions (tests, an on-premises receiver). The checks here
-are pure; resolving host names is the caller's job, done again for every delivery.
+are pure; resolving host names is :mod:`aftercare_shared.url_guard`'s job, done again for
+every call.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ class SsrfRefused(ValueError):  # noqa: N818 - reads as "the request was refused
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookTarget:
-    """A webhook URL taken apart: where to connect and what to ask for."""
+class HttpTarget:
+    """A target URL taken apart: where to connect and what to ask for."""
 
     scheme: str
     host: str
@@ -74,7 +76,7 @@ def _parse_ip(text: str) -> IPAddress | None:
         return None
 
 
-def parse_webhook_url(url: str) -> WebhookTarget:
+def parse_target_url(url: str) -> HttpTarget:
     """Check the URL's shape (scheme, no credentials, a host, a valid port)."""
     if any(char in url for char in string.whitespace) or not url.isprintable():
         raise SsrfRefused("the URL contains whitespace or control characters")
@@ -83,7 +85,7 @@ def parse_webhook_url(url: str) -> WebhookTarget:
     if scheme not in ALLOWED_SCHEMES:
         raise SsrfRefused("only http and https URLs are allowed")
     if "@" in parts.netloc:
-        raise SsrfRefused("credentials in the URL are not allowed; authenticate by signature")
+        raise SsrfRefused("credentials in the URL are not allowed")
     if not parts.hostname:
         raise SsrfRefused("the URL has no host")
     try:
@@ -103,7 +105,7 @@ def parse_webhook_url(url: str) -> WebhookTarget:
         raise SsrfRefused("the URL has no host")
     path = parts.path or "/"
     path_and_query = f"{path}?{parts.query}" if parts.query else path
-    return WebhookTarget(scheme=scheme, host=host, port=port, path_and_query=path_and_query)
+    return HttpTarget(scheme=scheme, host=host, port=port, path_and_query=path_and_query)
 
 
 def parse_allowlist(text: str) -> tuple[IPNetwork, ...]:
@@ -208,4 +210,4 @@ def check_addresses(
         reason = refusal_reason(address)
         if reason is not None:
             subject = host if host == str(address) else f"{host} resolves to {address}, which"
-            raise SsrfRefused(f"{subject} is {reason}; not allowed for webhooks")
+            raise SsrfRefused(f"{subject} is {reason}; not allowed as a target")
