@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-from aiokafka.admin import AIOKafkaAdminClient
 
-from aftercare_cli.config import OpsConfig
-from aftercare_cli.database import OutboxStatus, connection, outbox_status
 from aftercare_cli.guard import config_or_exit, failures_exit, run_async, services_named
-from aftercare_cli.lag import group_lag
 from aftercare_cli.output import JSON_OPTION_HELP, emit_json, table
 from aftercare_shared.names import SERVICE_NAMES
+
+if TYPE_CHECKING:
+    from aftercare_cli.config import OpsConfig
+    from aftercare_cli.database import OutboxStatus
+
+# The Kafka, Postgres and HTTP clients are imported inside the commands that use them:
+# each command then starts without loading the others' clients.
 
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 ServiceOption = Annotated[
@@ -30,6 +32,8 @@ stack_app = typer.Typer(help="The running system as a whole.", no_args_is_help=T
 @outbox_app.command("status")
 def outbox_status_command(service: ServiceOption = None, as_json: JsonOption = False) -> None:
     """Backlog, oldest unpublished event and relay leader, per service."""
+    from aftercare_cli.database import outbox_status
+
     config = config_or_exit(as_json)
     with failures_exit(as_json=as_json):
         url = config.common.sync_database_url
@@ -73,6 +77,8 @@ def consumers_lag(
     as_json: JsonOption = False,
 ) -> None:
     """Committed offset, log end and lag per group, topic and partition."""
+    from aftercare_cli.lag import group_lag
+
     config = config_or_exit(as_json)
     with failures_exit(as_json=as_json):
         groups = group or [config.consumer_group(s) for s in services_named(service)]
@@ -91,6 +97,11 @@ def consumers_lag(
 
 
 async def _stack_state(config: OpsConfig) -> dict[str, Any]:
+    import httpx
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from aftercare_cli.database import connection
+
     services: list[dict[str, Any]] = []
     async with httpx.AsyncClient(timeout=3.0) as client:
         for service in SERVICE_NAMES:
