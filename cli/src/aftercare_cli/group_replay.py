@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
@@ -108,9 +108,7 @@ async def plan_replay(
     try:
         if topic not in await consumer.topics():
             raise CommandFailedError(f"topic {topic!r} does not exist")
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = await _partitions(bootstrap_servers, topic)
         beginnings = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         targets = await _targets(consumer, partitions, start, beginnings, ends)
@@ -125,6 +123,17 @@ async def plan_replay(
         new_offset = min(target, current) if current is not None else target
         plans.append(PartitionPlan(tp.partition, current, new_offset, ends[tp]))
     return ReplayPlan(topic, group, tuple(plans))
+
+
+async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    """A producer's metadata view: the public way to learn the partitions of a topic one
+    does not consume."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    await producer.start()
+    try:
+        return [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
+    finally:
+        await producer.stop()
 
 
 async def _targets(

@@ -18,7 +18,6 @@ from aftercare_shared.names import SERVICE_NAMES, ServiceName
 T = TypeVar("T")
 
 
-
 def _failures() -> tuple[type[BaseException], ...]:
     # Imported when a command fails, not at start-up: the clients are slow to import.
     import asyncpg

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 from typer.core import TyperGroup
-from typer.main import get_command
+from typer.main import get_command, get_group
 
 # name → (module, Typer attribute, the one-line help `aftercare --help` shows without
 # importing the module).
@@ -43,6 +43,8 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "stack": ("aftercare_cli.ops_commands", "stack_app", "The running system as a whole."),
 }
 
+_SINGLE_COMMANDS = frozenset({"replay"})
+
 
 class _LazyGroups(TyperGroup):
     """Lists every group from :data:`_GROUPS`; imports one only to run it or show its help."""
@@ -59,8 +61,9 @@ class _LazyGroups(TyperGroup):
         if self._listing:
             # The top-level help needs a name and one line, not the command itself.
             return typer.core.TyperCommand(name=cmd_name, help=short_help)
-        # A group, or the command itself when the Typer app holds one command (replay).
-        command = get_command(getattr(importlib.import_module(module_name), attribute))
+        typer_app = getattr(importlib.import_module(module_name), attribute)
+        # `aftercare replay` is one command; the others are groups even with one command.
+        command = get_command(typer_app) if cmd_name in _SINGLE_COMMANDS else get_group(typer_app)
         command.name = cmd_name
         return command
 

@@ -121,10 +121,7 @@ def replay(
         table(
             f"{'would rewind' if dry_run else 'rewound'} {group} on {topic} ({start.describe()})",
             ["partition", "committed", "new offset", "end", "records again"],
-            [
-                [p.partition, p.committed, p.new_offset, p.end, p.records]
-                for p in plan.partitions
-            ],
+            [[p.partition, p.committed, p.new_offset, p.end, p.records] for p in plan.partitions],
         )
         typer.echo(
             f"{plan.records} record(s), {len(distinct)} event(s): {len(applied)} already "
