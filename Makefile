@@ -15,6 +15,12 @@ export AFTERCARE_REPLICAS := $(REPLICAS)
 export AFTERCARE_TEST_REPLICAS := $(REPLICAS)
 export AFTERCARE_BENCH_REPLICAS := $(REPLICAS)
 endif
+# `make up KAFKA_BROKERS=3`: a three-node KRaft cluster (RF 3, min.insync.replicas 2).
+ifdef KAFKA_BROKERS
+export AFTERCARE_KAFKA_BROKERS := $(KAFKA_BROKERS)
+export AFTERCARE_TEST_KAFKA_BROKERS := $(KAFKA_BROKERS)
+export AFTERCARE_BENCH_KAFKA_BROKERS := $(KAFKA_BROKERS)
+endif
 
 .DEFAULT_GOAL := help
 .PHONY: help up infra down restart status ps logs test test-down bench bench-down \
@@ -23,7 +29,7 @@ endif
 help: ## list the targets
 	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-up: ## start Postgres, Kafka and the four services (REPLICAS=n processes each); print URLs and the admin token
+up: ## start Postgres, Kafka and the four services (REPLICAS=n processes each, KAFKA_BROKERS=3 brokers); print URLs and the admin token
 	@$(DEVSTACK) up
 
 infra: ## start only Postgres and Kafka of the dev stack (run services yourself)
