@@ -15,15 +15,21 @@ export AFTERCARE_REPLICAS := $(REPLICAS)
 export AFTERCARE_TEST_REPLICAS := $(REPLICAS)
 export AFTERCARE_BENCH_REPLICAS := $(REPLICAS)
 endif
+# `make up KAFKA_BROKERS=3`: a three-node KRaft cluster (RF 3, min.insync.replicas 2).
+ifdef KAFKA_BROKERS
+export AFTERCARE_KAFKA_BROKERS := $(KAFKA_BROKERS)
+export AFTERCARE_TEST_KAFKA_BROKERS := $(KAFKA_BROKERS)
+export AFTERCARE_BENCH_KAFKA_BROKERS := $(KAFKA_BROKERS)
+endif
 
 .DEFAULT_GOAL := help
-.PHONY: help up infra down restart status ps logs test test-down bench bench-down \
+.PHONY: help up infra down restart status ps logs test test-down chaos bench bench-down \
 	sync lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-up: ## start Postgres, Kafka and the four services (REPLICAS=n processes each); print URLs and the admin token
+up: ## start Postgres, Kafka and the four services (REPLICAS=n processes each, KAFKA_BROKERS=3 brokers); print URLs and the admin token
 	@$(DEVSTACK) up
 
 infra: ## start only Postgres and Kafka of the dev stack (run services yourself)
@@ -44,6 +50,9 @@ logs: ## follow the dev stack's logs
 
 test: ## run all tests against a test stack of their own (ports 54330/19192)
 	@$(DEVSTACK) test
+
+chaos: ## the failover test in full: 4 services x 2 replicas on 3 brokers, 3x the load of its make test form
+	@AFTERCARE_CHAOS_FULL=1 PYTEST_ARGS="-s tests/reliability/test_cluster_failover.py $(PYTEST_ARGS)" $(DEVSTACK) test
 
 test-down: ## stop a test stack kept with AFTERCARE_KEEP_TEST_STACK=1
 	@$(DEVSTACK) down --profile test

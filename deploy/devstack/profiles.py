@@ -36,6 +36,35 @@ class ServiceEndpoint:
 
 
 @dataclass(frozen=True)
+class KafkaNode:
+    """One KRaft node (broker and controller in one process) of a stack's Kafka."""
+
+    node_id: int
+    port: int
+    controller_port: int
+
+    @property
+    def process_name(self) -> str:
+        """``kafka`` for node 1 (as with a single broker), ``kafka-2``, ``kafka-3``…"""
+        return "kafka" if self.node_id == 1 else f"kafka-{self.node_id}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+# `make up KAFKA_BROKERS=3`: node n listens on KAFKA_PORT + 2(n-1) and its controller on
+# KAFKA_CONTROLLER_PORT + 2(n-1). With the defaults (19092/19093, test 19192/19193, bench
+# 19292/19293) the dev cluster takes 19092-19097 and never reaches the test stack's ports.
+KAFKA_NODE_PORT_STEP = 2
+MAX_KAFKA_BROKERS = 5
+# Replication on a cluster: three copies, and an acknowledged write is on two of them, so
+# one broker may die without losing or refusing an acknowledged record.
+CLUSTER_REPLICATION_FACTOR = 3
+CLUSTER_MIN_INSYNC_REPLICAS = 2
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     env_prefix: str
@@ -55,6 +84,27 @@ class Profile:
     # Processes per service (`make up REPLICAS=2`); the infra-only stacks export it for
     # tests that start services themselves.
     replicas: int = 1
+    # KRaft nodes in this stack's Kafka (`make up KAFKA_BROKERS=3`).
+    kafka_brokers: int = 1
+
+    @property
+    def kafka_nodes(self) -> tuple[KafkaNode, ...]:
+        return tuple(
+            KafkaNode(
+                node_id,
+                self.kafka_port + KAFKA_NODE_PORT_STEP * (node_id - 1),
+                self.kafka_controller_port + KAFKA_NODE_PORT_STEP * (node_id - 1),
+            )
+            for node_id in range(1, self.kafka_brokers + 1)
+        )
+
+    @property
+    def topic_replication_factor(self) -> int:
+        return min(self.kafka_brokers, CLUSTER_REPLICATION_FACTOR)
+
+    @property
+    def topic_min_insync_replicas(self) -> int:
+        return CLUSTER_MIN_INSYNC_REPLICAS if self.topic_replication_factor >= 3 else 1
 
     @property
     def logs_dir(self) -> Path:
@@ -86,7 +136,7 @@ class Profile:
 
     @property
     def local_kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(node.address for node in self.kafka_nodes)
 
     @property
     def runs_postgres(self) -> bool:
@@ -182,6 +232,17 @@ def _replicas(variable: str) -> int:
     return int(raw)
 
 
+def _brokers(variable: str) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_KAFKA_BROKERS:
+        raise DevstackError(
+            f"{variable}={raw!r} is not a Kafka broker count (1-{MAX_KAFKA_BROKERS})"
+        )
+    return int(raw)
+
+
 def service_endpoints(prefix: str, replicas: int) -> tuple[ServiceEndpoint, ...]:
     """Each service's replicas on consecutive ports from ``<SERVICE>_PORT``.
 
@@ -221,6 +282,7 @@ def load_profile(name: str) -> Profile:
         services=services,
         durable_postgres=defaults.durable_postgres,
         replicas=replicas,
+        kafka_brokers=_brokers(f"{prefix}KAFKA_BROKERS"),
     )
     profile = replace(
         base,
@@ -237,8 +299,14 @@ def _refuse_port_clashes(profile: Profile) -> None:
     claimed: dict[int, str] = {}
     wanted = [
         ("PG_PORT", profile.pg_port, profile.runs_postgres),
-        ("KAFKA_PORT", profile.kafka_port, profile.runs_kafka),
-        ("KAFKA_CONTROLLER_PORT", profile.kafka_controller_port, profile.runs_kafka),
+        *(
+            (f"{setting} (broker {node.node_id})", port, profile.runs_kafka)
+            for node in profile.kafka_nodes
+            for setting, port in (
+                ("KAFKA_PORT", node.port),
+                ("KAFKA_CONTROLLER_PORT", node.controller_port),
+            )
+        ),
         *((f"{s.name.upper()}_PORT (replica {s.replica})", s.port, True) for s in profile.services),
     ]
     for setting, port, used in wanted:
@@ -248,3 +316,33 @@ def _refuse_port_clashes(profile: Profile) -> None:
         if port in claimed:
             raise DevstackError(f"{variable} and {claimed[port]} both ask for port {port}")
         claimed[port] = variable
+
+
+def claimed_ports(profile: Profile) -> dict[int, str]:
+    """Every local port the stack's own servers listen on, with what listens there."""
+    ports: dict[int, str] = {}
+    if profile.runs_postgres:
+        ports[profile.pg_port] = "Postgres"
+    if profile.runs_kafka:
+        for node in profile.kafka_nodes:
+            ports[node.port] = f"Kafka broker {node.node_id}"
+            ports[node.controller_port] = f"Kafka controller {node.node_id}"
+    for service in profile.services:
+        ports[service.port] = f"{service.process_name}"
+    return ports
+
+
+def refuse_clashes_with_other_stacks(profile: Profile) -> None:
+    """The dev, test and bench stacks run side by side: none may take another's ports
+    (say, a three-broker cluster whose extra brokers land on the next stack's Kafka)."""
+    mine = claimed_ports(profile)
+    for name in PROFILE_NAMES:
+        if name == profile.name:
+            continue
+        theirs = claimed_ports(load_profile(name))
+        for port in sorted(mine.keys() & theirs.keys()):
+            raise DevstackError(
+                f"port {port} is wanted by the {profile.name} stack ({mine[port]}) and by the "
+                f"{name} stack ({theirs[port]}): space their *_PORT settings further apart "
+                f"(n brokers use KAFKA_PORT..KAFKA_PORT+{KAFKA_NODE_PORT_STEP}(n-1))"
+            )

@@ -11,7 +11,12 @@ from .env_file import write_env_file
 from .java import require_java
 from .paths import REPO_ROOT
 from .ports import require_free
-from .profiles import SERVICE_DEFAULT_PORTS, Profile, without_password
+from .profiles import (
+    SERVICE_DEFAULT_PORTS,
+    Profile,
+    refuse_clashes_with_other_stacks,
+    without_password,
+)
 
 MIGRATED_SERVICES = tuple(SERVICE_DEFAULT_PORTS)
 
@@ -37,24 +42,32 @@ def up(profile: Profile, *, with_services: bool) -> dict[str, str]:
         _migrate(environment)
         services.start_all(profile, python_env.require_venv_tool("uvicorn"), environment)
         services.wait_until_ready(profile)
+    if profile.kafka_brokers > 1 and not (with_services and profile.services):
+        # Tests and benches create topics as they need them, with one replica; on a
+        # cluster the stack creates them first, with the cluster's replication.
+        _create_topics({**os.environ, **settings})
     write_env_file(profile.env_file, settings)
     step(f"settings written to {profile.env_file.relative_to(REPO_ROOT)}")
     return settings
 
 
 def _preflight(profile: Profile, *, with_services: bool) -> None:
+    refuse_clashes_with_other_stacks(profile)
     if profile.runs_postgres and postgres.running_port(profile) is None:
         postgres.find_bin_dir()
         require_free(profile.pg_port, "Postgres", profile.setting_name("PG_PORT"))
-    if profile.runs_kafka and kafka_broker.running(profile) is None:
+    if profile.runs_kafka and not kafka_broker.running_nodes(profile):
         require_java()
         kafka_jars.require_maven_if_needed()
-        require_free(profile.kafka_port, "Kafka", profile.setting_name("KAFKA_PORT"))
-        require_free(
-            profile.kafka_controller_port,
-            "Kafka controller",
-            profile.setting_name("KAFKA_CONTROLLER_PORT"),
-        )
+        for node in profile.kafka_nodes:
+            require_free(
+                node.port, f"Kafka broker {node.node_id}", profile.setting_name("KAFKA_PORT")
+            )
+            require_free(
+                node.controller_port,
+                f"Kafka controller {node.node_id}",
+                profile.setting_name("KAFKA_CONTROLLER_PORT"),
+            )
     if with_services:
         services.require_ports_free(profile)
 
@@ -78,6 +91,11 @@ def stack_settings(profile: Profile, admin_token: str) -> dict[str, str]:
             settings[f"{name.upper()}_URLS"] = ",".join(replicas)
     if profile.replicas > 1:
         settings[profile.setting_name("REPLICAS")] = str(profile.replicas)
+    if profile.kafka_brokers > 1:
+        settings[profile.setting_name("KAFKA_BROKERS")] = str(profile.kafka_brokers)
+        # Read by `python -m aftercare_shared.topics` (and the services' topic creation).
+        settings["AFTERCARE_TOPIC_REPLICATION_FACTOR"] = str(profile.topic_replication_factor)
+        settings["AFTERCARE_TOPIC_MIN_INSYNC_REPLICAS"] = str(profile.topic_min_insync_replicas)
     if profile.runs_postgres:
         settings[profile.setting_name("PG_PORT")] = str(profile.pg_port)
     if profile.runs_kafka:
@@ -124,7 +142,7 @@ def down(profile: Profile) -> None:
 def is_anything_running(profile: Profile) -> bool:
     return bool(
         services.running_services(profile)
-        or kafka_broker.running(profile)
+        or kafka_broker.running_nodes(profile)
         or postgres.running_port(profile) is not None
     )
 

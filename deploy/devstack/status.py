@@ -1,5 +1,8 @@
 """`make status`: what each stack runs right now."""
 
+import os
+from dataclasses import replace
+
 from . import kafka_broker, pg_location, postgres, services
 from .kafka_probe import broker_answers
 from .ports import LOOPBACK, answers
@@ -8,10 +11,24 @@ from .profiles import Profile, ServiceEndpoint
 
 
 def describe(profile: Profile) -> str:
-    rows = [_postgres_row(profile), _kafka_row(profile)]
+    profile = _as_started(profile)
+    rows = [_postgres_row(profile), *_kafka_rows(profile)]
     rows += [_service_row(profile, service) for service in profile.services]
     rows += _other_replica_rows(profile)
     return f"{profile.name} stack ({profile.state_dir}):\n" + "\n".join(rows)
+
+
+def _as_started(profile: Profile) -> Profile:
+    """The shape the stack was started with (its env file says KAFKA_BROKERS=3) when this
+    shell does not set one: `make status` then lists a stopped broker of the cluster too."""
+    setting = profile.setting_name("KAFKA_BROKERS")
+    if os.environ.get(setting, "").strip() or not profile.env_file.is_file():
+        return profile
+    for line in profile.env_file.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name == setting and value.isdigit():
+            return replace(profile, kafka_brokers=int(value))
+    return profile
 
 
 def _row(component: str, state: str, detail: str = "") -> str:
@@ -34,14 +51,22 @@ def _postgres_row(profile: Profile) -> str:
     return "\n".join([row, _row("", "data", str(data)), _row("", "log", str(log))])
 
 
-def _kafka_row(profile: Profile) -> str:
+def _kafka_rows(profile: Profile) -> list[str]:
+    """One row per broker: the shape this shell asks for, plus any node running beyond it."""
     if not profile.runs_kafka:
-        return _row("kafka", "external", profile.kafka_bootstrap)
-    record = kafka_broker.running(profile)
-    if record is None:
-        return _row("kafka", "stopped")
-    state = "running" if broker_answers(LOOPBACK, record.port) else "starting"
-    return _row("kafka", state, f"pid {record.pid}  127.0.0.1:{record.port}")
+        return [_row("kafka", "external", profile.kafka_bootstrap)]
+    running = kafka_broker.running_nodes(profile)
+    names = [node.process_name for node in profile.kafka_nodes]
+    names += [name for name in running if name not in names]
+    rows = []
+    for name in names:
+        record = running.get(name)
+        if record is None:
+            rows.append(_row(name, "stopped"))
+            continue
+        state = "running" if broker_answers(LOOPBACK, record.port) else "starting"
+        rows.append(_row(name, state, f"pid {record.pid}  127.0.0.1:{record.port}"))
+    return rows
 
 
 def _service_row(profile: Profile, service: ServiceEndpoint) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aftercare_cli.output import CommandFailedError
+
+if TYPE_CHECKING:
+    import httpx
 
 _TIMEOUT_SECONDS = 15.0
 
@@ -20,6 +21,8 @@ def call(
     params: dict[str, Any] | None = None,
 ) -> Any:
     """The JSON answer (``None`` for 204), or :class:`CommandFailedError` naming the problem."""
+    import httpx  # here, not at start-up: only the commands that call an API pay for it
+
     try:
         response = httpx.request(
             method,

@@ -13,9 +13,13 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aftercare_shared.names import SERVICE_NAMES, ServiceName
-from aftercare_shared.settings import CommonSettings
+
+if TYPE_CHECKING:
+    # Pydantic settings take a second to import: only commands that load the config pay.
+    from aftercare_shared.settings import CommonSettings
 
 ENV_FILE_SETTING = "AFTERCARE_ENV_FILE"
 STAFF_TOKEN_SETTING = "AFTERCARE_STAFF_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -107,6 +111,8 @@ def consumer_groups(environment: Mapping[str, str]) -> dict[ServiceName, str]:
 
 
 def load_config() -> OpsConfig:
+    from aftercare_shared.settings import CommonSettings
+
     environment = load_environment()
     try:
         common = CommonSettings(

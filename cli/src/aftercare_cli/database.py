@@ -45,6 +45,26 @@ async def applied_event_ids(
     return {row["event_id"] for row in rows}
 
 
+async def forget_applied(
+    libpq_url: str, service: ServiceName, consumer_group: str, event_ids: Iterable[str]
+) -> int:
+    """Delete ``consumer_group``'s inbox rows for ``event_ids`` so the events apply again
+    (``aftercare replay --reapply``); returns how many rows went."""
+    from aftercare_shared.outbox.tables import INBOX_TABLE
+
+    wanted = sorted(set(event_ids))
+    if not wanted:
+        return 0
+    async with connection(libpq_url) as db:
+        status: str = await db.execute(
+            f'DELETE FROM "{schema_of(service)}"."{INBOX_TABLE}" '  # noqa: S608 - fixed names
+            "WHERE consumer = $1 AND event_id = ANY($2::text[])",
+            consumer_group,
+            wanted,
+        )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 @dataclass(frozen=True)
 class OutboxStatus:
     service: ServiceName

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aftercare_cli.config import OpsConfig
-from aftercare_cli.database import applied_event_ids
-from aftercare_cli.dead_letters import (
-    DeadLetter,
-    DeadLetterFilter,
-    latest_per_event,
-    read_dead_letters,
-    republish,
-)
 from aftercare_cli.guard import (
     config_or_exit,
     failures_exit,
@@ -24,6 +15,13 @@ from aftercare_cli.guard import (
 )
 from aftercare_cli.output import JSON_OPTION_HELP, CommandFailedError, emit_json, progress, table
 from aftercare_shared.names import ServiceName
+
+if TYPE_CHECKING:
+    from aftercare_cli.config import OpsConfig
+    from aftercare_cli.dead_letters import DeadLetter, DeadLetterFilter
+
+# Kafka and Postgres clients (via dead_letters and database) are imported inside the
+# commands: `aftercare dlq --help` starts without them.
 
 app = typer.Typer(help="Dead letters: list them, look at one, put them back.", no_args_is_help=True)
 
@@ -52,6 +50,8 @@ def _read(
     *,
     quiet: bool,
 ) -> list[DeadLetter]:
+    from aftercare_cli.dead_letters import read_dead_letters
+
     with progress("reading dead letters", total=None, quiet=quiet) as advance:
         state: dict[str, Any] = {}
 
@@ -78,6 +78,8 @@ def list_dead_letters(
     as_json: JsonOption = False,
 ) -> None:
     """Show dead letters with the error that sent each one there."""
+    from aftercare_cli.dead_letters import DeadLetterFilter
+
     config = config_or_exit(as_json)
     with failures_exit(as_json=as_json):
         selection = DeadLetterFilter(parse_since(since), event_type, group)
@@ -113,6 +115,8 @@ def show_dead_letter(
     as_json: JsonOption = False,
 ) -> None:
     """Show one dead letter: every header and the event itself."""
+    from aftercare_cli.dead_letters import DeadLetterFilter
+
     config = config_or_exit(as_json)
     with failures_exit(as_json=as_json):
         topic, partition, offset = _parse_position(position)
@@ -177,6 +181,8 @@ def replay_dead_letters(
     a record dead-lettered several times is sent once. A replay that fails again goes back
     to the DLQ, never round in a loop.
     """
+    from aftercare_cli.dead_letters import DeadLetterFilter, latest_per_event, republish
+
     config = config_or_exit(as_json)
     with failures_exit(as_json=as_json):
         selection = DeadLetterFilter(parse_since(since), event_type, group)
@@ -238,5 +244,7 @@ def _split_applied(
 
 
 def _applied(config: OpsConfig, service: ServiceName, group: str, event_ids: list[str]) -> set[str]:
+    from aftercare_cli.database import applied_event_ids
+
     url = config.common.sync_database_url
     return run_async(lambda: applied_event_ids(url, service, group, event_ids))

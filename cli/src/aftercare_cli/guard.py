@@ -8,9 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import asyncpg
 import typer
-from aiokafka.errors import KafkaError
 
 from aftercare_cli.config import ConfigError, OpsConfig, load_config
 from aftercare_cli.output import CommandFailedError, fail
@@ -19,15 +17,21 @@ from aftercare_shared.names import SERVICE_NAMES, ServiceName
 
 T = TypeVar("T")
 
-_FAILURES = (
-    ConfigError,
-    CommandFailedError,
-    KafkaError,
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    ValueError,
-)
+
+def _failures() -> tuple[type[BaseException], ...]:
+    # Imported when a command fails, not at start-up: the clients are slow to import.
+    import asyncpg
+    from aiokafka.errors import KafkaError
+
+    return (
+        ConfigError,
+        CommandFailedError,
+        KafkaError,
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        ValueError,
+    )
 
 
 @contextmanager
@@ -36,7 +40,9 @@ def failures_exit(*, as_json: bool) -> Any:
         yield
     except typer.Exit:
         raise
-    except _FAILURES as error:
+    except Exception as error:
+        if not isinstance(error, _failures()):
+            raise
         fail(f"{type(error).__name__}: {error}" if not str(error) else str(error), as_json=as_json)
 
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-from aiokafka.admin import AIOKafkaAdminClient
 
-from aftercare_cli.config import OpsConfig
-from aftercare_cli.database import OutboxStatus, connection, outbox_status
 from aftercare_cli.guard import config_or_exit, failures_exit, run_async, services_named
-from aftercare_cli.lag import group_lag
 from aftercare_cli.output import JSON_OPTION_HELP, emit_json, table
 from aftercare_shared.names import SERVICE_NAMES
+
+if TYPE_CHECKING:
+    from aftercare_cli.config import OpsConfig
+    from aftercare_cli.database import OutboxStatus
+
+# The Kafka, Postgres and HTTP clients are imported inside the commands that use them:
+# each command then starts without loading the others' clients.
 
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 ServiceOption = Annotated[
@@ -30,6 +32,8 @@ stack_app = typer.Typer(help="The running system as a whole.", no_args_is_help=T
 @outbox_app.command("status")
 def outbox_status_command(service: ServiceOption = None, as_json: JsonOption = False) -> None:
     """Backlog, oldest unpublished event and relay leader, per service."""
+    from aftercare_cli.database import outbox_status
+
     config = config_or_exit(as_json)
     with failures_exit(as_json=as_json):
         url = config.common.sync_database_url
@@ -73,6 +77,8 @@ def consumers_lag(
     as_json: JsonOption = False,
 ) -> None:
     """Committed offset, log end and lag per group, topic and partition."""
+    from aftercare_cli.lag import group_lag
+
     config = config_or_exit(as_json)
     with failures_exit(as_json=as_json):
         groups = group or [config.consumer_group(s) for s in services_named(service)]
@@ -91,6 +97,11 @@ def consumers_lag(
 
 
 async def _stack_state(config: OpsConfig) -> dict[str, Any]:
+    import httpx
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from aftercare_cli.database import connection
+
     services: list[dict[str, Any]] = []
     async with httpx.AsyncClient(timeout=3.0) as client:
         for service in SERVICE_NAMES:
@@ -115,10 +126,7 @@ async def _stack_state(config: OpsConfig) -> dict[str, Any]:
         await asyncio.wait_for(admin.start(), 10)
         cluster = await admin.describe_cluster()
         kafka["state"] = "up"
-        kafka["brokers"] = [
-            {"node_id": b["node_id"], "address": f"{b['host']}:{b['port']}"}
-            for b in cluster["brokers"]
-        ]
+        kafka["brokers"] = _brokers(config.common.kafka_bootstrap_servers, cluster["brokers"])
         kafka["controller_id"] = cluster.get("controller_id")
     except Exception as error:  # any failure to reach Kafka is what the status reports
         kafka["state"] = f"down ({type(error).__name__}: {error})"
@@ -134,6 +142,20 @@ async def _stack_state(config: OpsConfig) -> dict[str, Any]:
     return {"services": services, "kafka": kafka, "postgres": postgres}
 
 
+def _brokers(bootstrap_servers: str, live: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cluster's live brokers, and every configured bootstrap address that is not among
+    them (a broker that is down drops out of the cluster's metadata)."""
+    brokers = [
+        {"node_id": b["node_id"], "address": f"{b['host']}:{b['port']}", "state": "up"}
+        for b in sorted(live, key=lambda b: b["node_id"])
+    ]
+    seen = {b["address"] for b in brokers}
+    for address in (a.strip() for a in bootstrap_servers.split(",")):
+        if address and address not in seen:
+            brokers.append({"node_id": None, "address": address, "state": "down"})
+    return brokers
+
+
 @stack_app.command("status")
 def stack_status(as_json: JsonOption = False) -> None:
     """Every replica's /readyz, the Kafka brokers and Postgres; exits 1 when any is down."""
@@ -144,6 +166,7 @@ def stack_status(as_json: JsonOption = False) -> None:
             bool(state["services"])
             and all(s["state"] == "ready" for s in state["services"])
             and state["kafka"]["state"] == "up"
+            and all(b["state"] == "up" for b in state["kafka"].get("brokers", []))
             and state["postgres"]["state"] == "up"
         )
         state["healthy"] = healthy
@@ -153,10 +176,15 @@ def stack_status(as_json: JsonOption = False) -> None:
             rows = [
                 [f"{s['service']} #{s['replica']}", s["state"], s["url"]] for s in state["services"]
             ]
-            brokers = ", ".join(
-                f"{b['node_id']}@{b['address']}" for b in state["kafka"].get("brokers", [])
-            )
-            rows.append(["kafka", state["kafka"]["state"], brokers])
+            brokers = state["kafka"].get("brokers", [])
+            if not brokers:
+                rows.append(["kafka", state["kafka"]["state"], state["kafka"]["bootstrap_servers"]])
+            controller = state["kafka"].get("controller_id")
+            for broker in brokers:
+                node = broker["node_id"]
+                role = " (controller)" if node is not None and node == controller else ""
+                name = f"kafka #{node}" if node is not None else "kafka"
+                rows.append([name, broker["state"], broker["address"] + role])
             rows.append(["postgres", state["postgres"]["state"], state["postgres"].get("version")])
             table("stack", ["part", "state", "where"], rows)
         if not healthy:

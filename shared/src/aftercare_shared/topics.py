@@ -1,7 +1,8 @@
 """The Kafka topic catalog, and a command that creates every topic idempotently.
 
 Run ``python -m aftercare_shared.topics`` (reads ``AFTERCARE_KAFKA_BOOTSTRAP_SERVERS``,
-``AFTERCARE_TOPIC_PARTITIONS`` and ``AFTERCARE_TOPIC_REPLICATION_FACTOR``).
+``AFTERCARE_TOPIC_PARTITIONS``, ``AFTERCARE_TOPIC_REPLICATION_FACTOR`` and
+``AFTERCARE_TOPIC_MIN_INSYNC_REPLICAS``; `make up KAFKA_BROKERS=3` sets 3 and 2).
 """
 
 from __future__ import annotations
@@ -57,8 +58,13 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int,
     topics: tuple[str, ...] | None = None,
+    min_insync_replicas: int | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names it created."""
+    """Create the topics that do not exist yet; returns the names it created.
+
+    ``min_insync_replicas`` (topic config ``min.insync.replicas``): how many replicas must
+    hold a record before an ``acks=all`` write is acknowledged; the broker default when None.
+    """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     wanted = topics if topics is not None else all_topics()
@@ -74,6 +80,11 @@ async def ensure_topics(
                         name=name,
                         num_partitions=partitions,
                         replication_factor=replication_factor,
+                        topic_configs=(
+                            {"min.insync.replicas": str(min_insync_replicas)}
+                            if min_insync_replicas is not None
+                            else {}
+                        ),
                     )
                     for name in missing
                 ]
@@ -87,8 +98,14 @@ def main() -> int:
     bootstrap = os.environ.get("AFTERCARE_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     partitions = int(os.environ.get("AFTERCARE_TOPIC_PARTITIONS", "6"))
     replication = int(os.environ.get("AFTERCARE_TOPIC_REPLICATION_FACTOR", "1"))
+    min_insync = os.environ.get("AFTERCARE_TOPIC_MIN_INSYNC_REPLICAS", "").strip()
     created = asyncio.run(
-        ensure_topics(bootstrap, partitions=partitions, replication_factor=replication)
+        ensure_topics(
+            bootstrap,
+            partitions=partitions,
+            replication_factor=replication,
+            min_insync_replicas=int(min_insync) if min_insync else None,
+        )
     )
     print(f"topics: {len(created)} created, {len(all_topics()) - len(created)} already present")
     return 0
