@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aftercare_intake import repository
-from aftercare_intake.api import clients, reports, sentry, staff_tokens, tickets
+from aftercare_intake.api import clients, feedback, reports, sentry, staff_tokens, tickets
 from aftercare_intake.api.dependencies import ProjectRateLimiter, ReportRateLimiter
 from aftercare_intake.api.sentry_cors import SENTRY_PREFIX, SentryCorsMiddleware
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
@@ -30,6 +30,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 staff_tokens.router,
                 reports.router,
                 tickets.router,
+                feedback.router,
                 sentry.router,
             ],
             # intake owns the keys: it checks its own table, so a revoked key fails at once.

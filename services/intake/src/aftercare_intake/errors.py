@@ -65,6 +65,14 @@ class MergedTicketReopenError(ConflictError):
     """A ticket closed as merged lives on in its target; it cannot be reopened."""
 
 
+class TicketNotResolvedError(ConflictError):
+    """Feedback rates a resolution: the ticket is not resolved (or was reopened since)."""
+
+
+class FeedbackAlreadyGivenError(ConflictError):
+    """This resolution of the ticket was already rated (a reopened and re-resolved one may be)."""
+
+
 # --- Sentry ingest -------------------------------------------------------------------------
 
 
@@ -133,6 +141,10 @@ PROBLEM_TYPES = ProblemTypes(
         ),
         MergedTicketReopenError: ProblemType(
             "transition-not-allowed", "A merged ticket cannot be reopened"
+        ),
+        TicketNotResolvedError: ProblemType("ticket-not-resolved", "Ticket not resolved"),
+        FeedbackAlreadyGivenError: ProblemType(
+            "feedback-already-given", "Feedback already given for this resolution"
         ),
         MalformedEnvelopeError: ProblemType("malformed-envelope", "Malformed envelope"),
         EnvelopeTooLargeError: ProblemType("payload-too-large", "Payload too large"),

@@ -198,6 +198,21 @@ class TicketMerged(EventPayload):
     merged_at: datetime
 
 
+class TicketFeedbackReceived(EventPayload):
+    """The client rated how a resolved ticket was handled (once per resolution cycle)."""
+
+    event_type: ClassVar[str] = "ticket.feedback_received"
+    feedback_id: str
+    ticket_id: str
+    client_id: str
+    rating: int
+    """1 (poor) to 5 (excellent)."""
+    comment: str | None = None
+    resolved_at: datetime
+    """The resolution this feedback rates (a reopened and re-resolved ticket is rated again)."""
+    received_at: datetime
+
+
 # --- monitors (routine checks) ------------------------------------------------------
 
 
@@ -499,6 +514,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     TicketReopened,
     TicketClosed,
     TicketMerged,
+    TicketFeedbackReceived,
     MonitorUpserted,
     MonitorDeleted,
     MonitorFailed,
