@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
-from aftercare_sla.api import clients, plans, tickets
+from aftercare_sla.api import clients, plans, reports, tickets
 from aftercare_sla.consumers import handlers
 from aftercare_sla.errors import PROBLEM_TYPES
 from aftercare_sla.jobs import timer_job
@@ -23,12 +23,12 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
             title="Aftercare sla",
             description="Maintenance-plan SLAs: plans, business calendars, client "
             "assignments and the first-response and resolution clocks of every ticket.",
-            routers=[plans.router, clients.router, tickets.router],
+            routers=[plans.router, clients.router, tickets.router, reports.router],
             api_key_lookup=read_model_key_lookup(client_api_keys),
             problem_types=PROBLEM_TYPES,
             consumer=ConsumerSpec(
                 group_id=settings.consumer_group,
-                topics=[settings.clients_topic, settings.tickets_topic],
+                topics=[settings.clients_topic, settings.tickets_topic, *settings.report_topics],
                 handlers=handlers,
             ),
             periodic_jobs=[timer_job(settings)],
