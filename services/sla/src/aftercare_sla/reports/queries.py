@@ -167,9 +167,7 @@ async def exposures(
         )
         .order_by(ReportExposure.matched_at, ReportExposure.advisory_id)
     )
-    return [
-        (exposure, advisory) for exposure, advisory in await session.execute(statement)
-    ]
+    return [(exposure, advisory) for exposure, advisory in await session.execute(statement)]
 
 
 async def monitors(
