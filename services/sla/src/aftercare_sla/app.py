@@ -12,6 +12,7 @@ from aftercare_sla.consumers import handlers
 from aftercare_sla.errors import PROBLEM_TYPES
 from aftercare_sla.jobs import timer_job
 from aftercare_sla.models import client_api_keys
+from aftercare_sla.reports.publishing import report_job
 from aftercare_sla.settings import SlaSettings
 
 
@@ -31,7 +32,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
                 topics=[settings.clients_topic, settings.tickets_topic, *settings.report_topics],
                 handlers=handlers,
             ),
-            periodic_jobs=[timer_job(settings)],
+            periodic_jobs=[timer_job(settings), report_job(settings)],
         ),
         settings.common,
     )

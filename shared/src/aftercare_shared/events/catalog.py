@@ -326,6 +326,24 @@ class SlaClientPlanAssigned(EventPayload):
     """With ``deploy``: the client environment a succeeded deployment must reach."""
 
 
+# --- reports -------------------------------------------------------------------------
+
+
+class ReportPublished(EventPayload):
+    """A client's monthly maintenance report is ready (sla, on the 1st in the plan's zone)."""
+
+    event_type: ClassVar[str] = "report.published"
+    client_id: str
+    period: str
+    """``YYYY-MM``: the month the report covers."""
+    headlines: dict[str, float | None]
+    """The headline figures (tickets_opened, sla_met_percent, uptime_percent…); None: no
+    data. New figures may be added."""
+    report_url: str
+    """Where the report is read (JSON; HTML with ``Accept: text/html``)."""
+    published_at: datetime
+
+
 # --- releases ------------------------------------------------------------------------
 
 
@@ -526,6 +544,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaPaused,
     SlaResumed,
     SlaClientPlanAssigned,
+    ReportPublished,
     ReleaseCreated,
     ReleasePublished,
     ReleaseRolledBack,
