@@ -46,6 +46,7 @@ from bench.report import (
     throughput_rows,
     write_json,
 )
+from bench.report_generation import measure_report_generation, report_rows
 from bench.sla_arithmetic import SLA_TIME_MODULE, run_sla_arithmetic, sla_time_available
 from bench.stack import DB_POOL_SIZE, BenchStack, libpq_url
 from bench.throughput import (
@@ -140,6 +141,8 @@ async def run_bench(options: BenchOptions) -> int:
     _sla_arithmetic(run)
     if options.wants("advisory_matching"):
         await run.attempt("advisory_matching", _advisory_matching(run))
+    if options.wants("report_generation"):
+        await run.attempt("report_generation", _report_generation(run))
 
     run.rows += footprint_rows(
         [ServiceFootprint(name, idle, run.after_loads.get(name)) for name, idle in run.idle.items()]
@@ -307,6 +310,13 @@ async def _advisory_matching(run: BenchRun) -> None:
     result = await measure_advisory_matching()
     run.document["advisory_matching"] = result.as_json()
     run.rows += matching_rows(result)
+
+
+async def _report_generation(run: BenchRun) -> None:
+    print("bench: report generation (bench/report_generation.py)…")
+    result = await measure_report_generation()
+    run.document["report_generation"] = result.as_json()
+    run.rows += report_rows(result)
 
 
 def _sla_arithmetic(run: BenchRun) -> None:

@@ -17,6 +17,7 @@ BENCHMARKS = (
     "fan_out",
     "sla_arithmetic",
     "advisory_matching",
+    "report_generation",
 )
 
 

@@ -3,14 +3,18 @@ in JSON and CSV; tenant isolation; bad periods and windows."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aftercare_shared.events.catalog import ReleaseDeployed
+from devkit.databases import kafka_bootstrap_servers
 from tests.integration.sla.report_history import (
     SEPTEMBER_MTTR,
     SEPTEMBER_SLA,
@@ -18,8 +22,9 @@ from tests.integration.sla.report_history import (
     SLA_COLUMNS,
     by_key,
     september,
+    utc,
 )
-from tests.integration.sla.sla_support import STAFF, apply_events, seed_client_key
+from tests.integration.sla.sla_support import STAFF, apply_events, as_event, seed_client_key
 
 
 async def seeded_client(sessions: async_sessionmaker[AsyncSession]) -> str:
@@ -232,3 +237,39 @@ async def test_bad_periods_and_windows_are_422(
     assert backwards.status_code == 422
     unknown = await api.get("/v1/clients/nobody/reports/2026-09", headers=STAFF)
     assert unknown.status_code == 404
+
+
+async def test_the_live_consumer_keeps_the_reports_from_kafka(
+    api: httpx.AsyncClient,
+    app_sessions: async_sessionmaker[AsyncSession],
+    sla_topics: dict[str, str],
+) -> None:
+    """A deployment and a monitor incident published on Kafka reach the report."""
+    client_id = await seeded_client(app_sessions)
+    deployed = ReleaseDeployed(
+        deployment_id=f"{client_id}-D2",
+        client_id=client_id,
+        environment="production",
+        product="shop",
+        version="1.2.1",
+        deployed_at=utc(9, 20, 10),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers(), acks="all")
+    await producer.start()
+    try:
+        event = as_event(deployed, service="releases")
+        await producer.send_and_wait(
+            sla_topics["releases"], event.to_json_bytes(), key=client_id.encode()
+        )
+    finally:
+        await producer.stop()
+
+    async def deployments() -> int:
+        answer = await api.get(f"/v1/clients/{client_id}/reports/2026-09", headers=STAFF)
+        return len(answer.json()["releases"]["deployments"])
+
+    for _ in range(100):
+        if await deployments() == 2:
+            break
+        await asyncio.sleep(0.2)
+    assert await deployments() == 2

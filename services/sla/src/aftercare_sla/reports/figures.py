@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,10 +98,13 @@ def compliance_rows(
     """Per metric x priority: counted, met, breached, running, met %, times to meet, paused."""
     metrics = ordered([clock.metric for clock in clocks] + list(SLA_METRICS), SLA_METRICS)
     priorities = ordered([clock.priority for clock in clocks] + list(PRIORITIES), PRIORITIES)
+    groups: dict[tuple[str, str], list[ClockFact]] = defaultdict(list)
+    for clock in clocks:
+        groups[(clock.metric, clock.priority)].append(clock)
     rows: list[dict[str, object]] = []
     for metric in metrics:
         for priority in priorities:
-            group = [c for c in clocks if c.metric == metric and c.priority == priority]
+            group = groups[(metric, priority)]
             states = [clock.state(as_of) for clock in group]
             met = [clock for clock, state in zip(group, states, strict=True) if state == MET]
             breached = states.count(BREACHED)

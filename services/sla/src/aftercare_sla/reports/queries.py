@@ -1,8 +1,13 @@
-"""What the reports read from the read models: rows of a client in a time window."""
+"""What the reports read from the read models: rows of a client in a time window.
+
+Plain rows (Core), not ORM objects: a month of a busy client is tens of thousands of rows,
+and building ORM instances for them cost more than the rest of the report.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +29,9 @@ from aftercare_sla.reports.models import (
     ReportTicketSpan,
 )
 
+Record = Any
+"""A row of a report table: its columns as attributes (``row.ticket_id``)."""
+
 
 async def client(session: AsyncSession, client_id: str) -> ReportClient | None:
     return await session.get(ReportClient, client_id)
@@ -43,14 +51,14 @@ async def clocks_started(
     start: datetime,
     end: datetime,
 ) -> list[ClockFact]:
-    statement = select(ReportClock).where(
+    statement = select(ReportClock.__table__).where(
         ReportClock.started_at >= start, ReportClock.started_at < end
     )
     if client_id is not None:
         statement = statement.where(ReportClock.client_id == client_id)
     if plan_id is not None:
         statement = statement.where(ReportClock.plan_id == plan_id)
-    rows = (await session.scalars(statement.order_by(ReportClock.started_at))).all()
+    rows = (await session.execute(statement.order_by(ReportClock.started_at))).all()
     return [
         ClockFact(
             ticket_id=row.ticket_id,
@@ -73,29 +81,30 @@ async def clocks_started(
 
 async def resolutions(
     session: AsyncSession, *, client_id: str | None, start: datetime, end: datetime
-) -> list[tuple[ReportResolution, ReportTicket]]:
+) -> list[tuple[Record, Record]]:
     """Resolutions in the window, with their tickets (MTTR, resolved by kind and priority)."""
     statement = (
-        select(ReportResolution, ReportTicket)
+        select(ReportResolution.resolved_at, *ReportTicket.__table__.c)
         .join(ReportTicket, ReportTicket.ticket_id == ReportResolution.ticket_id)
         .where(ReportResolution.resolved_at >= start, ReportResolution.resolved_at < end)
     )
     if client_id is not None:
         statement = statement.where(ReportResolution.client_id == client_id)
     rows = await session.execute(statement.order_by(ReportResolution.resolved_at))
-    return [(resolution, ticket) for resolution, ticket in rows]
+    # One row serves as both: it has the resolution's time and the ticket's columns.
+    return [(row, row) for row in rows]
 
 
 async def spans_of(session: AsyncSession, ticket_ids: set[str]) -> list[Span]:
     if not ticket_ids:
         return []
-    rows = await session.scalars(
-        select(ReportTicketSpan).where(ReportTicketSpan.ticket_id.in_(ticket_ids))
+    rows = await session.execute(
+        select(ReportTicketSpan.__table__).where(ReportTicketSpan.ticket_id.in_(ticket_ids))
     )
     return [_span(row) for row in rows]
 
 
-def _span(row: ReportTicketSpan) -> Span:
+def _span(row: Record) -> Span:
     return Span(
         ticket_id=row.ticket_id,
         opened_at=row.opened_at,
@@ -108,8 +117,8 @@ async def spans_around(
     session: AsyncSession, *, client_id: str, start: datetime, end: datetime
 ) -> list[Span]:
     """The client's open stretches that touch ``[start, end]`` (backlogs at both ends)."""
-    rows = await session.scalars(
-        select(ReportTicketSpan).where(
+    rows = await session.execute(
+        select(ReportTicketSpan.__table__).where(
             ReportTicketSpan.client_id == client_id,
             ReportTicketSpan.opened_at <= end,
             or_(ReportTicketSpan.ended_at.is_(None), ReportTicketSpan.ended_at >= start),
@@ -118,18 +127,20 @@ async def spans_around(
     return [_span(row) for row in rows]
 
 
-async def tickets(session: AsyncSession, ticket_ids: set[str]) -> dict[str, ReportTicket]:
+async def tickets(session: AsyncSession, ticket_ids: set[str]) -> dict[str, Record]:
     if not ticket_ids:
         return {}
-    rows = await session.scalars(select(ReportTicket).where(ReportTicket.ticket_id.in_(ticket_ids)))
+    rows = await session.execute(
+        select(ReportTicket.__table__).where(ReportTicket.ticket_id.in_(ticket_ids))
+    )
     return {row.ticket_id: row for row in rows}
 
 
 async def tickets_opened(
     session: AsyncSession, *, client_id: str, start: datetime, end: datetime
-) -> list[ReportTicket]:
-    rows = await session.scalars(
-        select(ReportTicket).where(
+) -> list[Record]:
+    rows = await session.execute(
+        select(ReportTicket.__table__).where(
             ReportTicket.client_id == client_id,
             ReportTicket.created_at >= start,
             ReportTicket.created_at < end,
@@ -140,9 +151,9 @@ async def tickets_opened(
 
 async def deployments(
     session: AsyncSession, *, client_id: str, start: datetime, end: datetime
-) -> list[ReportDeployment]:
-    rows = await session.scalars(
-        select(ReportDeployment)
+) -> list[Record]:
+    rows = await session.execute(
+        select(ReportDeployment.__table__)
         .where(
             ReportDeployment.client_id == client_id,
             ReportDeployment.deployed_at >= start,
@@ -172,9 +183,9 @@ async def exposures(
 
 async def monitors(
     session: AsyncSession, *, client_id: str, start: datetime, end: datetime
-) -> list[ReportMonitor]:
-    rows = await session.scalars(
-        select(ReportMonitor)
+) -> list[Record]:
+    rows = await session.execute(
+        select(ReportMonitor.__table__)
         .where(
             ReportMonitor.client_id == client_id,
             ReportMonitor.first_seen_at < end,
@@ -187,9 +198,9 @@ async def monitors(
 
 async def incidents(
     session: AsyncSession, *, client_id: str, start: datetime, end: datetime
-) -> list[ReportIncident]:
-    rows = await session.scalars(
-        select(ReportIncident)
+) -> list[Record]:
+    rows = await session.execute(
+        select(ReportIncident.__table__)
         .where(
             ReportIncident.client_id == client_id,
             ReportIncident.failed_at < end,
@@ -202,9 +213,9 @@ async def incidents(
 
 async def feedback(
     session: AsyncSession, *, client_id: str, start: datetime, end: datetime
-) -> list[ReportFeedback]:
-    rows = await session.scalars(
-        select(ReportFeedback)
+) -> list[Record]:
+    rows = await session.execute(
+        select(ReportFeedback.__table__)
         .where(
             and_(
                 ReportFeedback.client_id == client_id,

@@ -16,6 +16,7 @@ from aftercare_sla.reports.figures import (
     MET,
     RUNNING,
     ClockFact,
+    Span,
     compliance_rows,
     ordered,
     percent,
@@ -95,10 +96,12 @@ async def breach_rows(
     """Each breached clock: when due, and how late it was when its ticket was resolved or
     closed (or, still open, at ``as_of``)."""
     breached = [clock for clock in clocks if clock.state(as_of) == BREACHED]
-    spans = await queries.spans_of(session, {clock.ticket_id for clock in breached})
+    spans_by_ticket: dict[str, list[Span]] = defaultdict(list)
+    for span in await queries.spans_of(session, {clock.ticket_id for clock in breached}):
+        spans_by_ticket[span.ticket_id].append(span)
     rows = []
     for clock in sorted(breached, key=lambda c: (c.due_at, c.ticket_id, c.metric)):
-        mine = [span for span in spans if span.ticket_id == clock.ticket_id]
+        mine = spans_by_ticket[clock.ticket_id]
         open_now = any(span.open_at(as_of) for span in mine) or not mine
         ended = [
             span.ended_at
