@@ -20,7 +20,7 @@ from aftercare_shared.events.catalog import PRIORITIES, SLA_METRICS
 MET, BREACHED, RUNNING = "met", "breached", "running"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ClockFact:
     ticket_id: str
     metric: str

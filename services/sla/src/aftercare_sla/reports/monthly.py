@@ -41,7 +41,9 @@ async def monthly_report(
     window = window_of(period, client.timezone, now)
     report = await _sections(session, client_id=client.client_id, window=window)
     previous_window = window_of(period.previous(), client.timezone, now)
-    previous = await _sections(session, client_id=client.client_id, window=previous_window)
+    previous = await _sections(
+        session, client_id=client.client_id, window=previous_window, headlines_only=True
+    )
     headlines = report["headlines"]
     report["trend"] = [
         {
@@ -72,9 +74,14 @@ def _change(current: float | None, previous: float | None) -> float | None:
     return round(current - previous, 2)
 
 
-async def _sections(session: AsyncSession, *, client_id: str, window: Window) -> dict[str, Any]:
+async def _sections(
+    session: AsyncSession, *, client_id: str, window: Window, headlines_only: bool = False
+) -> dict[str, Any]:
+    """Every section and the headlines; ``headlines_only`` spares the SLA details."""
     tickets = await _tickets(session, client_id=client_id, window=window)
-    sla = await sla_compliance(session, client_id=client_id, plan_id=None, window=window)
+    sla = await sla_compliance(
+        session, client_id=client_id, plan_id=None, window=window, totals_only=headlines_only
+    )
     releases = await _releases(session, client_id=client_id, window=window)
     monitoring = await _monitoring(session, client_id=client_id, window=window)
     satisfaction = await _satisfaction(session, client_id=client_id, window=window)
@@ -84,13 +91,13 @@ async def _sections(session: AsyncSession, *, client_id: str, window: Window) ->
             "tickets_resolved": tickets["resolved_total"],
             "backlog_end": tickets["backlog_end"],
             "sla_met_percent": sla["totals"]["met_percent"],
-            "sla_breaches": len(sla["breaches"]),
+            "sla_breaches": sla["totals"]["breached"],
             "deployments": len(releases["deployments"]),
             "uptime_percent": monitoring["uptime_percent"],
             "satisfaction_average": satisfaction["average"],
         },
         "tickets": tickets,
-        "sla": {key: sla[key] for key in ("totals", "metrics", "mttr", "breaches")},
+        "sla": {key: sla[key] for key in ("totals", "metrics", "mttr", "breaches") if key in sla},
         "releases": releases,
         "monitoring": monitoring,
         "satisfaction": satisfaction,

@@ -35,15 +35,30 @@ class Window:
 
 
 async def sla_compliance(
-    session: AsyncSession, *, client_id: str | None, plan_id: str | None, window: Window
+    session: AsyncSession,
+    *,
+    client_id: str | None,
+    plan_id: str | None,
+    window: Window,
+    totals_only: bool = False,
 ) -> dict[str, Any]:
+    """The report; with ``totals_only`` just its totals (a trend's previous period)."""
     clocks = await queries.clocks_started(
         session, client_id=client_id, plan_id=plan_id, start=window.start, end=window.end
     )
-    calendars = await queries.calendars(session)
-    rows = compliance_rows(clocks, as_of=window.as_of, calendars=calendars)
     states = [clock.state(window.as_of) for clock in clocks]
     met, breached = states.count(MET), states.count(BREACHED)
+    totals = {
+        "counted": len(clocks),
+        "met": met,
+        "breached": breached,
+        "running": states.count(RUNNING),
+        "met_percent": percent(met, met + breached),
+    }
+    if totals_only:
+        return {"totals": totals}
+    calendars = await queries.calendars(session)
+    rows = compliance_rows(clocks, as_of=window.as_of, calendars=calendars)
     resolutions = await queries.resolutions(
         session, client_id=client_id, start=window.start, end=window.end
     )
@@ -57,13 +72,7 @@ async def sla_compliance(
         "to": window.end.isoformat(),
         "timezone": window.timezone,
         "as_of": window.as_of.isoformat(),
-        "totals": {
-            "counted": len(clocks),
-            "met": met,
-            "breached": breached,
-            "running": states.count(RUNNING),
-            "met_percent": percent(met, met + breached),
-        },
+        "totals": totals,
         "metrics": rows,
         "mttr": mttr_rows(resolutions),
         "breaches": await breach_rows(session, clocks, as_of=window.as_of),
