@@ -13,13 +13,15 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare_shared.events.catalog import ReleaseDeployed
+from aftercare_shared.events.catalog import ReleaseDeployed, SlaClockStarted, SlaMet, SlaPaused
 from devkit.databases import kafka_bootstrap_servers
 from tests.integration.sla.report_history import (
     SEPTEMBER_MTTR,
     SEPTEMBER_SLA,
     SEPTEMBER_TRENDS,
     SLA_COLUMNS,
+    History,
+    berlin,
     by_key,
     september,
     utc,
@@ -273,3 +275,26 @@ async def test_the_live_consumer_keeps_the_reports_from_kafka(
             break
         await asyncio.sleep(0.2)
     assert await deployments() == 2
+
+
+async def test_a_clock_met_while_paused_keeps_its_pause(
+    api: httpx.AsyncClient, app_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Resolved while waiting on the client: sla sends sla.met without sla.resumed."""
+    client_id = f"c-{uuid.uuid4().hex[:8]}"
+    h = History(client_id, plan_id=f"plan-{client_id}")
+    h.events += september(client_id, plan_id=h.plan_id)[:2]  # the client and its plan
+    h.created("T7", "bug", "P2", berlin(9, 1, 9))
+    h.clock(SlaClockStarted, "T7", "resolution", "P2", berlin(9, 1, 9), berlin(9, 1, 9))
+    h.clock(SlaPaused, "T7", "resolution", "P2", berlin(9, 1, 9), berlin(9, 1, 10))
+    h.clock(SlaMet, "T7", "resolution", "P2", berlin(9, 1, 9), berlin(9, 1, 13))
+    await apply_events(app_sessions, *h.events)
+    answer = await api.get(
+        "/v1/reports/sla",
+        params={"client_id": client_id, "from": "2026-09-01", "to": "2026-10-01"},
+        headers=STAFF,
+    )
+    row = by_key(answer.json()["metrics"], "metric", "priority")[("resolution", "P2")]
+    # 1 h counted before the pause; the 3 h paused until it was met are left out.
+    assert (row["met"], row["business_seconds_to_meet_median"]) == (1, 3600.0)
+    assert (row["wall_seconds_to_meet_median"], row["paused_seconds"]) == (4 * 3600.0, 3 * 3600.0)

@@ -32,6 +32,8 @@ class ClockFact:
     breached_at: datetime | None
     paused_at: datetime | None
     pauses: tuple[Pause, ...]
+    business_seconds: float | None = None
+    """Start to met in business time, when the read model worked it out already."""
 
     def state(self, as_of: datetime) -> str:
         """Met or breached only if that happened before ``as_of``; otherwise still running."""
@@ -60,6 +62,20 @@ class Span:
 
     def open_at(self, moment: datetime) -> bool:
         return self.opened_at <= moment and (self.ended_at is None or self.ended_at > moment)
+
+
+def stored_pauses(pairs: Iterable[Sequence[str]]) -> tuple[Pause, ...]:
+    """Pauses as the read model stores them (ISO-8601 pairs)."""
+    return tuple(
+        (datetime.fromisoformat(start), datetime.fromisoformat(end)) for start, end in pairs
+    )
+
+
+def business_seconds_to_meet(
+    calendar: BusinessCalendar, started_at: datetime, met_at: datetime, pauses: Sequence[Pause]
+) -> float:
+    """Business time from start to met, the pauses left out."""
+    return seconds(business_between(calendar, started_at, met_at, pauses))
 
 
 def ordered(values: Iterable[str], known: Sequence[str]) -> list[str]:
@@ -109,13 +125,13 @@ def compliance_rows(
             met = [clock for clock, state in zip(group, states, strict=True) if state == MET]
             breached = states.count(BREACHED)
             business = [
-                seconds(
-                    business_between(
-                        calendars.get(clock.plan_id) or BusinessCalendar.always_open(),
-                        clock.started_at,
-                        clock.met_at or clock.started_at,
-                        clock.pauses_until(as_of),
-                    )
+                clock.business_seconds
+                if clock.business_seconds is not None
+                else business_seconds_to_meet(
+                    calendars.get(clock.plan_id) or BusinessCalendar.always_open(),
+                    clock.started_at,
+                    clock.met_at or clock.started_at,
+                    clock.pauses_until(as_of),
                 )
                 for clock in met
             ]

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.events.catalog import (
     AdvisoryMatched,
@@ -41,6 +42,7 @@ from aftercare_shared.events.catalog import (
     TicketResolved,
     TicketUpdated,
 )
+from aftercare_sla.reports.figures import business_seconds_to_meet, stored_pauses
 from aftercare_sla.reports.models import (
     ReportAdvisory,
     ReportClient,
@@ -259,8 +261,25 @@ async def clock_started(session: AsyncSession, event: SlaClockStarted | SlaAtRis
 @report_handlers.on(SlaMet)
 async def clock_met(session: AsyncSession, met: SlaMet) -> None:
     clock = await _clock(session, met)
+    # A clock stopped while paused (resolved while waiting on the client): sla ends the pause
+    # at the stop without a sla.resumed.
+    if clock.paused_at is not None and clock.paused_at < met.occurred_at:
+        clock.pauses = [*clock.pauses, [clock.paused_at.isoformat(), met.occurred_at.isoformat()]]
     clock.met_at = met.occurred_at
     clock.paused_at = None
+    plan = await session.get(ReportPlanCalendar, met.plan_id) if met.plan_id else None
+    # Worked out once here rather than on every report; without the calendar yet (events
+    # of another partition), the report works it out when asked.
+    clock.business_seconds = (
+        None
+        if plan is None
+        else business_seconds_to_meet(
+            BusinessCalendar.from_json(plan.calendar),
+            clock.started_at,
+            met.occurred_at,
+            stored_pauses(clock.pauses),
+        )
+    )
 
 
 @report_handlers.on(SlaBreached)
@@ -284,6 +303,7 @@ async def clock_resumed(session: AsyncSession, resumed: SlaResumed) -> None:
         clock.pauses = [*clock.pauses, [began.isoformat(), resumed.occurred_at.isoformat()]]
     clock.paused_at = None
     clock.met_at = None
+    clock.business_seconds = None
 
 
 report_handlers.add(SlaClockStarted, clock_started)

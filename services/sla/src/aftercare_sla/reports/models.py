@@ -96,6 +96,9 @@ class ReportClock(Base):
     # Closed pauses as [[start, end], ...] ISO-8601 pairs (a met clock reopened: the
     # stretch it was stopped, excluded as sla excludes it).
     pauses: Mapped[list[list[str]]] = mapped_column(JSONB)
+    # Business seconds from start to met, worked out when sla.met arrived with the plan's
+    # calendar known (NULL otherwise: the report works it out itself).
+    business_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class ReportDeployment(Base):

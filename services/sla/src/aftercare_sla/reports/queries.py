@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.business_time import BusinessCalendar
-from aftercare_sla.reports.figures import ClockFact, Span
+from aftercare_sla.reports.figures import ClockFact, Span, stored_pauses
 from aftercare_sla.reports.models import (
     ReportAdvisory,
     ReportClient,
@@ -70,10 +70,8 @@ async def clocks_started(
             met_at=row.met_at,
             breached_at=row.breached_at,
             paused_at=row.paused_at,
-            pauses=tuple(
-                (datetime.fromisoformat(begin), datetime.fromisoformat(finish))
-                for begin, finish in row.pauses
-            ),
+            pauses=stored_pauses(row.pauses) if row.pauses else (),
+            business_seconds=row.business_seconds,
         )
         for row in rows
     ]

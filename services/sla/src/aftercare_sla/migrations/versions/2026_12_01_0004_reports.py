@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("breached_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("pauses", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("business_seconds", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("ticket_id", "metric", "started_at", name=op.f("pk_report_clocks")),
         schema=SCHEMA,
     )
