@@ -54,21 +54,25 @@ def hand_made_event(short_type: str, data: dict[str, Any]) -> CloudEvent:
 
 
 def test_sla_handles_client_and_ticket_events_the_client_keys_and_the_reports() -> None:
-    assert handlers.handled_types == {
-        payload.event_type
-        for payload in (
-            ClientCreated,
-            ClientUpdated,
-            ClientApiKeyIssued,
-            ClientApiKeyRevoked,
-            TicketCreated,
-            TicketUpdated,
-            TicketCommented,
-            TicketResolved,
-            TicketClosed,
-            TicketReopened,
-        )
-    } | report_handlers.handled_types
+    assert (
+        handlers.handled_types
+        == {
+            payload.event_type
+            for payload in (
+                ClientCreated,
+                ClientUpdated,
+                ClientApiKeyIssued,
+                ClientApiKeyRevoked,
+                TicketCreated,
+                TicketUpdated,
+                TicketCommented,
+                TicketResolved,
+                TicketClosed,
+                TicketReopened,
+            )
+        }
+        | report_handlers.handled_types
+    )
 
 
 async def test_an_event_type_not_in_the_catalog_is_a_permanent_failure() -> None:
