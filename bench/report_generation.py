@@ -20,10 +20,12 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.db import create_session_factory
 from aftercare_shared.events.catalog import PRIORITIES, TICKET_KINDS
 from aftercare_sla.reports import queries
 from aftercare_sla.reports.csv_output import monthly_tables, tables_csv
+from aftercare_sla.reports.figures import business_seconds_to_meet
 from aftercare_sla.reports.html_output import render_monthly_html
 from aftercare_sla.reports.models import (
     ReportClient,
@@ -52,6 +54,8 @@ CALENDAR = {
     "timezone": "Europe/Berlin",
     "hours": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
 }
+
+_CALENDAR = BusinessCalendar.from_json(CALENDAR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,12 @@ def _rows(month: int, count: int, rng: random.Random) -> dict[type, list[dict[st
             met = resolved if metric == "resolution" else created + timedelta(minutes=20)
             breached = index % 7 == 0
             pause = created + timedelta(hours=2)
+            pauses = (
+                [(pause, pause + timedelta(hours=3))]
+                if index % 3 == 0 and metric == "resolution"
+                else []
+            )
+            met_at = None if breached or met is None else met
             rows[ReportClock].append(
                 {
                     "ticket_id": ticket_id,
@@ -123,12 +133,14 @@ def _rows(month: int, count: int, rng: random.Random) -> dict[type, list[dict[st
                     "plan_id": PLAN,
                     "priority": priority,
                     "due_at": due,
-                    "met_at": None if breached else met,
+                    "met_at": met_at,
                     "breached_at": due if breached else None,
                     "paused_at": None,
-                    "pauses": [[pause.isoformat(), (pause + timedelta(hours=3)).isoformat()]]
-                    if index % 3 == 0 and metric == "resolution"
-                    else [],
+                    "pauses": [[start.isoformat(), end.isoformat()] for start, end in pauses],
+                    # As the sla.met handler leaves it.
+                    "business_seconds": None
+                    if met_at is None
+                    else business_seconds_to_meet(_CALENDAR, created, met_at, pauses),
                 }
             )
         if resolved and index % 4 == 0:
