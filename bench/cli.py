@@ -48,6 +48,7 @@ from bench.report import (
     throughput_rows,
     write_json,
 )
+from bench.report_generation import measure_report_generation, report_rows
 from bench.sla_arithmetic import SLA_TIME_MODULE, run_sla_arithmetic, sla_time_available
 from bench.sla_timers import measure_timer_scale, timer_rows
 from bench.stack import DB_POOL_SIZE, BenchStack, libpq_url
@@ -148,6 +149,9 @@ async def run_bench(options: BenchOptions) -> int:
 
     if options.wants("monitor_timers"):
         await run.attempt("monitor_timers", _monitor_timers(run))
+
+    if options.wants("report_generation"):
+        await run.attempt("report_generation", _report_generation(run))
 
     run.rows += footprint_rows(
         [ServiceFootprint(name, idle, run.after_loads.get(name)) for name, idle in run.idle.items()]
@@ -342,6 +346,13 @@ async def _monitor_timers(run: BenchRun) -> None:
     result = await measure_monitor_timers()
     run.document["monitor_timers"] = result.as_json()
     run.rows += monitor_timer_rows(result)
+
+
+async def _report_generation(run: BenchRun) -> None:
+    print("bench: report generation (bench/report_generation.py)…")
+    result = await measure_report_generation()
+    run.document["report_generation"] = result.as_json()
+    run.rows += report_rows(result)
 
 
 def _sla_arithmetic(run: BenchRun) -> None:

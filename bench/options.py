@@ -20,6 +20,7 @@ BENCHMARKS = (
     "sla_timers",
     "monitor_timers",
     "ping_checkins",
+    "report_generation",
 )
 
 

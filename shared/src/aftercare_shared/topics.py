@@ -28,6 +28,7 @@ _ENTITY_TOPICS: dict[str, str] = {
     "client": CLIENTS,
     "ticket": TICKETS,
     "sla": SLA,
+    "report": SLA,
     "release": RELEASES,
     "advisory": RELEASES,
     "notification": NOTIFICATIONS,

@@ -37,7 +37,8 @@ async def sla_database_url() -> AsyncIterator[str]:
 def sla_topics() -> dict[str, str]:
     """Topics of this module only: the consumer reads nothing other tests produced."""
     suffix = secrets.token_hex(4)
-    return {"clients": f"test.sla.clients.{suffix}", "tickets": f"test.sla.tickets.{suffix}"}
+    names = ("clients", "tickets", "sla", "releases", "monitors")
+    return {name: f"test.sla.{name}.{suffix}" for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +48,14 @@ async def sla_app(sla_database_url: str, sla_topics: dict[str, str]) -> AsyncIte
         kafka_bootstrap_servers(),
         partitions=2,
         replication_factor=1,
-        topics=(sla_topics["clients"], sla_topics["tickets"]),
+        topics=tuple(sla_topics.values()),
     )
     settings = SlaSettings(
         common=common_settings_for(sla_database_url),
         consumer_group=f"aftercare-sla-test-{secrets.token_hex(4)}",
         clients_topic=sla_topics["clients"],
         tickets_topic=sla_topics["tickets"],
+        report_topics=[sla_topics["sla"], sla_topics["releases"], sla_topics["monitors"]],
         timer_poll_seconds=0.2,
     )
     app = create_app(settings)

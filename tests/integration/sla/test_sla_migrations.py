@@ -6,6 +6,7 @@ import asyncio
 
 from aftercare_shared.migrations import downgrade, upgrade
 from aftercare_sla.models import Base
+from aftercare_sla.reports.models import REPORT_TABLES
 from tests.support.schema_drift import migrated_schema
 
 SLA_TABLES = {
@@ -20,6 +21,8 @@ SLA_TABLES = {
     "outbox",
     "inbox",
     "alembic_version",
+    "report_publications",
+    *REPORT_TABLES,
 }
 
 

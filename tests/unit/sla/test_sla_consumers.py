@@ -26,6 +26,7 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.events.envelope import full_event_type
 from aftercare_sla.consumers import handlers
+from aftercare_sla.reports.ingest import report_handlers
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -52,22 +53,26 @@ def hand_made_event(short_type: str, data: dict[str, Any]) -> CloudEvent:
     )
 
 
-def test_sla_handles_client_and_ticket_events_and_the_client_keys() -> None:
-    assert handlers.handled_types == {
-        payload.event_type
-        for payload in (
-            ClientCreated,
-            ClientUpdated,
-            ClientApiKeyIssued,
-            ClientApiKeyRevoked,
-            TicketCreated,
-            TicketUpdated,
-            TicketCommented,
-            TicketResolved,
-            TicketClosed,
-            TicketReopened,
-        )
-    }
+def test_sla_handles_client_and_ticket_events_the_client_keys_and_the_reports() -> None:
+    assert (
+        handlers.handled_types
+        == {
+            payload.event_type
+            for payload in (
+                ClientCreated,
+                ClientUpdated,
+                ClientApiKeyIssued,
+                ClientApiKeyRevoked,
+                TicketCreated,
+                TicketUpdated,
+                TicketCommented,
+                TicketResolved,
+                TicketClosed,
+                TicketReopened,
+            )
+        }
+        | report_handlers.handled_types
+    )
 
 
 async def test_an_event_type_not_in_the_catalog_is_a_permanent_failure() -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aftercare_intake import repository
-from aftercare_intake.api import clients, monitors, pings, reports, sentry, staff_tokens, tickets
+from aftercare_intake.api import (
+    clients,
+    feedback,
+    monitors,
+    pings,
+    reports,
+    sentry,
+    staff_tokens,
+    tickets,
+)
 from aftercare_intake.api.dependencies import ProjectRateLimiter, ReportRateLimiter
 from aftercare_intake.api.sentry_cors import SENTRY_PREFIX, SentryCorsMiddleware
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
@@ -38,6 +47,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 staff_tokens.router,
                 reports.router,
                 tickets.router,
+                feedback.router,
                 sentry.router,
                 monitors.router,
                 pings.router,

@@ -84,6 +84,14 @@ class ReplyStatusNotAllowedError(InvalidError):
     """Only a public reply may move a ticket, and only to ``waiting_on_client``."""
 
 
+class TicketNotResolvedError(ConflictError):
+    """Feedback rates a resolution: the ticket is not resolved (or was reopened since)."""
+
+
+class FeedbackAlreadyGivenError(ConflictError):
+    """This resolution of the ticket was already rated (a reopened and re-resolved one may be)."""
+
+
 # --- Sentry ingest -------------------------------------------------------------------------
 
 
@@ -184,6 +192,10 @@ PROBLEM_TYPES = ProblemTypes(
         ClientRequiredError: ProblemType("validation-failed", "Client required"),
         ReplyStatusNotAllowedError: ProblemType(
             "validation-failed", "This reply cannot move the ticket"
+        ),
+        TicketNotResolvedError: ProblemType("ticket-not-resolved", "Ticket not resolved"),
+        FeedbackAlreadyGivenError: ProblemType(
+            "feedback-already-given", "Feedback already given for this resolution"
         ),
         MalformedEnvelopeError: ProblemType("malformed-envelope", "Malformed envelope"),
         EnvelopeTooLargeError: ProblemType("payload-too-large", "Payload too large"),

@@ -508,5 +508,29 @@ class MonitorIncident(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class TicketFeedback(Base):
+    """A client's rating of one resolution of a ticket (satisfaction, CSAT).
+
+    ``resolved_at`` names the resolution cycle rated: unique per ticket, so each cycle is
+    rated at most once, and a reopened and re-resolved ticket (a new ``resolved_at``) can be
+    rated again.
+    """
+
+    __tablename__ = "ticket_feedback"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "resolved_at", name="uq_ticket_feedback_cycle"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_ticket_feedback_client_created", "client_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), nullable=False, index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), nullable=False)
+    rating: Mapped[int] = mapped_column(Integer, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)

@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
-from aftercare_sla.api import clients, plans, tickets
+from aftercare_sla.api import clients, plans, reports, tickets
 from aftercare_sla.consumers import handlers
 from aftercare_sla.errors import PROBLEM_TYPES
 from aftercare_sla.jobs import timer_job
 from aftercare_sla.models import client_api_keys
+from aftercare_sla.reports.publishing import report_job
 from aftercare_sla.settings import SlaSettings
 
 
@@ -23,15 +24,15 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
             title="Aftercare sla",
             description="Maintenance-plan SLAs: plans, business calendars, client "
             "assignments and the first-response and resolution clocks of every ticket.",
-            routers=[plans.router, clients.router, tickets.router],
+            routers=[plans.router, clients.router, tickets.router, reports.router],
             api_key_lookup=read_model_key_lookup(client_api_keys),
             problem_types=PROBLEM_TYPES,
             consumer=ConsumerSpec(
                 group_id=settings.consumer_group,
-                topics=[settings.clients_topic, settings.tickets_topic],
+                topics=[settings.clients_topic, settings.tickets_topic, *settings.report_topics],
                 handlers=handlers,
             ),
-            periodic_jobs=[timer_job(settings)],
+            periodic_jobs=[timer_job(settings), report_job(settings)],
         ),
         settings.common,
     )

@@ -3,6 +3,8 @@
 - ``aftercare.clients``: the client read model and the client-key read model (so client
   systems can call sla with the key intake issued them).
 - ``aftercare.tickets``: start, pause, resume and stop the tickets' SLA clocks.
+- every topic it reads (also its own ``aftercare.sla``, ``aftercare.releases`` and
+  ``aftercare.monitors``): the reports' read models (``aftercare_sla.reports.ingest``).
 
 The platform's consumer runner dispatches every record through :data:`handlers`, in its
 transaction. An event type that is not in the catalog, or a payload that does not decode,
@@ -28,6 +30,7 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_sla import repository, ticket_events
 from aftercare_sla.models import client_api_keys
+from aftercare_sla.reports.ingest import report_handlers
 
 handlers = EventHandlers()
 handlers.include(client_key_handlers(client_api_keys))
@@ -53,3 +56,5 @@ handlers.add(TicketCommented, ticket_events.ticket_commented)
 handlers.add(TicketResolved, ticket_events.ticket_resolved)
 handlers.add(TicketClosed, ticket_events.ticket_closed)
 handlers.add(TicketReopened, ticket_events.ticket_reopened)
+# The reports' read models, from every topic sla reads.
+handlers.include(report_handlers)

@@ -50,6 +50,34 @@ class TicketNotFoundError(NotFoundError):
         super().__init__(f"Ticket {ticket_id!r} is not known to sla.")
 
 
+class InvalidPeriodError(InvalidError):
+    """A report period that is neither ``YYYY-MM`` nor ``YYYY-Qn``."""
+
+    def __init__(self, period: str) -> None:
+        reason = "A period is a month (2026-11) or a quarter (2026-Q4)."
+        super().__init__(
+            f"{period!r} is not a report period. {reason}",
+            errors=[{"location": "path.period", "message": reason, "kind": "period"}],
+        )
+
+
+class InvalidReportWindowError(InvalidError):
+    """``from``/``to`` of a report: both given, ``from`` before ``to``, at most a year apart."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The report window is not valid: {reason}",
+            errors=[{"location": "query.from", "message": reason, "kind": "window"}],
+        )
+
+
+class ReportClientNotFoundError(NotFoundError):
+    """No events of the client reached the reports, or the caller may not see it."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(f"No reports for client {client_id!r}.")
+
+
 PROBLEM_TYPES = ProblemTypes(
     {
         PlanNotFoundError: ProblemType("not-found", "Plan not found"),
@@ -57,5 +85,8 @@ PROBLEM_TYPES = ProblemTypes(
         InvalidCalendarError: ProblemType("validation-failed", "Validation failed"),
         ClientPlanNotFoundError: ProblemType("not-found", "Client plan not found"),
         TicketNotFoundError: ProblemType("not-found", "Ticket not found"),
+        InvalidPeriodError: ProblemType("validation-failed", "Validation failed"),
+        InvalidReportWindowError: ProblemType("validation-failed", "Validation failed"),
+        ReportClientNotFoundError: ProblemType("not-found", "Client not found"),
     }
 )

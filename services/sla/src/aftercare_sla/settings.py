@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aftercare_shared.settings import CommonSettings
-from aftercare_shared.topics import CLIENTS, TICKETS
+from aftercare_shared.topics import CLIENTS, MONITORS, RELEASES, SLA, TICKETS
 
 
 class SlaSettings(BaseSettings):
@@ -27,6 +27,23 @@ class SlaSettings(BaseSettings):
         default=TICKETS,
         min_length=1,
         description="Topic of the ticket events that start, pause and stop SLA clocks.",
+    )
+    report_topics: list[str] = Field(
+        default_factory=lambda: [SLA, RELEASES, MONITORS],
+        description="Further topics the reports' read models are kept from (sla's own clock "
+        "events, deployments and advisories, monitors); clients and tickets come from the two "
+        "topics above.",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8002",
+        min_length=1,
+        description="sla's public base URL: the report link in report.published is built on it.",
+    )
+    report_poll_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the monthly-report job looks for clients whose month has ended "
+        "in their plan time zone (report.published is emitted once per client and month).",
     )
     timer_poll_seconds: float = Field(
         default=0.25,

@@ -20,6 +20,7 @@ _PRODUCERS = {
     "client": "intake",
     "ticket": "intake",
     "sla": "sla",
+    "report": "sla",
     "release": "releases",
     "advisory": "releases",
     "notification": "notify",

@@ -224,6 +224,21 @@ class TicketMerged(EventPayload):
     merged_at: datetime
 
 
+class TicketFeedbackReceived(EventPayload):
+    """The client rated how a resolved ticket was handled (once per resolution cycle)."""
+
+    event_type: ClassVar[str] = "ticket.feedback_received"
+    feedback_id: str
+    ticket_id: str
+    client_id: str
+    rating: int
+    """1 (poor) to 5 (excellent)."""
+    comment: str | None = None
+    resolved_at: datetime
+    """The resolution this feedback rates (a reopened and re-resolved ticket is rated again)."""
+    received_at: datetime
+
+
 # --- monitors (routine checks) ------------------------------------------------------
 
 
@@ -359,6 +374,24 @@ class SlaClientPlanAssigned(EventPayload):
     """With ``deploy``: the client environment a succeeded deployment must reach."""
     plan_version: int = 1
     """The plan version in force for the client's new tickets (older producers: 1)."""
+
+
+# --- reports -------------------------------------------------------------------------
+
+
+class ReportPublished(EventPayload):
+    """A client's monthly maintenance report is ready (sla, on the 1st in the plan's zone)."""
+
+    event_type: ClassVar[str] = "report.published"
+    client_id: str
+    period: str
+    """``YYYY-MM``: the month the report covers."""
+    headlines: dict[str, float | None]
+    """The headline figures (tickets_opened, sla_met_percent, uptime_percent…); None: no
+    data. New figures may be added."""
+    report_url: str
+    """Where the report is read (JSON; HTML with ``Accept: text/html``)."""
+    published_at: datetime
 
 
 # --- releases ------------------------------------------------------------------------
@@ -550,6 +583,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     TicketReopened,
     TicketClosed,
     TicketMerged,
+    TicketFeedbackReceived,
     MonitorUpserted,
     MonitorDeleted,
     MonitorFailed,
@@ -563,6 +597,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaCancelled,
     SlaDueChanged,
     SlaClientPlanAssigned,
+    ReportPublished,
     ReleaseCreated,
     ReleasePublished,
     ReleaseRolledBack,
