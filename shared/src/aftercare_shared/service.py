@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare_shared.auth import Authenticator, StaffTokens
-from aftercare_shared.auth.authenticator import ApiKeyLookup
+from aftercare_shared.auth.authenticator import ApiKeyLookup, StaffTokenRevocationCheck
 from aftercare_shared.body_limit import BodySizeLimitMiddleware
 from aftercare_shared.consumer import ConsumerRunner
 from aftercare_shared.consumer.handlers import EventHandlers
@@ -70,6 +70,9 @@ class ServiceSpec:
     description: str
     routers: Sequence[APIRouter]
     api_key_lookup: ApiKeyLookup
+    staff_token_revoked: StaffTokenRevocationCheck
+    """Whether a staff token was revoked: intake asks its own table, the others their
+    read model (:mod:`aftercare_shared.staff_token_registry`)."""
     problem_types: ProblemTypes = field(default_factory=ProblemTypes)
     consumer: ConsumerSpec | None = None
     periodic_jobs: Sequence[PeriodicJob] = ()
@@ -166,7 +169,9 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         app.state.session_factory = context.session_factory
         app.state.kafka_probe = KafkaProbe(settings.kafka_bootstrap_servers)
         app.state.authenticator = Authenticator(
-            staff_tokens=staff_tokens, api_key_lookup=spec.api_key_lookup
+            staff_tokens=staff_tokens,
+            api_key_lookup=spec.api_key_lookup,
+            staff_token_revoked=spec.staff_token_revoked,
         )
         supervisor = WorkerSupervisor(_background_workers(spec, settings, context))
         supervisor.start()

@@ -19,6 +19,7 @@ TABLES = {
     "outbox",
     "inbox",
     "client_api_keys",
+    "staff_token_copies",
     "client_calendars",
     "endpoints",
     "messages",

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 EXPECTED_TABLES = {
     "alembic_version",
     "client_api_keys",
+    "staff_token_copies",
     "inbox",
     "outbox",
     "release_items",

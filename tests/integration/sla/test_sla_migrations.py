@@ -16,6 +16,7 @@ SLA_TABLES = {
     "clocks",
     "clock_timers",
     "client_api_keys",
+    "staff_token_copies",
     "outbox",
     "inbox",
     "alembic_version",

@@ -34,6 +34,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             ],
             # intake owns the keys: it checks its own table, so a revoked key fails at once.
             api_key_lookup=repository.resolve_api_key,
+            staff_token_revoked=repository.staff_token_revoked,
             problem_types=PROBLEM_TYPES,
             consumer=ConsumerSpec(
                 group_id=settings.consumer_group, topics=CONSUMED_TOPICS, handlers=handlers

@@ -34,10 +34,12 @@ from aftercare_shared.auth import API_KEY_SCOPES, ApiKeyScope
 from aftercare_shared.db import service_metadata
 from aftercare_shared.events.catalog import (
     RESOLUTION_TRIGGERS,
+    STAFF_ROLES,
     CommentAuthorKind,
     Priority,
     ResolutionOn,
     Severity,
+    StaffRole,
     TicketStatus,
 )
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
@@ -94,6 +96,26 @@ class ApiKey(Base):
     # The DSN's public key: ingest-only, so it is stored as is (SDKs ship it in apps).
     public_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """After it the key (and its DSN) is refused; None: it lasts until revoked."""
+
+
+class StaffToken(Base):
+    """A minted staff token's id, role and lifetime; never the token (it is signed)."""
+
+    __tablename__ = "staff_tokens"
+    __table_args__ = (
+        CheckConstraint(sql_one_of("role", STAFF_ROLES), name="role"),
+        Index("ix_staff_tokens_created", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[StaffRole] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

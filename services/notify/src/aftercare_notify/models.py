@@ -31,6 +31,7 @@ from aftercare_shared.db import service_metadata
 from aftercare_shared.events.catalog import PRIORITIES
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
+from aftercare_shared.staff_token_registry import staff_token_copies_table
 
 SCHEMA = schema_of(ServiceName.NOTIFY)
 # An e-mail endpoint names an address and no URL; every other channel a URL and no address.
@@ -200,3 +201,4 @@ class ClientCalendar(Base):
 OUTBOX: Table = outbox_table(Base.metadata)
 INBOX: Table = inbox_table(Base.metadata)
 CLIENT_API_KEYS: Table = client_api_keys_table(Base.metadata)
+STAFF_TOKEN_COPIES: Table = staff_token_copies_table(Base.metadata)
