@@ -29,6 +29,7 @@ from aftercare_shared.observability.health import KafkaProbe, health_router
 from aftercare_shared.observability.http_trace import TraceparentMiddleware
 from aftercare_shared.observability.logging import configure_logging
 from aftercare_shared.observability.metrics import MetricsMiddleware, metrics_endpoint
+from aftercare_shared.outages import LastResortMiddleware
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
 from aftercare_shared.problems import install_problem_handlers
@@ -196,6 +197,10 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         **{type(value): value for value in spec.provides},
     }
     install_problem_handlers(app, spec.problem_types)
+    # Innermost: an outage becomes 503 + Retry-After (logged once) before metrics see it.
+    app.add_middleware(
+        LastResortMiddleware, retry_after_seconds=settings.outage_retry_after_seconds
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

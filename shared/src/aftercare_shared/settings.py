@@ -43,6 +43,12 @@ class CommonSettings(BaseSettings):
         "(per replica); over it: 429 + Retry-After.",
     )
     client_rate_burst: int = Field(default=300, ge=1)
+    outage_retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Retry-After of the 503 a request gets while Postgres (or Kafka) is down.",
+    )
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
