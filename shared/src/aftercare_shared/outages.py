@@ -8,6 +8,10 @@ second time) and answers:
 
 - a dependency outage (:func:`outage_of`): 503 problem+json, type ``service-unavailable``,
   ``Retry-After``, one WARNING line naming the dependency and the error, no traceback;
+- text Postgres cannot store (a NUL character, ``\\u0000``, in any string or JSON value
+  reaching a query): 422 problem+json ``validation-failed``, nothing stored (the
+  request's transaction failed), one INFO line; checked here, once for every route, rather
+  than by a validator on every string field;
 - anything else: 500 problem+json, one ERROR line with the traceback.
 """
 
@@ -48,22 +52,36 @@ _KAFKA_OUTAGES: tuple[type[BaseException], ...] = (
     kafka_errors.RequestTimedOutError,
 )
 _CHAIN_DEPTH = 6
+# Postgres' "character not in repertoire" and "untranslatable character": a NUL in text or
+# jsonb. The client's input, never our bug.
+_UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and what it wraps (SQLAlchemy's ``orig``, then causes and contexts)."""
+    found: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and len(found) < _CHAIN_DEPTH:
+        found.append(seen)
+        wrapped = getattr(seen, "orig", None)
+        seen = wrapped if isinstance(wrapped, BaseException) else seen.__cause__ or seen.__context__
+    return found
+
+
+def is_unstorable_text(error: BaseException) -> bool:
+    """The database refused text from the request (a NUL character)."""
+    return any(getattr(link, "sqlstate", None) in _UNSTORABLE_TEXT_STATES for link in _chain(error))
 
 
 def outage_of(error: BaseException) -> Dependency | None:
     """Which dependency is down when ``error`` (or what it wraps) says one is, else None."""
-    seen: BaseException | None = error
-    for _ in range(_CHAIN_DEPTH):
-        if seen is None:
-            return None
+    for seen in _chain(error):
         if isinstance(seen, _KAFKA_OUTAGES):
             return "kafka"
         if isinstance(seen, _DATABASE_OUTAGES):
             return "database"
         if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
             return "database"
-        wrapped = getattr(seen, "orig", None)
-        seen = wrapped if isinstance(wrapped, BaseException) else seen.__cause__ or seen.__context__
     return None
 
 
@@ -97,7 +115,19 @@ class LastResortMiddleware:
                 raise  # half an answer is out: nothing sensible can follow it
             path = scope.get("path", "")
             dependency = outage_of(error)
-            if dependency is None:
+            if dependency is None and is_unstorable_text(error):
+                logger.info("refused unstorable text", path=path)
+                response = problem_response(
+                    422,
+                    "The request holds a NUL character (\\u0000), which no text can store.",
+                    instance=path,
+                    problem_type=PROBLEM_BASE_URI + "validation-failed",
+                    title="Validation failed",
+                    errors=[
+                        {"location": "body", "message": "NUL character", "kind": "nul_character"}
+                    ],
+                )
+            elif dependency is None:
                 logger.exception("unhandled error", path=path)
                 response = problem_response(
                     500, "An unexpected error occurred; it has been logged.", instance=path

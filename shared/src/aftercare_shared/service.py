@@ -34,6 +34,7 @@ from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
 from aftercare_shared.problems import install_problem_handlers
 from aftercare_shared.rate_limit import RateLimiter
+from aftercare_shared.secrets_at_rest import Keyring, install_keyring
 from aftercare_shared.settings import CommonSettings
 from aftercare_shared.workers import BackgroundWorker, WorkerSupervisor
 
@@ -153,6 +154,14 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         else None,
     )
 
+    # Stored credentials (EncryptedText columns) are sealed and opened with this keyring.
+    install_keyring(
+        Keyring.from_settings(
+            secret_keys=settings.secret_keys.get_secret_value() if settings.secret_keys else None,
+            admin_token=settings.admin_token.get_secret_value(),
+        )
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
@@ -190,7 +199,10 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.client_rate_limiter = RateLimiter(
-        rate_per_second=settings.client_rate_per_second, burst=settings.client_rate_burst
+        schema=schema_of(spec.service),
+        name="client",
+        rate_per_second=settings.client_rate_per_second,
+        burst=settings.client_rate_burst,
     )
     app.state.provided = {
         StaffTokens: staff_tokens,

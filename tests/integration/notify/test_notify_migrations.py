@@ -20,6 +20,7 @@ TABLES = {
     "inbox",
     "client_api_keys",
     "staff_token_copies",
+    "rate_buckets",
     "client_calendars",
     "endpoints",
     "messages",

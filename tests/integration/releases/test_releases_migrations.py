@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "alembic_version",
     "client_api_keys",
     "staff_token_copies",
+    "rate_buckets",
     "inbox",
     "outbox",
     "release_items",

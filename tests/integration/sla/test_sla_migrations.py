@@ -17,6 +17,7 @@ SLA_TABLES = {
     "clock_timers",
     "client_api_keys",
     "staff_token_copies",
+    "rate_buckets",
     "outbox",
     "inbox",
     "alembic_version",

@@ -11,6 +11,7 @@ from aftercare_intake.api.sentry_cors import SENTRY_PREFIX, SentryCorsMiddleware
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
 from aftercare_intake.errors import PROBLEM_TYPES
 from aftercare_intake.jobs import idempotency_purge_job, occurrence_announcement_job
+from aftercare_intake.models import SCHEMA
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
@@ -46,10 +47,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             provides=[
                 settings,
                 ReportRateLimiter(
+                    schema=SCHEMA,
+                    name="report",
                     rate_per_second=settings.report_rate_per_second,
                     burst=settings.report_rate_burst,
                 ),
                 ProjectRateLimiter(
+                    schema=SCHEMA,
+                    name="ingest",
                     rate_per_second=settings.project_rate_per_second,
                     burst=settings.project_rate_burst,
                 ),

@@ -44,6 +44,7 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
+from aftercare_shared.rate_limit import rate_buckets_table
 
 SCHEMA = schema_of(ServiceName.INTAKE)
 
@@ -324,3 +325,7 @@ class ClientResolutionMode(Base):
 
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
+
+
+# Token buckets every replica shares (aftercare_shared.rate_limit).
+RATE_BUCKETS = rate_buckets_table(Base.metadata)

@@ -15,6 +15,7 @@ from aftercare_notify.consumers import build_handlers
 from aftercare_notify.errors import PROBLEM_TYPES
 from aftercare_notify.jobs import retention_job
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, STAFF_TOKEN_COPIES
+from aftercare_notify.secret_sealing import secret_reencryption_job
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.stream import StreamFeed
 from aftercare_notify.url_guard import UrlGuard
@@ -77,7 +78,10 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         )
         if settings.consumer_enabled
         else None,
-        periodic_jobs=[retention_job(retention=timedelta(days=settings.retention_days))],
+        periodic_jobs=[
+            retention_job(retention=timedelta(days=settings.retention_days)),
+            secret_reencryption_job(),
+        ],
         workers=delivery_workers,
         provides=[settings, guard, feed],
     )

@@ -22,7 +22,9 @@ async def submitting_principal(request: Request, session: SessionDep) -> Princip
     if principal.api_key_id is not None:
         # Client systems are machines: a runaway loop must not starve other tenants.
         client_rate_limiter: RateLimiter = request.app.state.client_rate_limiter
-        client_rate_limiter.check(principal.api_key_id)
+        # One statement on this request's session, committed at once (the key lookup
+        # before it only read): every replica takes from the same bucket.
+        await client_rate_limiter.check(session, principal.api_key_id)
     request.state.principal = principal
     return principal
 

@@ -1,4 +1,5 @@
-"""Staff tokens get ids and roles (so they can be listed and revoked); client keys may expire.
+"""Staff tokens get ids and roles (so they can be listed and revoked); client keys may
+expire; token buckets every replica shares (rate limits across replicas).
 
 Revision ID: 0004_staff_token_revocation
 Revises: 0003_resolution_on_deploy
@@ -14,6 +15,7 @@ from alembic import op
 
 from aftercare_shared.events.catalog import STAFF_ROLES
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
+from aftercare_shared.rate_limit import create_rate_buckets_table, drop_rate_buckets_table
 
 revision: str = "0004_staff_token_revocation"
 down_revision: str | None = "0003_resolution_on_deploy"
@@ -42,6 +44,7 @@ def upgrade() -> None:
         sa.CheckConstraint(sql_one_of("role", STAFF_ROLES), name=op.f("ck_staff_tokens_role")),
         schema=SCHEMA,
     )
+    create_rate_buckets_table(SCHEMA)
     op.create_index(
         op.f("ix_staff_tokens_created"),
         "staff_tokens",
@@ -52,6 +55,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_rate_buckets_table(SCHEMA)
     op.drop_index(op.f("ix_staff_tokens_created"), table_name="staff_tokens", schema=SCHEMA)
     op.drop_table("staff_tokens", schema=SCHEMA)
     op.drop_column("api_keys", "expires_at", schema=SCHEMA)

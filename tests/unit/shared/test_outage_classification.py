@@ -7,7 +7,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import exc as sa_exc
 
-from aftercare_shared.outages import outage_of
+from aftercare_shared.outages import is_unstorable_text, outage_of
 
 
 def _wrapped_by_sqlalchemy(error: Exception, *, invalidated: bool = False) -> sa_exc.DBAPIError:
@@ -41,3 +41,12 @@ def test_an_outage_found_behind_the_exception_that_reports_it() -> None:
     error = RuntimeError("while reading the key")
     error.__cause__ = ConnectionResetError("reset by peer")
     assert outage_of(error) == "database"
+
+
+def test_text_postgres_cannot_store_is_the_clients_input_not_an_outage() -> None:
+    nul_in_text = _wrapped_by_sqlalchemy(asyncpg.exceptions.CharacterNotInRepertoireError())
+    nul_in_json = _wrapped_by_sqlalchemy(asyncpg.exceptions.UntranslatableCharacterError())
+    assert is_unstorable_text(nul_in_text)
+    assert is_unstorable_text(nul_in_json)
+    assert outage_of(nul_in_text) is None
+    assert not is_unstorable_text(_wrapped_by_sqlalchemy(asyncpg.exceptions.UniqueViolationError()))
