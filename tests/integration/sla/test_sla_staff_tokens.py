@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare_shared.auth import StaffTokens, generate_api_key
+from aftercare_shared.auth import StaffRole, StaffTokens, generate_api_key
 from aftercare_shared.clock import FrozenClock, use_clock, utc_now
 from aftercare_shared.events.catalog import (
     ClientApiKeyIssued,
@@ -20,12 +20,12 @@ from devkit.databases import admin_token
 from tests.integration.sla.sla_support import apply_events
 
 
-def _staff_token(role: str, token_id: str) -> dict[str, str]:
+def _staff_token(role: StaffRole, token_id: str) -> dict[str, str]:
     token = StaffTokens(admin_token=admin_token()).issue(
         token_id=token_id,
         subject="alice",
         role=role,
-        ttl_seconds=600,  # type: ignore[arg-type]
+        ttl_seconds=600,
     )
     return {"Authorization": f"Bearer {token}"}
 
