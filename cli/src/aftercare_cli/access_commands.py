@@ -1,4 +1,4 @@
-"""``aftercare keys issue|list|revoke`` and ``aftercare staff-tokens issue`` (intake's API)."""
+"""``aftercare keys issue|list|revoke`` and ``aftercare staff-tokens issue|list|revoke``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from aftercare_cli.api_client import call
 from aftercare_cli.guard import config_or_exit, failures_exit
 from aftercare_cli.output import JSON_OPTION_HELP, emit_json, progress, table
+from aftercare_shared.events.catalog import StaffRole
 from aftercare_shared.names import ServiceName
 
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
@@ -86,6 +87,9 @@ def revoke_key(
 def issue_staff_token(
     subject: Annotated[str, typer.Option(help="who the token is for (shown in logs)")],
     ttl_seconds: Annotated[int, typer.Option("--ttl-seconds", help="lifetime")] = 3600,
+    role: Annotated[
+        StaffRole, typer.Option(help="admin (manages tokens), staff, or viewer (reads only)")
+    ] = "staff",
     as_json: JsonOption = False,
 ) -> None:
     """Mint a signed, expiring staff token with the admin token."""
@@ -95,9 +99,49 @@ def issue_staff_token(
             "POST",
             f"{config.service_url(ServiceName.INTAKE)}/v1/staff-tokens",
             config.admin_token,
-            json_body={"subject": subject, "ttl_seconds": ttl_seconds},
+            json_body={"subject": subject, "ttl_seconds": ttl_seconds, "role": role},
         )
         if as_json:
             emit_json(token)
             return
         table("staff token", ["field", "value"], list(token.items()))
+
+
+@staff_tokens_app.command("list")
+def list_staff_tokens(as_json: JsonOption = False) -> None:
+    """Every minted staff token (never the token itself), every page."""
+    config = config_or_exit(as_json)
+    with failures_exit(as_json=as_json):
+        url = f"{config.service_url(ServiceName.INTAKE)}/v1/staff-tokens"
+        tokens: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = call("GET", url, config.admin_token, params={"limit": 200, "cursor": cursor})
+            tokens.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        if as_json:
+            emit_json({"items": tokens})
+            return
+        columns = ["id", "subject", "role", "expires_at", "revoked_at"]
+        table(f"{len(tokens)} token(s)", columns, [[t.get(c) for c in columns] for t in tokens])
+
+
+@staff_tokens_app.command("revoke")
+def revoke_staff_token(
+    token_id: Annotated[str, typer.Argument(help="the token's id (not the token)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a staff token: refused at once on intake, on the others once they hear."""
+    config = config_or_exit(as_json)
+    with failures_exit(as_json=as_json):
+        call(
+            "DELETE",
+            f"{config.service_url(ServiceName.INTAKE)}/v1/staff-tokens/{token_id}",
+            config.admin_token,
+        )
+        if as_json:
+            emit_json({"revoked": token_id})
+            return
+        typer.echo(f"revoked {token_id}")

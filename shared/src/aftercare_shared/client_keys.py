@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.auth import ResolvedApiKey
 from aftercare_shared.auth.authenticator import ApiKeyLookup
+from aftercare_shared.clock import utc_now
 from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.events.catalog import ClientApiKeyIssued, ClientApiKeyRevoked
 
@@ -29,6 +30,7 @@ def client_api_keys_table(metadata: MetaData) -> Table:
         sa.Column("client_id", sa.Text, nullable=False),
         sa.Column("key_hash", sa.Text, nullable=False, unique=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
     )
 
 
@@ -49,6 +51,19 @@ def drop_client_api_keys_table(schema: str) -> None:
     op.drop_table(TABLE_NAME, schema=schema)
 
 
+def add_client_api_key_expiry(schema: str) -> None:
+    """Migration step (after the table exists): keys may carry an expiry."""
+    op.add_column(
+        TABLE_NAME,
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        schema=schema,
+    )
+
+
+def drop_client_api_key_expiry(schema: str) -> None:
+    op.drop_column(TABLE_NAME, "expires_at", schema=schema)
+
+
 def client_key_handlers(table: Table) -> EventHandlers:
     """Handlers keeping ``table`` (this service's copy of the keys) in step with intake."""
     handlers = EventHandlers()
@@ -61,6 +76,7 @@ def client_key_handlers(table: Table) -> EventHandlers:
                 api_key_id=issued.api_key_id,
                 client_id=issued.client_id,
                 key_hash=issued.key_hash,
+                expires_at=issued.expires_at,
             )
             .on_conflict_do_nothing(index_elements=["api_key_id"])
         )
@@ -87,7 +103,9 @@ def read_model_key_lookup(table: Table) -> ApiKeyLookup:
         row = (
             await session.execute(
                 sa.select(table.c.api_key_id, table.c.client_id).where(
-                    table.c.key_hash == key_hash, table.c.revoked_at.is_(None)
+                    table.c.key_hash == key_hash,
+                    table.c.revoked_at.is_(None),
+                    sa.or_(table.c.expires_at.is_(None), table.c.expires_at > utc_now()),
                 )
             )
         ).first()

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aftercare_shared.auth import Authenticator, StaffTokens
-from aftercare_shared.auth.authenticator import ApiKeyLookup
+from aftercare_shared.auth.authenticator import ApiKeyLookup, StaffTokenRevocationCheck
 from aftercare_shared.body_limit import BodySizeLimitMiddleware
 from aftercare_shared.consumer import ConsumerRunner
 from aftercare_shared.consumer.handlers import EventHandlers
@@ -29,10 +29,12 @@ from aftercare_shared.observability.health import KafkaProbe, health_router
 from aftercare_shared.observability.http_trace import TraceparentMiddleware
 from aftercare_shared.observability.logging import configure_logging
 from aftercare_shared.observability.metrics import MetricsMiddleware, metrics_endpoint
+from aftercare_shared.outages import LastResortMiddleware
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
 from aftercare_shared.problems import install_problem_handlers
 from aftercare_shared.rate_limit import RateLimiter
+from aftercare_shared.secrets_at_rest import Keyring, install_keyring
 from aftercare_shared.settings import CommonSettings
 from aftercare_shared.workers import BackgroundWorker, WorkerSupervisor
 
@@ -70,6 +72,9 @@ class ServiceSpec:
     description: str
     routers: Sequence[APIRouter]
     api_key_lookup: ApiKeyLookup
+    staff_token_revoked: StaffTokenRevocationCheck
+    """Whether a staff token was revoked: intake asks its own table, the others their
+    read model (:mod:`aftercare_shared.staff_token_registry`)."""
     problem_types: ProblemTypes = field(default_factory=ProblemTypes)
     consumer: ConsumerSpec | None = None
     periodic_jobs: Sequence[PeriodicJob] = ()
@@ -149,6 +154,14 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         else None,
     )
 
+    # Stored credentials (EncryptedText columns) are sealed and opened with this keyring.
+    install_keyring(
+        Keyring.from_settings(
+            secret_keys=settings.secret_keys.get_secret_value() if settings.secret_keys else None,
+            admin_token=settings.admin_token.get_secret_value(),
+        )
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
@@ -166,7 +179,9 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         app.state.session_factory = context.session_factory
         app.state.kafka_probe = KafkaProbe(settings.kafka_bootstrap_servers)
         app.state.authenticator = Authenticator(
-            staff_tokens=staff_tokens, api_key_lookup=spec.api_key_lookup
+            staff_tokens=staff_tokens,
+            api_key_lookup=spec.api_key_lookup,
+            staff_token_revoked=spec.staff_token_revoked,
         )
         supervisor = WorkerSupervisor(_background_workers(spec, settings, context))
         supervisor.start()
@@ -184,13 +199,20 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.client_rate_limiter = RateLimiter(
-        rate_per_second=settings.client_rate_per_second, burst=settings.client_rate_burst
+        schema=schema_of(spec.service),
+        name="client",
+        rate_per_second=settings.client_rate_per_second,
+        burst=settings.client_rate_burst,
     )
     app.state.provided = {
         StaffTokens: staff_tokens,
         **{type(value): value for value in spec.provides},
     }
     install_problem_handlers(app, spec.problem_types)
+    # Innermost: an outage becomes 503 + Retry-After (logged once) before metrics see it.
+    app.add_middleware(
+        LastResortMiddleware, retry_after_seconds=settings.outage_retry_after_seconds
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aftercare_shared.secrets_at_rest import Keyring
+
 MIN_ADMIN_TOKEN_LENGTH = 24
 
 
@@ -30,6 +32,11 @@ class CommonSettings(BaseSettings):
         default=None,
         description="Key for signed staff tokens; derived from the admin token when unset.",
     )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys encrypting stored credentials: `id:base64url(32 bytes)`, comma "
+        "separated, the first encrypting; derived from the admin token when unset.",
+    )
     topic_partitions: int = Field(default=6, ge=1, le=1000)
     topic_replication_factor: int = Field(default=1, ge=1, le=10)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -40,9 +47,15 @@ class CommonSettings(BaseSettings):
         default=100.0,
         gt=0,
         description="Sustained requests per second per client API key, on every service "
-        "(per replica); over it: 429 + Retry-After.",
+        "(all its replicas together); over it: 429 + Retry-After.",
     )
     client_rate_burst: int = Field(default=300, ge=1)
+    outage_retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Retry-After of the 503 a request gets while Postgres (or Kafka) is down.",
+    )
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
@@ -56,6 +69,13 @@ class CommonSettings(BaseSettings):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         if not value.startswith("postgresql+asyncpg://"):
             raise ValueError("must be a postgresql:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _usable_secret_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            Keyring.parse(value.get_secret_value())  # refuse a bad key at start, not at use
         return value
 
     @model_validator(mode="after")

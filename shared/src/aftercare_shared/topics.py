@@ -26,6 +26,7 @@ SERVICES: tuple[str, ...] = tuple(service.value for service in SERVICE_NAMES)
 # Event entity (the part after "aftercare.") → the topic that carries it.
 _ENTITY_TOPICS: dict[str, str] = {
     "client": CLIENTS,
+    "staff": CLIENTS,  # staff token read-model events ride with the client keys'
     "ticket": TICKETS,
     "sla": SLA,
     "report": SLA,

@@ -276,6 +276,10 @@ async def test_ops_commands_report_outbox_lag_keys_and_tokens(
     assert token["token"].startswith("ast_")
     with_token = AftercareCli({**cli.env, "AFTERCARE_STAFF_TOKEN": token["token"]})
     assert (await with_token.ok_json("keys", "list", "--client", client_id))["items"]
+    listed = await cli.ok_json("staff-tokens", "list")
+    assert [item["id"] for item in listed["items"]] == [token["id"]]
+    assert await cli.ok_json("staff-tokens", "revoke", token["id"]) == {"revoked": token["id"]}
+    assert (await with_token("keys", "list", "--client", client_id, "--json")).exit_code != 0
 
     status = await cli.ok_json("stack", "status")
     assert status["healthy"] is True

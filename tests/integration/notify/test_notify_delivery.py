@@ -353,3 +353,19 @@ async def test_stopping_finishes_requests_in_flight() -> None:
         finally:
             await engine.dispose()
         assert status == "succeeded"
+
+
+async def test_a_short_lease_is_renewed_while_a_slow_attempt_runs() -> None:
+    """A 3 s lease and a receiver taking twice that: the worker keeps renewing the lease,
+    so no second claim sends the delivery again while the first request still runs (a
+    crashed worker's delivery is then due again within 3 s, not 120)."""
+    async with delivering(delivery_lease_seconds=3, delivery_timeout_seconds=15) as (
+        notify,
+        receiver,
+    ):
+        receiver.response_delay_seconds = 6.0
+        endpoint = await _subscribe(notify, receiver)
+        await notify.fan_out(ticket_created(endpoint["client_id"]))
+        delivery = await _only_delivery(notify, endpoint["id"], "succeeded")
+        assert delivery["attempt_count"] == 1
+        assert len(receiver.received) == 1

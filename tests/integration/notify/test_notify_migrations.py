@@ -19,6 +19,8 @@ TABLES = {
     "outbox",
     "inbox",
     "client_api_keys",
+    "staff_token_copies",
+    "rate_buckets",
     "client_calendars",
     "endpoints",
     "messages",

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.integration
 EXPECTED_TABLES = {
     "alembic_version",
     "client_api_keys",
+    "staff_token_copies",
+    "rate_buckets",
     "inbox",
     "outbox",
     "release_items",

@@ -18,6 +18,8 @@ SLA_TABLES = {
     "clocks",
     "clock_timers",
     "client_api_keys",
+    "staff_token_copies",
+    "rate_buckets",
     "outbox",
     "inbox",
     "alembic_version",

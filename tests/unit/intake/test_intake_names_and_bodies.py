@@ -8,6 +8,7 @@ from typing import cast
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import CheckConstraint, Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake import errors, use_cases
 from aftercare_intake.api.schemas import ClientUpdate, TicketUpdate
@@ -27,7 +28,6 @@ from aftercare_shared.errors import PROBLEM_BASE_URI, DomainError, NotFoundError
 from aftercare_shared.settings import CommonSettings
 
 AT = datetime(2026, 12, 1, 9, 0, 0, 750_000, tzinfo=UTC)
-ADMIN = Principal(kind="staff", subject="admin")
 
 
 def test_schema_and_check_constraints_are_built_from_the_names_written_once() -> None:
@@ -108,25 +108,45 @@ def test_patch_changes_hold_only_what_was_sent() -> None:
 def test_a_staff_token_expires_ttl_whole_seconds_after_the_clock_says() -> None:
     tokens = StaffTokens(admin_token="test-admin-token")
     with use_clock(FrozenClock(AT)):
-        issued = use_cases.issue_staff_token(
-            tokens, requested_by=ADMIN, subject="alice", ttl_seconds=600
-        )
-        assert tokens.verify(issued.token) == "alice"
-    assert issued.subject == "alice"
-    assert issued.expires_at == AT.replace(microsecond=0) + timedelta(seconds=600)
-    with use_clock(FrozenClock(issued.expires_at)):
-        assert tokens.verify(issued.token) is None
+        token = tokens.issue(token_id="t1", subject="alice", role="staff", ttl_seconds=600)
+        verified = tokens.verify(token)
+    assert verified is not None
+    assert (verified.subject, verified.role, verified.token_id) == ("alice", "staff", "t1")
+    assert verified.expires_at == AT.replace(microsecond=0) + timedelta(seconds=600)
+    with use_clock(FrozenClock(verified.expires_at)):
+        assert tokens.verify(token) is None
 
 
-def test_only_the_admin_credential_mints_staff_tokens() -> None:
+@pytest.mark.parametrize(
+    "requested_by",
+    [
+        # The subject is a name: a staff- or viewer-role token called "admin" is no admin.
+        Principal(kind="staff", subject="admin", role="staff"),
+        Principal(kind="staff", subject="admin", role="viewer"),
+        Principal(kind="client", subject="api-key:k1", client_id="c1", api_key_id="k1"),
+    ],
+)
+async def test_only_an_admin_role_mints_lists_or_revokes_staff_tokens(
+    requested_by: Principal,
+) -> None:
     tokens = StaffTokens(admin_token="test-admin-token")
+    # Refused before any database work, so no session is needed.
+    no_session = cast(AsyncSession, None)
     with pytest.raises(errors.AdminOnlyError):
-        use_cases.issue_staff_token(
+        await use_cases.issue_staff_token(
+            no_session,
             tokens,
-            requested_by=Principal(kind="staff", subject="alice"),
+            requested_by=requested_by,
             subject="mallory",
+            role="admin",
             ttl_seconds=600,
         )
+    with pytest.raises(errors.AdminOnlyError):
+        await use_cases.list_staff_tokens(
+            no_session, requested_by=requested_by, after=None, limit=5
+        )
+    with pytest.raises(errors.AdminOnlyError):
+        await use_cases.revoke_staff_token(no_session, requested_by=requested_by, token_id="t1")
 
 
 def test_the_idempotency_window_comes_from_the_settings() -> None:

@@ -51,6 +51,8 @@ def test_the_registry_keeps_the_client_key_and_calendar_read_models() -> None:
     assert _handlers().handled_types == {
         "client.api_key_issued",
         "client.api_key_revoked",
+        "staff.token_issued",
+        "staff.token_revoked",
         "sla.client_plan_assigned",
     }
 

@@ -66,7 +66,7 @@ def test_settings_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         {"retry_schedule": "0,five"},
         {"ssrf_allowlist": "10.0.0.0/8,not-a-cidr"},
-        {"delivery_timeout_seconds": 30, "delivery_lease_seconds": 20},
+        {"delivery_lease_seconds": 1},
     ],
 )
 def test_bad_settings_are_refused_at_start(overrides: dict[str, object]) -> None:

@@ -16,6 +16,8 @@ from aftercare_shared.events.catalog import (
     ClientApiKeyIssued,
     ClientApiKeyRevoked,
     SlaBreached,
+    StaffTokenIssued,
+    StaffTokenRevoked,
     TicketClosed,
     TicketCreated,
     TicketReopened,
@@ -54,6 +56,8 @@ def test_the_registry_keeps_the_ticket_and_client_key_read_models() -> None:
         for payload in (
             ClientApiKeyIssued,
             ClientApiKeyRevoked,
+            StaffTokenIssued,
+            StaffTokenRevoked,
             TicketCreated,
             TicketUpdated,
             TicketResolved,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,9 @@ from aftercare_shared.auth import (
     generate_api_key,
     hash_api_key,
 )
+from aftercare_shared.auth.authenticator import StaffTokenRevocationCheck
 from aftercare_shared.auth.dependencies import current_principal
+from aftercare_shared.auth.staff_tokens import STAFF_TOKEN_PREFIX, _b64encode
 from aftercare_shared.problems import Problem
 
 ADMIN = "admin-token-for-unit-tests-0123456789"
@@ -24,13 +27,17 @@ NO_SESSION = cast(AsyncSession, None)
 
 def test_staff_token_verifies_until_it_expires() -> None:
     tokens = StaffTokens(admin_token=ADMIN)
-    token = tokens.issue(subject="alice", ttl_seconds=60, now=1_000)
-    assert tokens.verify(token, now=1_030) == "alice"
+    token = tokens.issue(token_id="t1", subject="alice", role="viewer", ttl_seconds=60, now=1_000)
+    verified = tokens.verify(token, now=1_030)
+    assert verified is not None
+    assert (verified.token_id, verified.subject, verified.role) == ("t1", "alice", "viewer")
     assert tokens.verify(token, now=1_060) is None
 
 
 def test_staff_token_from_another_key_or_tampered_is_refused() -> None:
-    token = StaffTokens(admin_token=ADMIN).issue(subject="alice", ttl_seconds=60, now=1_000)
+    token = StaffTokens(admin_token=ADMIN).issue(
+        token_id="t1", subject="alice", role="staff", ttl_seconds=60, now=1_000
+    )
     other = StaffTokens(admin_token=ADMIN + "x")
     assert other.verify(token, now=1_001) is None
     body, _, signature = token.partition(".")
@@ -38,11 +45,24 @@ def test_staff_token_from_another_key_or_tampered_is_refused() -> None:
     assert StaffTokens(admin_token=ADMIN).verify(f"{forged_body}.{signature}", now=1_001) is None
 
 
+def test_a_token_signed_without_an_id_or_a_known_role_is_refused() -> None:
+    """Tokens minted before ids and roles (or with an invented role) could never be revoked."""
+    tokens = StaffTokens(admin_token=ADMIN)
+    for claims in (
+        {"sub": "alice", "iat": 1_000, "exp": 2_000},
+        {"jti": "t1", "sub": "alice", "role": "root", "iat": 1_000, "exp": 2_000},
+    ):
+        body = _b64encode(orjson.dumps(claims))
+        assert tokens.verify(f"{STAFF_TOKEN_PREFIX}{body}.{tokens._sign(body)}", now=1_001) is None
+
+
 def test_explicit_signing_key_overrides_the_admin_derived_one() -> None:
     with_key = StaffTokens(admin_token=ADMIN, signing_key="separate-signing-key")
-    token = with_key.issue(subject="bob", ttl_seconds=60, now=1_000)
+    token = with_key.issue(token_id="t1", subject="bob", role="staff", ttl_seconds=60, now=1_000)
     assert StaffTokens(admin_token=ADMIN).verify(token, now=1_001) is None
-    assert with_key.verify(token, now=1_001) == "bob"
+    verified = with_key.verify(token, now=1_001)
+    assert verified is not None
+    assert verified.subject == "bob"
 
 
 def test_api_keys_are_random_and_only_their_hash_identifies_them() -> None:
@@ -54,11 +74,24 @@ def test_api_keys_are_random_and_only_their_hash_identifies_them() -> None:
     assert first.key not in first.key_hash
 
 
-async def _lookup_factory(known: dict[str, ResolvedApiKey]) -> Authenticator:
+async def _lookup_factory(
+    known: dict[str, ResolvedApiKey], revoked: frozenset[str] | set[str] = frozenset()
+) -> Authenticator:
     async def lookup(session: AsyncSession, key_hash: str) -> ResolvedApiKey | None:
         return known.get(key_hash)
 
-    return Authenticator(staff_tokens=StaffTokens(admin_token=ADMIN), api_key_lookup=lookup)
+    return Authenticator(
+        staff_tokens=StaffTokens(admin_token=ADMIN),
+        api_key_lookup=lookup,
+        staff_token_revoked=_revoked_in(revoked),
+    )
+
+
+def _revoked_in(revoked: frozenset[str] | set[str]) -> StaffTokenRevocationCheck:
+    async def check(session: AsyncSession, token_id: str) -> bool:
+        return token_id in revoked
+
+    return check
 
 
 async def test_authenticator_tells_staff_from_clients() -> None:
@@ -104,3 +137,24 @@ async def test_a_key_carries_its_scope_and_only_an_ingest_key_submits_only() -> 
         await current_principal(submitter)
     assert refused.value.status == 403
     assert await current_principal(reader) is reader
+
+
+async def test_the_role_comes_from_the_token_and_a_revoked_token_is_refused() -> None:
+    tokens = StaffTokens(admin_token=ADMIN)
+    viewer = tokens.issue(token_id="t1", subject="admin", role="viewer", ttl_seconds=60)
+    revoked = tokens.issue(token_id="t2", subject="bob", role="admin", ttl_seconds=60)
+    authenticator = await _lookup_factory({}, revoked={"t2"})
+    bootstrap = await authenticator.authenticate(f"Bearer {ADMIN}", NO_SESSION)
+    named_admin = await authenticator.authenticate(f"Bearer {viewer}", NO_SESSION)
+    assert (bootstrap.role, bootstrap.is_admin) == ("admin", True)
+    # Called "admin", but a viewer: the subject grants nothing.
+    assert (named_admin.subject, named_admin.role, named_admin.is_admin) == (
+        "admin",
+        "viewer",
+        False,
+    )
+    assert named_admin.reads_only
+    assert named_admin.staff_token_id == "t1"
+    with pytest.raises(Problem) as refused:
+        await authenticator.authenticate(f"Bearer {revoked}", NO_SESSION)
+    assert refused.value.status == 401

@@ -26,6 +26,7 @@ from aftercare_intake.jobs import (
     occurrence_announcement_job,
     uptime_probe_job,
 )
+from aftercare_intake.models import SCHEMA
 from aftercare_intake.monitors.probes import Prober, probe_ssl_context
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
@@ -54,6 +55,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             ],
             # intake owns the keys: it checks its own table, so a revoked key fails at once.
             api_key_lookup=repository.resolve_api_key,
+            staff_token_revoked=repository.staff_token_revoked,
             problem_types=PROBLEM_TYPES,
             consumer=ConsumerSpec(
                 group_id=settings.consumer_group, topics=CONSUMED_TOPICS, handlers=handlers
@@ -84,10 +86,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             provides=[
                 settings,
                 ReportRateLimiter(
+                    schema=SCHEMA,
+                    name="report",
                     rate_per_second=settings.report_rate_per_second,
                     burst=settings.report_rate_burst,
                 ),
                 ProjectRateLimiter(
+                    schema=SCHEMA,
+                    name="ingest",
                     rate_per_second=settings.project_rate_per_second,
                     burst=settings.project_rate_burst,
                 ),

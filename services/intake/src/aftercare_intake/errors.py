@@ -46,7 +46,15 @@ class ClientKeyRequiredError(ForbiddenError):
 
 
 class AdminOnlyError(ForbiddenError):
-    """Only the admin credential mints staff tokens; a staff token cannot mint more."""
+    """Only the bootstrap admin token or an ``admin``-role token manages staff tokens."""
+
+
+class StaffTokenNotFoundError(NotFoundError):
+    """No staff token with that id."""
+
+
+class ExpiryInPastError(InvalidError):
+    """A new API key's ``expires_at`` is not in the future."""
 
 
 class ProjectNotFoundError(NotFoundError):
@@ -179,6 +187,8 @@ PROBLEM_TYPES = ProblemTypes(
         ),
         ClientKeyRequiredError: ProblemType("forbidden", "Client API key required"),
         AdminOnlyError: ProblemType("forbidden", "Admin credential required"),
+        StaffTokenNotFoundError: ProblemType("not-found", "Staff token not found"),
+        ExpiryInPastError: ProblemType("validation-failed", "Validation failed"),
         ProjectNotFoundError: ProblemType("not-found", "Project not found"),
         TicketMergeError: ProblemType("merge-not-allowed", "Tickets cannot be merged"),
         FingerprintNotOnTicketError: ProblemType(

@@ -50,6 +50,7 @@ from aftercare_shared.events.catalog import (
     MONITOR_KINDS,
     PRIORITIES,
     RESOLUTION_TRIGGERS,
+    STAFF_ROLES,
     TICKET_KINDS,
     CommentAuthorKind,
     CommentVisibility,
@@ -57,11 +58,13 @@ from aftercare_shared.events.catalog import (
     Priority,
     ResolutionOn,
     Severity,
+    StaffRole,
     TicketKind,
     TicketStatus,
 )
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
+from aftercare_shared.rate_limit import rate_buckets_table
 
 SCHEMA = schema_of(ServiceName.INTAKE)
 
@@ -130,6 +133,26 @@ class ApiKey(Base):
     # The DSN's public key: ingest-only, so it is stored as is (SDKs ship it in apps).
     public_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """After it the key (and its DSN) is refused; None: it lasts until revoked."""
+
+
+class StaffToken(Base):
+    """A minted staff token's id, role and lifetime; never the token (it is signed)."""
+
+    __tablename__ = "staff_tokens"
+    __table_args__ = (
+        CheckConstraint(sql_one_of("role", STAFF_ROLES), name="role"),
+        Index("ix_staff_tokens_created", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[StaffRole] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -534,3 +557,7 @@ class TicketFeedback(Base):
 
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
+
+
+# Token buckets every replica shares (aftercare_shared.rate_limit).
+RATE_BUCKETS = rate_buckets_table(Base.metadata)

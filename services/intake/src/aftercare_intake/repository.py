@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,24 +30,52 @@ from aftercare_intake.models import (
     IdempotencyRecord,
     OccurrenceSample,
     Project,
+    StaffToken,
     Ticket,
     TicketFingerprint,
 )
 from aftercare_shared.auth import ApiKeyScope, ResolvedApiKey
+from aftercare_shared.clock import utc_now
 from aftercare_shared.pagination import CursorPosition, after_position
 
-RowT = TypeVar("RowT", Client, ApiKey, Ticket, Comment, Project)
+RowT = TypeVar("RowT", Client, ApiKey, Ticket, Comment, Project, StaffToken)
 
 # Per ticket, the ticket view lists this many releases, environments and fingerprints
 # (most recently seen first); the exact total is always the ticket's own count.
 TICKET_VIEW_LIST_LIMIT = 100
 
 
+def _key_is_live() -> ColumnElement[bool]:
+    """Neither revoked nor past its expiry (by the one clock, so frozen tests agree)."""
+    return and_(
+        ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utc_now())
+    )
+
+
+async def staff_token_revoked(session: AsyncSession, token_id: str) -> bool:
+    """intake mints the tokens: one it has no row for was never issued here, so it counts
+    as revoked (the other services, which learn of tokens by events, refuse revoked only)."""
+    revoked_at = await session.execute(
+        select(StaffToken.revoked_at).where(StaffToken.id == token_id)
+    )
+    row = revoked_at.first()
+    return row is None or row[0] is not None
+
+
+async def list_staff_tokens(
+    session: AsyncSession, *, after: CursorPosition | None, limit: int
+) -> list[StaffToken]:
+    """Every minted token, oldest first (revoked and expired ones too)."""
+    return await _page(
+        session, select(StaffToken), StaffToken, after=after, limit=limit, descending=False
+    )
+
+
 async def resolve_api_key(session: AsyncSession, key_hash: str) -> ResolvedApiKey | None:
     row = (
         await session.execute(
             select(ApiKey.id, ApiKey.client_id, ApiKey.scope).where(
-                ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+                ApiKey.key_hash == key_hash, _key_is_live()
             )
         )
     ).first()
@@ -68,7 +106,7 @@ async def resolve_ingest_key(
             .outerjoin(
                 Project, (Project.id == project_id) & (Project.client_id == ApiKey.client_id)
             )
-            .where(ApiKey.public_key == public_key, ApiKey.revoked_at.is_(None))
+            .where(ApiKey.public_key == public_key, _key_is_live())
         )
     ).first()
     if row is None:

@@ -35,9 +35,11 @@ from aftercare_intake.errors import (
     AdminOnlyError,
     ApiKeyNotFoundError,
     ClientNotFoundError,
+    ExpiryInPastError,
     IdempotencyKeyReusedError,
     MergedTicketReopenError,
     ProjectNotFoundError,
+    StaffTokenNotFoundError,
     TicketNotFoundError,
 )
 from aftercare_intake.filing import Filed
@@ -46,12 +48,13 @@ from aftercare_intake.models import (
     Client,
     ProcessedRelease,
     Project,
+    StaffToken,
     Ticket,
     TicketHistory,
 )
 from aftercare_intake.occurrence import ExceptionRecord, Occurrence
 from aftercare_intake.repository import OccurrenceView
-from aftercare_shared.auth import ApiKeyScope, Principal, StaffTokens, generate_api_key
+from aftercare_shared.auth import ApiKeyScope, Principal, StaffRole, StaffTokens, generate_api_key
 from aftercare_shared.auth.api_keys import NewApiKey
 from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import (
@@ -63,6 +66,8 @@ from aftercare_shared.events.catalog import (
     EventPayload,
     Priority,
     SlaMetric,
+    StaffTokenIssued,
+    StaffTokenRevoked,
     TicketClosed,
     TicketKind,
     TicketOccurred,
@@ -74,8 +79,6 @@ from aftercare_shared.events.catalog import (
 from aftercare_shared.pagination import CursorPosition
 from aftercare_shared.patch import UNSET, Unset
 
-# The subject the platform's authenticator gives the admin credential itself.
-ADMIN_SUBJECT = "admin"
 DEFAULT_PROJECT_NAME = "default"
 PUBLIC_KEY_BYTES = 16  # 32 hex digits, as Sentry's: DSN parsers accept [A-Za-z0-9] only
 
@@ -148,7 +151,12 @@ class IssuedApiKey:
 
 
 async def issue_api_key(
-    session: AsyncSession, *, client_id: str, name: str | None, scope: ApiKeyScope
+    session: AsyncSession,
+    *,
+    client_id: str,
+    name: str | None,
+    scope: ApiKeyScope,
+    expires_at: datetime | None = None,
 ) -> IssuedApiKey:
     """A new key with its DSN key; a client's first key also gets it a first project.
 
@@ -158,6 +166,11 @@ async def issue_api_key(
     if await session.get(Client, client_id, with_for_update=True) is None:
         raise ClientNotFoundError("No client with that id.")
     now = utc_now()
+    if expires_at is not None and expires_at <= now:
+        raise ExpiryInPastError(
+            "expires_at must be in the future.",
+            errors=[{"location": "body.expires_at", "message": "in the past", "kind": "past"}],
+        )
     projects = await repository.client_projects(session, client_id=client_id)
     if not projects:
         projects = [_new_project(session, client_id=client_id, name=DEFAULT_PROJECT_NAME, now=now)]
@@ -172,6 +185,7 @@ async def issue_api_key(
         scope=scope,
         public_key=secrets.token_hex(PUBLIC_KEY_BYTES),
         created_at=now,
+        expires_at=expires_at,
     )
     session.add(api_key)
     if scope == "client":
@@ -183,6 +197,7 @@ async def issue_api_key(
                 key_hash=generated.key_hash,
                 prefix=generated.prefix,
                 created_at=now,
+                expires_at=expires_at,
             ),
             subject=client_id,
             client_id=client_id,
@@ -290,25 +305,88 @@ async def update_project(
 
 @dataclass(frozen=True, slots=True)
 class IssuedStaffToken:
+    record: StaffToken
     token: str
-    subject: str
-    expires_at: datetime
 
 
-def issue_staff_token(
-    staff_tokens: StaffTokens, *, requested_by: Principal, subject: str, ttl_seconds: int
+def _require_admin(principal: Principal) -> None:
+    # The role decides, never the subject: a token minted for "admin" is not the admin.
+    if not principal.is_admin:
+        raise AdminOnlyError(
+            "Only the admin token or an admin-role staff token manages staff tokens."
+        )
+
+
+async def issue_staff_token(
+    session: AsyncSession,
+    staff_tokens: StaffTokens,
+    *,
+    requested_by: Principal,
+    subject: str,
+    role: StaffRole,
+    ttl_seconds: int,
 ) -> IssuedStaffToken:
-    """Mint a signed token every service verifies on its own; only the admin may."""
-    if requested_by.subject != ADMIN_SUBJECT:
-        raise AdminOnlyError("Only the admin credential can mint staff tokens.")
-    issued_at = utc_now()
-    token = staff_tokens.issue(subject=subject, ttl_seconds=ttl_seconds, now=issued_at.timestamp())
-    # The token counts whole seconds from issue: say the same expiry it will enforce.
-    return IssuedStaffToken(
-        token=token,
+    """Mint a signed token every service verifies on its own, and announce its id."""
+    _require_admin(requested_by)
+    # The token counts whole seconds from issue: record the same expiry it will enforce.
+    issued_at = utc_now().replace(microsecond=0)
+    record = StaffToken(
+        id=new_id(),
         subject=subject,
-        expires_at=issued_at.replace(microsecond=0) + timedelta(seconds=ttl_seconds),
+        role=role,
+        created_by=requested_by.subject,
+        created_at=issued_at,
+        expires_at=issued_at + timedelta(seconds=ttl_seconds),
     )
+    session.add(record)
+    await announce(
+        session,
+        StaffTokenIssued(
+            token_id=record.id,
+            subject=subject,
+            role=role,
+            created_at=issued_at,
+            expires_at=record.expires_at,
+        ),
+        subject=record.id,
+        client_id=None,
+    )
+    await session.commit()
+    token = staff_tokens.issue(
+        token_id=record.id,
+        subject=subject,
+        role=role,
+        ttl_seconds=ttl_seconds,
+        now=issued_at.timestamp(),
+    )
+    return IssuedStaffToken(record=record, token=token)
+
+
+async def list_staff_tokens(
+    session: AsyncSession, *, requested_by: Principal, after: CursorPosition | None, limit: int
+) -> list[StaffToken]:
+    _require_admin(requested_by)
+    return await repository.list_staff_tokens(session, after=after, limit=limit)
+
+
+async def revoke_staff_token(
+    session: AsyncSession, *, requested_by: Principal, token_id: str
+) -> None:
+    """Refused at once by intake, and by each other service once it applied the event."""
+    _require_admin(requested_by)
+    record = await session.get(StaffToken, token_id, with_for_update=True)
+    if record is None:
+        raise StaffTokenNotFoundError("No staff token with that id.")
+    if record.revoked_at is not None:
+        return  # revoking twice is harmless and emits nothing new
+    record.revoked_at = utc_now()
+    await announce(
+        session,
+        StaffTokenRevoked(token_id=record.id, revoked_at=record.revoked_at),
+        subject=record.id,
+        client_id=None,
+    )
+    await session.commit()
 
 
 # --- reports ----------------------------------------------------------------------------

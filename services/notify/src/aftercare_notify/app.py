@@ -14,13 +14,15 @@ from aftercare_notify.api import deliveries, endpoints, stream
 from aftercare_notify.consumers import build_handlers
 from aftercare_notify.errors import PROBLEM_TYPES
 from aftercare_notify.jobs import retention_job
-from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL
+from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, STAFF_TOKEN_COPIES
+from aftercare_notify.secret_sealing import secret_reencryption_job
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.stream import StreamFeed
 from aftercare_notify.workers import DeliveryWorker
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceContext, ServiceSpec, create_service_app
+from aftercare_shared.staff_token_registry import read_model_staff_token_check
 from aftercare_shared.topics import EVENT_TOPICS
 from aftercare_shared.url_guard import UrlGuard
 from aftercare_shared.wakeup import CommitWakeup
@@ -66,6 +68,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[endpoints.router, deliveries.router, stream.router],
         api_key_lookup=read_model_key_lookup(CLIENT_API_KEYS),
+        staff_token_revoked=read_model_staff_token_check(STAFF_TOKEN_COPIES),
         problem_types=PROBLEM_TYPES,
         # Every topic, notify's own included: any event may have subscribers.
         consumer=ConsumerSpec(
@@ -75,7 +78,10 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         )
         if settings.consumer_enabled
         else None,
-        periodic_jobs=[retention_job(retention=timedelta(days=settings.retention_days))],
+        periodic_jobs=[
+            retention_job(retention=timedelta(days=settings.retention_days)),
+            secret_reencryption_job(),
+        ],
         workers=delivery_workers,
         provides=[settings, guard, feed],
     )

@@ -21,6 +21,7 @@ from aftercare_notify.metrics import FANOUT_LAG_SECONDS
 from aftercare_notify.models import (
     CLIENT_API_KEYS,
     DELIVERIES_DUE_CHANNEL,
+    STAFF_TOKEN_COPIES,
     ClientCalendar,
     Message,
 )
@@ -33,6 +34,7 @@ from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import SlaClientPlanAssigned
 from aftercare_shared.events.envelope import EventDecodeError
 from aftercare_shared.events.factory import decode_payload
+from aftercare_shared.staff_token_registry import staff_token_handlers
 from aftercare_shared.wakeup import notify_on_commit
 
 
@@ -99,6 +101,7 @@ def build_handlers(settings: NotifySettings) -> EventHandlers:
     """The registry the platform's consumer dispatches to (in the runner's transaction)."""
     handlers = EventHandlers()
     handlers.include(client_key_handlers(CLIENT_API_KEYS))
+    handlers.include(staff_token_handlers(STAFF_TOKEN_COPIES))
     schedule = settings.parsed_retry_schedule
 
     @handlers.on(SlaClientPlanAssigned)

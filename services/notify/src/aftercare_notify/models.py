@@ -32,6 +32,9 @@ from aftercare_shared.db import service_metadata
 from aftercare_shared.events.catalog import PRIORITIES
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
+from aftercare_shared.rate_limit import rate_buckets_table
+from aftercare_shared.secrets_at_rest import EncryptedText
+from aftercare_shared.staff_token_registry import staff_token_copies_table
 
 SCHEMA = schema_of(ServiceName.NOTIFY)
 # An e-mail endpoint names an address and no URL; every other channel a URL and no address.
@@ -82,8 +85,9 @@ class Endpoint(Base):
     status: Mapped[str] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    secret: Mapped[str] = mapped_column(Text)
-    previous_secret: Mapped[str | None] = mapped_column(Text)
+    # Signing secrets, stored encrypted (aftercare_shared.secrets_at_rest).
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedText)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Start of the current run of failed attempts; None while the endpoint is healthy.
     first_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -203,3 +207,5 @@ class ClientCalendar(Base):
 OUTBOX: Table = outbox_table(Base.metadata)
 INBOX: Table = inbox_table(Base.metadata)
 CLIENT_API_KEYS: Table = client_api_keys_table(Base.metadata)
+STAFF_TOKEN_COPIES: Table = staff_token_copies_table(Base.metadata)
+RATE_BUCKETS: Table = rate_buckets_table(Base.metadata)

@@ -595,6 +595,34 @@ _FINISH_CLAIM = (
 )
 
 
+async def renew_claims(
+    session: AsyncSession,
+    *,
+    claims: Sequence[tuple[str, str]],
+    lease_until: datetime,
+) -> int:
+    """Extend the leases of these (delivery id, claim token) claims still held; how many.
+
+    A claim already recorded (its token cleared) or taken over by another worker (a new
+    token) is left alone: renewing never resurrects a lease.
+    """
+    if not claims:
+        return 0
+    ids = [delivery_id for delivery_id, _ in claims]
+    tokens = sorted({token for _, token in claims})
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.claim_token.in_(tokens),
+            Delivery.status == "pending",
+        )
+        .values(due_at=lease_until, locked_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def finish_claims(session: AsyncSession, changes: Sequence[dict[str, object]]) -> None:
     """Apply each delivery's new state and release its claim (one batched statement)."""
     if changes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aftercare_notify.channels.smtp_url import parse_smtp_url
@@ -13,6 +13,9 @@ from aftercare_notify.domain.retry_schedule import (
 )
 from aftercare_shared.settings import CommonSettings
 from aftercare_shared.ssrf import IPNetwork, parse_allowlist
+
+# Renewed every third of it: shorter would be mostly renewals.
+MIN_DELIVERY_LEASE_SECONDS = 3.0
 
 
 class NotifySettings(BaseSettings):
@@ -121,12 +124,13 @@ class NotifySettings(BaseSettings):
         description="`From` address of notification e-mails (its domain ends `Message-ID`).",
     )
     delivery_lease_seconds: float = Field(
-        default=120.0,
-        gt=0,
+        default=15.0,
+        ge=MIN_DELIVERY_LEASE_SECONDS,
+        le=3600,
         description=(
             "How long a claimed delivery stays reserved for the worker that claimed it; "
-            "if the worker dies, the delivery is due again after this. Must exceed "
-            "delivery_timeout_seconds."
+            "the worker renews it every third of it while the attempt runs, so if the "
+            "worker dies the delivery is due again within this, however long requests take."
         ),
     )
     delivery_batch_size: int = Field(
@@ -200,16 +204,6 @@ class NotifySettings(BaseSettings):
         if value:
             parse_smtp_url(value)
         return value
-
-    @model_validator(mode="after")
-    def _lease_outlives_a_request(self) -> NotifySettings:
-        # A lease shorter than a request would let a second worker claim a delivery
-        # that is still being sent, and the receiver would see it twice for no reason.
-        if self.delivery_lease_seconds <= self.delivery_timeout_seconds:
-            raise ValueError(
-                "NOTIFY_DELIVERY_LEASE_SECONDS must be greater than NOTIFY_DELIVERY_TIMEOUT_SECONDS"
-            )
-        return self
 
     @property
     def parsed_retry_schedule(self) -> RetrySchedule:

@@ -455,6 +455,15 @@ async def claim_due_deliveries(
     return claimed
 
 
+async def renew_leases(
+    *, session: AsyncSession, claims: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+) -> int:
+    """Keep the claims of attempts still in flight reserved for another ``lease``."""
+    renewed = await repository.renew_claims(session, claims=claims, lease_until=now + lease)
+    await session.commit()
+    return renewed
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedOutcome:
     delivery_status: DeliveryStatus

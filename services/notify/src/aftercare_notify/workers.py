@@ -68,6 +68,11 @@ class DeliveryWorker:
         self._schedule = settings.parsed_retry_schedule
         self._disable_after = timedelta(seconds=settings.disable_after_seconds)
         self._lease = timedelta(seconds=settings.delivery_lease_seconds)
+        # Renewed every third of the lease: two renewals may fail before another worker
+        # could take a delivery that is still being sent.
+        self._renew_every = settings.delivery_lease_seconds / 3
+        self._held: dict[str, str] = {}
+        """delivery id → claim token of each attempt in flight (what the renewal extends)."""
         self._stop_requested = asyncio.Event()
         self._per_endpoint = settings.delivery_connections_per_host
         self._in_flight_by_endpoint: Counter[str] = Counter()
@@ -89,6 +94,7 @@ class DeliveryWorker:
         http = new_http_client(self._settings, self._guard)
         sender = build_channel_senders(self._settings, http)
         self._recorder.start()
+        renewer = asyncio.create_task(self._renew_leases_while_running())
         try:
             while not self._stop_requested.is_set():
                 if self._wakeup is not None:
@@ -99,6 +105,7 @@ class DeliveryWorker:
                 wanted = min(self._settings.delivery_batch_size, free_slots)
                 claimed = await self._claim(wanted) if wanted > 0 else []
                 for delivery in claimed:
+                    self._held[delivery.delivery_id] = delivery.claim_token
                     self._in_flight_by_endpoint[delivery.endpoint_id] += 1
                     task = asyncio.create_task(self._deliver(sender, delivery))
                     in_flight.add(task)
@@ -131,6 +138,9 @@ class DeliveryWorker:
             # Graceful: what was sent gets recorded; nothing new is claimed.
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
             await self._recorder.close()
             await http.aclose()
 
@@ -143,6 +153,30 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         self._stop_requested.set()
+
+    async def _renew_leases_while_running(self) -> None:
+        """Short leases, renewed while attempts run: a crash delays a delivery by seconds.
+
+        One UPDATE per round for every attempt in flight. A failed round is logged and
+        the next one tries again; were the leases to run out meanwhile, another worker may
+        send the delivery again, with the same ``webhook-id`` (receivers deduplicate).
+        """
+        while True:
+            await asyncio.sleep(self._renew_every)
+            claims = list(self._held.items())
+            if not claims:
+                continue
+            try:
+                async with self._session_factory() as session:
+                    await use_cases.renew_leases(
+                        session=session, claims=claims, now=utc_now(), lease=self._lease
+                    )
+            except Exception as error:  # the database may be restarting: try next round
+                logger.warning(
+                    "could not renew delivery leases",
+                    deliveries=len(claims),
+                    error=f"{type(error).__name__}: {error}",
+                )
 
     @property
     def _claim_threshold(self) -> int:
@@ -182,6 +216,7 @@ class DeliveryWorker:
         try:
             await self._attempt(sender, claimed)
         finally:
+            self._held.pop(claimed.delivery_id, None)
             remaining = self._in_flight_by_endpoint[claimed.endpoint_id] - 1
             if remaining > 0:
                 self._in_flight_by_endpoint[claimed.endpoint_id] = remaining

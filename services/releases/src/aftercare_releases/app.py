@@ -8,11 +8,12 @@ from aftercare_releases.api import advisories, clients, deployments, products, r
 from aftercare_releases.consumers import handlers
 from aftercare_releases.errors import PROBLEM_TYPES
 from aftercare_releases.jobs import scheduled_publish_job
-from aftercare_releases.models import client_api_keys
+from aftercare_releases.models import client_api_keys, staff_token_copies
 from aftercare_releases.settings import ReleasesSettings
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from aftercare_shared.staff_token_registry import read_model_staff_token_check
 from aftercare_shared.topics import CLIENTS, TICKETS
 
 DESCRIPTION = """\
@@ -40,6 +41,7 @@ def create_app(settings: ReleasesSettings | None = None) -> FastAPI:
             advisories.router,
         ],
         api_key_lookup=read_model_key_lookup(client_api_keys),
+        staff_token_revoked=read_model_staff_token_check(staff_token_copies),
         problem_types=PROBLEM_TYPES,
         # Client keys (to authenticate client systems) and tickets (to know whose
         # ticket a release fixes, and its title for changelogs).

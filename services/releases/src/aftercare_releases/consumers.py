@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_releases import repository
-from aftercare_releases.models import client_api_keys
+from aftercare_releases.models import client_api_keys, staff_token_copies
 from aftercare_shared.client_keys import client_key_handlers
 from aftercare_shared.consumer import EventHandlers
 from aftercare_shared.events.catalog import (
@@ -22,9 +22,11 @@ from aftercare_shared.events.catalog import (
     TicketResolved,
     TicketUpdated,
 )
+from aftercare_shared.staff_token_registry import staff_token_handlers
 
 handlers = EventHandlers()
 handlers.include(client_key_handlers(client_api_keys))
+handlers.include(staff_token_handlers(staff_token_copies))
 
 
 @handlers.on(TicketCreated)

@@ -33,6 +33,8 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
+from aftercare_shared.rate_limit import rate_buckets_table
+from aftercare_shared.staff_token_registry import staff_token_copies_table
 
 
 class Base(DeclarativeBase):
@@ -250,3 +252,5 @@ class Exposure(Base):
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
 client_api_keys = client_api_keys_table(Base.metadata)
+staff_token_copies = staff_token_copies_table(Base.metadata)
+rate_buckets = rate_buckets_table(Base.metadata)

@@ -28,12 +28,14 @@ from aftercare_shared.events.catalog import (
     TicketResolved,
     TicketUpdated,
 )
+from aftercare_shared.staff_token_registry import staff_token_handlers
 from aftercare_sla import repository, ticket_events
-from aftercare_sla.models import client_api_keys
+from aftercare_sla.models import client_api_keys, staff_token_copies
 from aftercare_sla.reports.ingest import report_handlers
 
 handlers = EventHandlers()
 handlers.include(client_key_handlers(client_api_keys))
+handlers.include(staff_token_handlers(staff_token_copies))
 
 
 @handlers.on(ClientCreated)

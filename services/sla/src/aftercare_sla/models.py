@@ -34,6 +34,8 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.names import ServiceName, schema_of, sql_one_of
 from aftercare_shared.outbox import inbox_table, outbox_table
+from aftercare_shared.rate_limit import rate_buckets_table
+from aftercare_shared.staff_token_registry import staff_token_copies_table
 from aftercare_sla.domain.clocks import TimerKind
 from aftercare_sla.domain.ticket_lifecycle import ON_REOPEN_CHOICES, OnReopen
 
@@ -207,3 +209,5 @@ class ClockTimer(Base):
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
 client_api_keys = client_api_keys_table(Base.metadata)
+staff_token_copies = staff_token_copies_table(Base.metadata)
+rate_buckets = rate_buckets_table(Base.metadata)

@@ -18,6 +18,7 @@ from aftercare_shared.topics import topic_for_event_type
 
 _PRODUCERS = {
     "client": "intake",
+    "staff": "intake",
     "ticket": "intake",
     "sla": "sla",
     "report": "sla",

@@ -31,6 +31,8 @@ MonitorKind = Literal["heartbeat", "uptime"]
 # When a plan counts a ticket fixed by a release as resolved: when the release is
 # published, or when a deployment of it reaches the plan's environment.
 ResolutionOn = Literal["release", "deploy"]
+# A staff token's role: admin mints and revokes staff tokens, viewer reads only.
+StaffRole = Literal["admin", "staff", "viewer"]
 ChangeType = Literal[
     "added", "changed", "deprecated", "removed", "fixed", "security", "performance"
 ]
@@ -48,6 +50,7 @@ COMMENT_VISIBILITIES: tuple[CommentVisibility, ...] = get_args(CommentVisibility
 TICKET_KINDS: tuple[TicketKind, ...] = get_args(TicketKind)
 MONITOR_KINDS: tuple[MonitorKind, ...] = get_args(MonitorKind)
 CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
+STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)
 RESOLUTION_TRIGGERS: tuple[ResolutionOn, ...] = get_args(ResolutionOn)
 
 
@@ -84,12 +87,36 @@ class ClientApiKeyIssued(EventPayload):
     key_hash: str
     prefix: str
     created_at: datetime
+    expires_at: datetime | None = None
+    """After it the key is refused everywhere; None: it lasts until revoked."""
 
 
 class ClientApiKeyRevoked(EventPayload):
     event_type: ClassVar[str] = "client.api_key_revoked"
     api_key_id: str
     client_id: str
+    revoked_at: datetime
+
+
+# --- staff tokens (on the clients topic, for the services' read models only) -----------
+
+
+class StaffTokenIssued(EventPayload):
+    """Lets every service know a staff token's id, role and expiry (never the token)."""
+
+    event_type: ClassVar[str] = "staff.token_issued"
+    token_id: str
+    subject: str
+    role: StaffRole
+    created_at: datetime
+    expires_at: datetime
+
+
+class StaffTokenRevoked(EventPayload):
+    """Every service refuses the token from the moment it has applied this."""
+
+    event_type: ClassVar[str] = "staff.token_revoked"
+    token_id: str
     revoked_at: datetime
 
 
@@ -574,6 +601,8 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     ClientUpdated,
     ClientApiKeyIssued,
     ClientApiKeyRevoked,
+    StaffTokenIssued,
+    StaffTokenRevoked,
     TicketCreated,
     TicketUpdated,
     TicketAssigned,
@@ -614,7 +643,12 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
 # Events that exist only so services can keep read models (they carry key digests): they
 # stay on Kafka for services and are never offered to webhook subscribers.
 INTERNAL_SHORT_TYPES: frozenset[str] = frozenset(
-    {ClientApiKeyIssued.event_type, ClientApiKeyRevoked.event_type}
+    {
+        ClientApiKeyIssued.event_type,
+        ClientApiKeyRevoked.event_type,
+        StaffTokenIssued.event_type,
+        StaffTokenRevoked.event_type,
+    }
 )
 
 PAYLOADS_BY_SHORT_TYPE: dict[str, type[EventPayload]] = {

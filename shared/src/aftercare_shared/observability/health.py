@@ -1,4 +1,9 @@
-"""``/healthz`` (the process lives) and ``/readyz`` (it can reach Postgres and Kafka)."""
+"""``/healthz`` (the process lives) and ``/readyz`` (it can reach Postgres and Kafka).
+
+Both answer anyone (load balancers and orchestrators probe without credentials), so an
+unauthenticated ``/readyz`` says only which dependency is unavailable; the error text
+(addresses, driver messages) goes to the log and to a caller with a staff credential.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import time
 
 import sqlalchemy as sa
+import structlog
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -13,6 +19,9 @@ from starlette.responses import Response
 from aftercare_shared.problems import problem_response
 
 CHECK_TIMEOUT_SECONDS = 3.0
+UNAVAILABLE = "unavailable"
+
+logger = structlog.get_logger(__name__)
 
 
 class KafkaProbe:
@@ -40,6 +49,22 @@ class KafkaProbe:
         return self._last_error
 
 
+def _redacted(check: str) -> str:
+    return check if check == "ok" else UNAVAILABLE
+
+
+def _caller_is_staff(request: Request) -> bool:
+    """A staff credential, judged by its signature alone: the database may be the one down,
+    so revocation cannot be asked (a revoked token sees error text, never data)."""
+    authenticator = getattr(request.app.state, "authenticator", None)
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    token = token.strip()
+    if authenticator is None or scheme.lower() != "bearer" or not token:
+        return False
+    staff_tokens = authenticator.staff_tokens
+    return bool(staff_tokens.is_admin_token(token) or staff_tokens.verify(token) is not None)
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -62,6 +87,9 @@ def health_router() -> APIRouter:
         checks["kafka"] = kafka_error or "ok"
         if all(value == "ok" for value in checks.values()):
             return {"status": "ready", "checks": checks}
+        logger.warning("not ready", **checks)
+        if not _caller_is_staff(request):
+            checks = {name: _redacted(value) for name, value in checks.items()}
         return problem_response(
             503, "A dependency is not reachable.", instance="/readyz", checks=checks
         )

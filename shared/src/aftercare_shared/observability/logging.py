@@ -8,6 +8,8 @@ import sys
 import orjson
 import structlog
 
+from aftercare_shared.observability.log_throttle import throttle_repeated_library_lines
+
 
 def configure_logging(*, service: str, level: str = "INFO", log_format: str = "json") -> None:
     renderer: structlog.typing.Processor
@@ -34,3 +36,6 @@ def configure_logging(*, service: str, level: str = "INFO", log_format: str = "j
     # Libraries (uvicorn, aiokafka, alembic) log through stdlib; keep them quiet but visible.
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # A broker outage makes every client log every reconnect attempt: one line per kind
+    # per window is enough to say so.
+    throttle_repeated_library_lines()

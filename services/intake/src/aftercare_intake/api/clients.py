@@ -79,6 +79,7 @@ def _key_out(api_key: ApiKey, projects: Sequence[Project], base_url: str) -> Api
         dsns=dsns,
         created_at=api_key.created_at,
         revoked_at=api_key.revoked_at,
+        expires_at=api_key.expires_at,
     )
 
 
@@ -185,7 +186,11 @@ async def issue_api_key(
     """
     body = body or ApiKeyCreate()
     issued = await use_cases.issue_api_key(
-        session, client_id=client_id, name=body.name, scope=body.scope
+        session,
+        client_id=client_id,
+        name=body.name,
+        scope=body.scope,
+        expires_at=body.expires_at,
     )
     out = _key_out(issued.api_key, issued.projects, public_base_url(settings, request))
     return ApiKeyCreated(**out.model_dump(), key=issued.generated.key)

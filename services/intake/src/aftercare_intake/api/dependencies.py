@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake.errors import ClientKeyRequiredError
 from aftercare_intake.ingest import IngestTarget
@@ -16,6 +17,7 @@ from aftercare_shared.errors import PROBLEM_BASE_URI
 from aftercare_shared.problems import Problem
 from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.service import provided
+from aftercare_shared.sessions import SessionDep
 
 
 class ReportRateLimiter(RateLimiter):
@@ -32,11 +34,13 @@ ReportRateLimiterDep = Annotated[ReportRateLimiter, Depends(provided(ReportRateL
 ProjectRateLimiterDep = Annotated[ProjectRateLimiter, Depends(provided(ProjectRateLimiter))]
 
 
-async def reporting_client(principal: SubmittingPrincipal, limiter: ReportRateLimiterDep) -> str:
+async def reporting_client(
+    principal: SubmittingPrincipal, limiter: ReportRateLimiterDep, session: SessionDep
+) -> str:
     """The id of the client a report comes from; a client key of either scope may send one."""
     if principal.client_id is None:
         raise ClientKeyRequiredError("Reports are sent with a client API key.")
-    limiter.check(principal.api_key_id or principal.client_id)
+    await limiter.check(session, principal.api_key_id or principal.client_id)
     return principal.client_id
 
 
@@ -52,10 +56,11 @@ class IngestGuard:
             (projects, "project"),
         ]
 
-    def check(self, target: IngestTarget) -> None:
+    async def check(self, session: AsyncSession, target: IngestTarget) -> None:
+        """Takes a token from each bucket (committing ``session``: call it before writing)."""
         for limiter, scope in self._limits:
             key = target.api_key_id if scope == "key" else f"project:{target.project_id}"
-            wait = limiter.retry_after(key)
+            wait = await limiter.retry_after(session, key)
             if wait > 0:
                 raise Problem(
                     429,

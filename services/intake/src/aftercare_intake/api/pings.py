@@ -60,7 +60,7 @@ async def _ping(
     check_in: service.CheckIn,
 ) -> PlainTextResponse:
     # A runaway loop pinging one monitor would queue on its row lock: refuse it early.
-    limiter.check(f"ping:{ping_key}")
+    await limiter.check(session, f"ping:{ping_key}")
     await service.check_in_by_ping_key(
         session,
         ping_key=ping_key,

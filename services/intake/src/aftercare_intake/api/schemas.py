@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from aftercare_intake.domain import FixStatus, HistoryAction
-from aftercare_shared.auth import ApiKeyScope
+from aftercare_shared.auth import ApiKeyScope, StaffRole
 from aftercare_shared.events.catalog import (
     CommentAuthorKind,
     CommentVisibility,
@@ -99,6 +99,11 @@ class ApiKeyCreate(StrictBody):
         description="`client`: submit and read its own client's data. `ingest`: submit only "
         "(reports, Sentry envelopes, check-ins), read nothing — safe inside a browser app.",
     )
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the key (and its DSNs) stops working everywhere; must be in the "
+        "future. Omitted: it lasts until revoked.",
+    )
 
 
 class ProjectDsn(BaseModel):
@@ -120,6 +125,7 @@ class ApiKeyOut(BaseModel):
     dsns: list[ProjectDsn] = Field(description="The key's DSN for each of the client's projects.")
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -127,14 +133,33 @@ class ApiKeyCreated(ApiKeyOut):
 
 
 class StaffTokenCreate(StrictBody):
-    subject: str = Field(min_length=1, max_length=200, description="Who the token is for.")
+    subject: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Who the token is for (a name: it grants nothing).",
+    )
+    role: StaffRole = Field(
+        default="staff",
+        description="`admin`: everything, staff tokens included. `staff`: everything else. "
+        "`viewer`: reads only (GET and HEAD) on every service.",
+    )
     ttl_seconds: int = Field(default=8 * 3600, ge=60, le=90 * 24 * 3600)
 
 
 class StaffTokenOut(BaseModel):
-    token: str
+    """A minted token as listed: never the token itself."""
+
+    id: str
     subject: str
+    role: StaffRole
+    created_by: str
+    created_at: datetime
     expires_at: datetime
+    revoked_at: datetime | None
+
+
+class StaffTokenCreated(StaffTokenOut):
+    token: str = Field(description="The signed token. Shown only in this response.")
 
 
 class ReportCreate(StrictBody):

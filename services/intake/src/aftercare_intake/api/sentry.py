@@ -108,7 +108,7 @@ async def _admit(
     if origin is not None:
         # From here on, even a refusal (429 above all) is readable by the browser SDK.
         setattr(request.state, CORS_ORIGIN_STATE, origin)
-    guard.check(target)
+    await guard.check(session, target)
     return target
 
 
