@@ -1,21 +1,21 @@
-"""The counting rules, as pure functions over what the read models hold.
+"""The counting rules' pure pieces: clock facts, business time, median and p90, percent.
 
-The README's "Reports: counting rules" section states these rules in words; this module
-is the one place they are coded.
+The README's "Reports: counting rules" section states the rules in words. Postgres adds a
+report's rows up (``clock_sql``, ``breach_sql``, ``ticket_sql``, written to give the very
+figures these definitions give); the functions here serve what stays in Python: business
+times the read model could not work out yet, and the report layout.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aftercare_shared.business_time import BusinessCalendar, Pause
 from aftercare_shared.business_time import business_time_between_with_pauses as business_between
-from aftercare_shared.events.catalog import PRIORITIES, SLA_METRICS
 
 MET, BREACHED, RUNNING = "met", "breached", "running"
 
@@ -49,19 +49,6 @@ class ClockFact:
         if self.paused_at is not None:
             stretches.append((self.paused_at, as_of))
         return [(start, min(end, as_of)) for start, end in stretches if start < as_of]
-
-
-@dataclass(frozen=True)
-class Span:
-    """A stretch a ticket was open: ``[opened_at, ended_at)``; ``ended_at`` None: still open."""
-
-    ticket_id: str
-    opened_at: datetime
-    ended_at: datetime | None
-    ended_by: str | None
-
-    def open_at(self, moment: datetime) -> bool:
-        return self.opened_at <= moment and (self.ended_at is None or self.ended_at > moment)
 
 
 def stored_pauses(pairs: Iterable[Sequence[str]]) -> tuple[Pause, ...]:
@@ -103,69 +90,6 @@ def percent(part: int, whole: int) -> float | None:
 
 def seconds(delta: timedelta) -> float:
     return delta.total_seconds()
-
-
-def compliance_rows(
-    clocks: Sequence[ClockFact],
-    *,
-    as_of: datetime,
-    calendars: dict[str | None, BusinessCalendar],
-) -> list[dict[str, object]]:
-    """Per metric x priority: counted, met, breached, running, met %, times to meet, paused."""
-    metrics = ordered([clock.metric for clock in clocks] + list(SLA_METRICS), SLA_METRICS)
-    priorities = ordered([clock.priority for clock in clocks] + list(PRIORITIES), PRIORITIES)
-    groups: dict[tuple[str, str], list[ClockFact]] = defaultdict(list)
-    for clock in clocks:
-        groups[(clock.metric, clock.priority)].append(clock)
-    rows: list[dict[str, object]] = []
-    for metric in metrics:
-        for priority in priorities:
-            group = groups[(metric, priority)]
-            states = [clock.state(as_of) for clock in group]
-            met = [clock for clock, state in zip(group, states, strict=True) if state == MET]
-            breached = states.count(BREACHED)
-            business = [
-                clock.business_seconds
-                if clock.business_seconds is not None
-                else business_seconds_to_meet(
-                    calendars.get(clock.plan_id) or BusinessCalendar.always_open(),
-                    clock.started_at,
-                    clock.met_at or clock.started_at,
-                    clock.pauses_until(as_of),
-                )
-                for clock in met
-            ]
-            wall = [seconds((clock.met_at or clock.started_at) - clock.started_at) for clock in met]
-            paused = sum(
-                (
-                    seconds(end - start)
-                    for clock in group
-                    for start, end in clock.pauses_until(as_of)
-                ),
-                0.0,
-            )
-            rows.append(
-                {
-                    "metric": metric,
-                    "priority": priority,
-                    "counted": len(group),
-                    "met": len(met),
-                    "breached": breached,
-                    "running": states.count(RUNNING),
-                    "met_percent": percent(len(met), len(met) + breached),
-                    "business_seconds_to_meet_median": median(business),
-                    "business_seconds_to_meet_p90": p90(business),
-                    "wall_seconds_to_meet_median": median(wall),
-                    "wall_seconds_to_meet_p90": p90(wall),
-                    "paused_seconds": paused,
-                }
-            )
-    return rows
-
-
-def backlog_at(spans: Iterable[Span], moment: datetime) -> set[str]:
-    """The tickets open at ``moment``."""
-    return {span.ticket_id for span in spans if span.open_at(moment)}
 
 
 def overlap(start: datetime, end: datetime, low: datetime, high: datetime) -> timedelta:

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.events.catalog import PRIORITIES, TICKET_KINDS
-from aftercare_sla.reports import queries
-from aftercare_sla.reports.figures import backlog_at, ordered, overlap, seconds
-from aftercare_sla.reports.models import ReportClient, ReportTicket
+from aftercare_sla.reports import queries, ticket_sql
+from aftercare_sla.reports.figures import ordered, overlap, seconds
+from aftercare_sla.reports.models import ReportClient
 from aftercare_sla.reports.periods import Period
 from aftercare_sla.reports.sla_compliance import Window, sla_compliance
 
@@ -26,8 +26,6 @@ HEADLINES: tuple[tuple[str, str], ...] = (
     ("satisfaction_average", "Satisfaction (1-5)"),
 )
 """The headline figures (key, label), compared with the previous period."""
-
-UNKNOWN_KIND = "unspecified"
 
 
 def window_of(period: Period, timezone: str, now: datetime) -> Window:
@@ -104,8 +102,7 @@ async def _sections(
     }
 
 
-def _by_kind_and_priority(tickets: list[ReportTicket]) -> list[dict[str, Any]]:
-    counts = Counter((ticket.kind or UNKNOWN_KIND, ticket.priority) for ticket in tickets)
+def _by_kind_and_priority(counts: Counter[tuple[str, str]]) -> list[dict[str, Any]]:
     kinds = ordered([kind for kind, _ in counts], TICKET_KINDS)
     priorities = ordered([priority for _, priority in counts] + list(PRIORITIES), PRIORITIES)
     return [
@@ -119,26 +116,24 @@ def _by_kind_and_priority(tickets: list[ReportTicket]) -> list[dict[str, Any]]:
 
 
 async def _tickets(session: AsyncSession, *, client_id: str, window: Window) -> dict[str, Any]:
-    opened = await queries.tickets_opened(
+    # Counted by Postgres (ticket_sql): only counts and the oldest open ticket come back.
+    opened = await ticket_sql.opened_by_kind_and_priority(
         session, client_id=client_id, start=window.start, end=window.as_of
     )
-    resolutions = await queries.resolutions(
+    resolved = await ticket_sql.resolved_by_kind_and_priority(
         session, client_id=client_id, start=window.start, end=window.as_of
     )
-    spans = await queries.spans_around(
+    backlog_start, backlog_end = await ticket_sql.backlogs(
         session, client_id=client_id, start=window.start, end=window.as_of
     )
-    open_at_start = backlog_at(spans, window.start - timedelta(microseconds=1))
-    open_at_end = backlog_at(spans, window.as_of)
-    open_tickets = await queries.tickets(session, open_at_end)
-    oldest = min(open_tickets.values(), key=lambda t: (t.created_at, t.ticket_id), default=None)
+    oldest = await ticket_sql.oldest_open(session, client_id=client_id, at=window.as_of)
     return {
-        "opened_total": len(opened),
-        "resolved_total": len(resolutions),
+        "opened_total": opened.total(),
+        "resolved_total": resolved.total(),
         "opened": _by_kind_and_priority(opened),
-        "resolved": _by_kind_and_priority([ticket for _, ticket in resolutions]),
-        "backlog_start": len(open_at_start),
-        "backlog_end": len(open_at_end),
+        "resolved": _by_kind_and_priority(resolved),
+        "backlog_start": backlog_start,
+        "backlog_end": backlog_end,
         "oldest_open": None
         if oldest is None
         else {
@@ -259,13 +254,15 @@ async def _monitoring(session: AsyncSession, *, client_id: str, window: Window) 
 
 
 async def _satisfaction(session: AsyncSession, *, client_id: str, window: Window) -> dict[str, Any]:
-    entries = await queries.feedback(
+    # Counted by Postgres; only the responses with a comment come back as rows.
+    ratings = await queries.feedback_ratings(
         session, client_id=client_id, start=window.start, end=window.as_of
     )
-    ratings = Counter(entry.rating for entry in entries)
+    responses = ratings.total()
+    points = sum(rating * count for rating, count in ratings.items())
     return {
-        "responses": len(entries),
-        "average": round(sum(e.rating for e in entries) / len(entries), 2) if entries else None,
+        "responses": responses,
+        "average": round(points / responses, 2) if responses else None,
         "ratings": {str(rating): ratings[rating] for rating in range(1, 6)},
         "comments": [
             {
@@ -274,7 +271,8 @@ async def _satisfaction(session: AsyncSession, *, client_id: str, window: Window
                 "comment": entry.comment,
                 "received_at": entry.received_at.isoformat(),
             }
-            for entry in entries
-            if entry.comment
+            for entry in await queries.feedback_comments(
+                session, client_id=client_id, start=window.start, end=window.as_of
+            )
         ],
     }

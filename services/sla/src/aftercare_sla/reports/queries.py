@@ -1,32 +1,30 @@
-"""What the reports read from the read models: rows of a client in a time window.
+"""What the reports read from the read models that stays small: a client's deployments,
+advisories, monitors, incidents and feedback in a time window (as plain Core rows).
 
-Plain rows (Core), not ORM objects: a month of a busy client is tens of thousands of rows,
-and building ORM instances for them cost more than the rest of the report.
+The big tables (clocks, tickets, open stretches, resolutions) are added up by Postgres in
+``clock_sql``, ``breach_sql`` and ``ticket_sql`` instead: a busy client's month is tens of
+thousands of rows there.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.business_time import BusinessCalendar
-from aftercare_sla.reports.figures import ClockFact, Span, stored_pauses
 from aftercare_sla.reports.models import (
     ReportAdvisory,
     ReportClient,
-    ReportClock,
     ReportDeployment,
     ReportExposure,
     ReportFeedback,
     ReportIncident,
     ReportMonitor,
     ReportPlanCalendar,
-    ReportResolution,
-    ReportTicket,
-    ReportTicketSpan,
 )
 
 Record = Any
@@ -41,110 +39,6 @@ async def calendars(session: AsyncSession) -> dict[str | None, BusinessCalendar]
     """Every plan's calendar by plan id (few rows: one per plan)."""
     rows = await session.execute(select(ReportPlanCalendar.plan_id, ReportPlanCalendar.calendar))
     return {plan_id: BusinessCalendar.from_json(calendar) for plan_id, calendar in rows}
-
-
-async def clocks_started(
-    session: AsyncSession,
-    *,
-    client_id: str | None,
-    plan_id: str | None,
-    start: datetime,
-    end: datetime,
-) -> list[ClockFact]:
-    statement = select(ReportClock.__table__).where(
-        ReportClock.started_at >= start, ReportClock.started_at < end
-    )
-    if client_id is not None:
-        statement = statement.where(ReportClock.client_id == client_id)
-    if plan_id is not None:
-        statement = statement.where(ReportClock.plan_id == plan_id)
-    rows = (await session.execute(statement.order_by(ReportClock.started_at))).all()
-    return [
-        ClockFact(
-            ticket_id=row.ticket_id,
-            metric=row.metric,
-            priority=row.priority,
-            plan_id=row.plan_id,
-            started_at=row.started_at,
-            due_at=row.due_at,
-            met_at=row.met_at,
-            breached_at=row.breached_at,
-            paused_at=row.paused_at,
-            pauses=stored_pauses(row.pauses) if row.pauses else (),
-            business_seconds=row.business_seconds,
-        )
-        for row in rows
-    ]
-
-
-async def resolutions(
-    session: AsyncSession, *, client_id: str | None, start: datetime, end: datetime
-) -> list[tuple[Record, Record]]:
-    """Resolutions in the window, with their tickets (MTTR, resolved by kind and priority)."""
-    statement = (
-        select(ReportResolution.resolved_at, *ReportTicket.__table__.c)
-        .join(ReportTicket, ReportTicket.ticket_id == ReportResolution.ticket_id)
-        .where(ReportResolution.resolved_at >= start, ReportResolution.resolved_at < end)
-    )
-    if client_id is not None:
-        statement = statement.where(ReportResolution.client_id == client_id)
-    rows = await session.execute(statement.order_by(ReportResolution.resolved_at))
-    # One row serves as both: it has the resolution's time and the ticket's columns.
-    return [(row, row) for row in rows]
-
-
-async def spans_of(session: AsyncSession, ticket_ids: set[str]) -> list[Span]:
-    if not ticket_ids:
-        return []
-    rows = await session.execute(
-        select(ReportTicketSpan.__table__).where(ReportTicketSpan.ticket_id.in_(ticket_ids))
-    )
-    return [_span(row) for row in rows]
-
-
-def _span(row: Record) -> Span:
-    return Span(
-        ticket_id=row.ticket_id,
-        opened_at=row.opened_at,
-        ended_at=row.ended_at,
-        ended_by=row.ended_by,
-    )
-
-
-async def spans_around(
-    session: AsyncSession, *, client_id: str, start: datetime, end: datetime
-) -> list[Span]:
-    """The client's open stretches that touch ``[start, end]`` (backlogs at both ends)."""
-    rows = await session.execute(
-        select(ReportTicketSpan.__table__).where(
-            ReportTicketSpan.client_id == client_id,
-            ReportTicketSpan.opened_at <= end,
-            or_(ReportTicketSpan.ended_at.is_(None), ReportTicketSpan.ended_at >= start),
-        )
-    )
-    return [_span(row) for row in rows]
-
-
-async def tickets(session: AsyncSession, ticket_ids: set[str]) -> dict[str, Record]:
-    if not ticket_ids:
-        return {}
-    rows = await session.execute(
-        select(ReportTicket.__table__).where(ReportTicket.ticket_id.in_(ticket_ids))
-    )
-    return {row.ticket_id: row for row in rows}
-
-
-async def tickets_opened(
-    session: AsyncSession, *, client_id: str, start: datetime, end: datetime
-) -> list[Record]:
-    rows = await session.execute(
-        select(ReportTicket.__table__).where(
-            ReportTicket.client_id == client_id,
-            ReportTicket.created_at >= start,
-            ReportTicket.created_at < end,
-        )
-    )
-    return list(rows)
 
 
 async def deployments(
@@ -209,9 +103,26 @@ async def incidents(
     return list(rows)
 
 
-async def feedback(
+async def feedback_ratings(
+    session: AsyncSession, *, client_id: str, start: datetime, end: datetime
+) -> Counter[int]:
+    """How many responses gave each rating in ``[start, end)`` (counted by Postgres)."""
+    rows = await session.execute(
+        select(ReportFeedback.rating, func.count())
+        .where(
+            ReportFeedback.client_id == client_id,
+            ReportFeedback.received_at >= start,
+            ReportFeedback.received_at < end,
+        )
+        .group_by(ReportFeedback.rating)
+    )
+    return Counter({rating: count for rating, count in rows})
+
+
+async def feedback_comments(
     session: AsyncSession, *, client_id: str, start: datetime, end: datetime
 ) -> list[Record]:
+    """The responses with a (non-empty) comment, oldest first."""
     rows = await session.execute(
         select(ReportFeedback.__table__)
         .where(
@@ -219,6 +130,8 @@ async def feedback(
                 ReportFeedback.client_id == client_id,
                 ReportFeedback.received_at >= start,
                 ReportFeedback.received_at < end,
+                ReportFeedback.comment.is_not(None),
+                ReportFeedback.comment != "",
             )
         )
         .order_by(ReportFeedback.received_at, ReportFeedback.feedback_id)

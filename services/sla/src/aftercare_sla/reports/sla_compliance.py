@@ -1,27 +1,31 @@
-"""The SLA compliance report: per metric x priority, MTTR per priority, and the breaches."""
+"""The SLA compliance report: per metric x priority, MTTR per priority, and the breaches.
+
+Postgres adds the clocks up (``clock_sql``, ``breach_sql``, ``ticket_sql``); this module
+lays the figures out, one row for every metric x priority of the catalog.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_shared.events.catalog import PRIORITIES
+from aftercare_shared.business_time import BusinessCalendar
+from aftercare_shared.events.catalog import PRIORITIES, SLA_METRICS
 from aftercare_sla.reports import queries
+from aftercare_sla.reports.breach_sql import breach_rows
+from aftercare_sla.reports.clock_sql import ClockFilter, ClockGroup, clock_groups, met_clocks_of
 from aftercare_sla.reports.figures import (
-    BREACHED,
-    MET,
-    RUNNING,
     ClockFact,
-    Span,
-    compliance_rows,
+    business_seconds_to_meet,
+    median,
     ordered,
+    p90,
     percent,
-    seconds,
 )
+from aftercare_sla.reports.ticket_sql import mttr_by_priority
 
 
 @dataclass(frozen=True)
@@ -43,28 +47,33 @@ async def sla_compliance(
     totals_only: bool = False,
 ) -> dict[str, Any]:
     """The report; with ``totals_only`` just its totals (a trend's previous period)."""
-    clocks = await queries.clocks_started(
-        session, client_id=client_id, plan_id=plan_id, start=window.start, end=window.end
+    clocks = ClockFilter(
+        client_id=client_id,
+        plan_id=plan_id,
+        start=window.start,
+        end=window.end,
+        as_of=window.as_of,
     )
-    states = [clock.state(window.as_of) for clock in clocks]
-    met, breached = states.count(MET), states.count(BREACHED)
+    groups = await clock_groups(session, clocks)
+    met = sum(group.met for group in groups)
+    breached = sum(group.breached for group in groups)
     totals = {
-        "counted": len(clocks),
+        "counted": sum(group.counted for group in groups),
         "met": met,
         "breached": breached,
-        "running": states.count(RUNNING),
+        "running": sum(group.running for group in groups),
         "met_percent": percent(met, met + breached),
     }
     if totals_only:
         return {"totals": totals}
-    calendars = await queries.calendars(session)
-    rows = compliance_rows(clocks, as_of=window.as_of, calendars=calendars)
-    resolutions = await queries.resolutions(
-        session, client_id=client_id, start=window.start, end=window.end
+    mttr = await mttr_by_priority(
+        session,
+        client_id=client_id,
+        plan_id=plan_id,
+        start=window.start,
+        end=window.end,
+        clocks_started=(window.start, window.end),
     )
-    if plan_id is not None:
-        on_plan = {clock.ticket_id for clock in clocks}
-        resolutions = [pair for pair in resolutions if pair[1].ticket_id in on_plan]
     return {
         "client_id": client_id,
         "plan_id": plan_id,
@@ -73,66 +82,116 @@ async def sla_compliance(
         "timezone": window.timezone,
         "as_of": window.as_of.isoformat(),
         "totals": totals,
-        "metrics": rows,
-        "mttr": mttr_rows(resolutions),
-        "breaches": await breach_rows(session, clocks, as_of=window.as_of),
+        "metrics": await compliance_rows(session, clocks, groups),
+        "mttr": mttr_rows(mttr),
+        "breaches": await breach_rows(session, clocks),
     }
 
 
-def mttr_rows(resolutions: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+async def compliance_rows(
+    session: AsyncSession, clocks: ClockFilter, groups: list[ClockGroup]
+) -> list[dict[str, object]]:
+    """Per metric x priority: counted, met, breached, running, met %, times to meet, paused."""
+    by_key = {(group.metric, group.priority): group for group in groups}
+    metrics = ordered([metric for metric, _ in by_key] + list(SLA_METRICS), SLA_METRICS)
+    priorities = ordered([priority for _, priority in by_key] + list(PRIORITIES), PRIORITIES)
+    worked_out = await _business_times_worked_out(session, clocks, groups)
+    rows: list[dict[str, object]] = []
+    for metric in metrics:
+        for priority in priorities:
+            group = by_key.get((metric, priority))
+            if group is None:
+                rows.append(_empty_row(metric, priority))
+                continue
+            business = worked_out.get((metric, priority))
+            rows.append(
+                {
+                    "metric": metric,
+                    "priority": priority,
+                    "counted": group.counted,
+                    "met": group.met,
+                    "breached": group.breached,
+                    "running": group.running,
+                    "met_percent": percent(group.met, group.met + group.breached),
+                    "business_seconds_to_meet_median": (
+                        _mean_of_middles(group.business_middle)
+                        if business is None
+                        else median(business)
+                    ),
+                    "business_seconds_to_meet_p90": (
+                        group.business_p90 if business is None else p90(business)
+                    ),
+                    "wall_seconds_to_meet_median": _mean_of_middles(group.wall_middle),
+                    "wall_seconds_to_meet_p90": group.wall_p90,
+                    "paused_seconds": group.paused_seconds,
+                }
+            )
+    return rows
+
+
+def _mean_of_middles(middles: tuple[float | None, float | None]) -> float | None:
+    """The median from the two middle values (the same one for an odd count), as
+    ``statistics.median`` works it out: ``(low + high) / 2``."""
+    low, high = middles
+    return None if low is None or high is None else (low + high) / 2
+
+
+def _empty_row(metric: str, priority: str) -> dict[str, object]:
+    return {
+        "metric": metric,
+        "priority": priority,
+        "counted": 0,
+        "met": 0,
+        "breached": 0,
+        "running": 0,
+        "met_percent": None,
+        "business_seconds_to_meet_median": None,
+        "business_seconds_to_meet_p90": None,
+        "wall_seconds_to_meet_median": None,
+        "wall_seconds_to_meet_p90": None,
+        "paused_seconds": 0.0,
+    }
+
+
+async def _business_times_worked_out(
+    session: AsyncSession, clocks: ClockFilter, groups: list[ClockGroup]
+) -> dict[tuple[str, str], list[float]]:
+    """Business times to meet of the groups where the read model lacks some (``sla.met``
+    arrived before the plan's calendar): every met clock of those groups, worked out here."""
+    lacking = {(group.metric, group.priority) for group in groups if group.business_missing}
+    if not lacking:
+        return {}
+    calendars = await queries.calendars(session)
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in lacking}
+    for clock in await met_clocks_of(session, clocks, lacking):
+        times[(clock.metric, clock.priority)].append(_business_time(clock, calendars, clocks))
+    return times
+
+
+def _business_time(
+    clock: ClockFact, calendars: dict[str | None, BusinessCalendar], clocks: ClockFilter
+) -> float:
+    if clock.business_seconds is not None:
+        return clock.business_seconds
+    return business_seconds_to_meet(
+        calendars.get(clock.plan_id) or BusinessCalendar.always_open(),
+        clock.started_at,
+        clock.met_at or clock.started_at,
+        clock.pauses_until(clocks.as_of),
+    )
+
+
+def mttr_rows(resolved: dict[str, tuple[int, float]]) -> list[dict[str, Any]]:
     """Mean wall time from a ticket's creation to each of its resolutions in the window."""
-    by_priority: dict[str, list[float]] = defaultdict(list)
-    for resolution, ticket in resolutions:
-        by_priority[ticket.priority].append(seconds(resolution.resolved_at - ticket.created_at))
-    priorities = ordered(list(by_priority) + list(PRIORITIES), PRIORITIES)
-    return [
-        {
-            "priority": priority,
-            "resolved": len(by_priority[priority]),
-            "mttr_seconds": (
-                sum(by_priority[priority]) / len(by_priority[priority])
-                if by_priority[priority]
-                else None
-            ),
-        }
-        for priority in priorities
-    ]
-
-
-async def breach_rows(
-    session: AsyncSession, clocks: list[ClockFact], *, as_of: datetime
-) -> list[dict[str, Any]]:
-    """Each breached clock: when due, and how late it was when its ticket was resolved or
-    closed (or, still open, at ``as_of``)."""
-    breached = [clock for clock in clocks if clock.state(as_of) == BREACHED]
-    spans_by_ticket: dict[str, list[Span]] = defaultdict(list)
-    for span in await queries.spans_of(session, {clock.ticket_id for clock in breached}):
-        spans_by_ticket[span.ticket_id].append(span)
+    priorities = ordered(list(resolved) + list(PRIORITIES), PRIORITIES)
     rows = []
-    for clock in sorted(breached, key=lambda c: (c.due_at, c.ticket_id, c.metric)):
-        mine = spans_by_ticket[clock.ticket_id]
-        open_now = any(span.open_at(as_of) for span in mine) or not mine
-        ended = [
-            span.ended_at
-            for span in mine
-            if span.ended_at is not None and clock.due_at <= span.ended_at < as_of
-        ]
-        ended_at = None if open_now or not ended else min(ended)
-        ended_by = next(
-            (span.ended_by for span in mine if ended_at is not None and span.ended_at == ended_at),
-            None,
-        )
+    for priority in priorities:
+        count, total = resolved.get(priority, (0, 0.0))
         rows.append(
             {
-                "ticket_id": clock.ticket_id,
-                "metric": clock.metric,
-                "priority": clock.priority,
-                "started_at": clock.started_at.isoformat(),
-                "due_at": clock.due_at.isoformat(),
-                "breached_at": clock.breached_at.isoformat() if clock.breached_at else None,
-                "status": "open" if ended_at is None else ended_by,
-                "ended_at": ended_at.isoformat() if ended_at else None,
-                "late_seconds": seconds((ended_at or as_of) - clock.due_at),
+                "priority": priority,
+                "resolved": count,
+                "mttr_seconds": total / count if count else None,
             }
         )
     return rows
