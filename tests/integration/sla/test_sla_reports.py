@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_shared.events.catalog import ReleaseDeployed, SlaClockStarted, SlaMet, SlaPaused
+from aftercare_sla.reports.models import ReportClock
 from devkit.databases import kafka_bootstrap_servers
 from tests.integration.sla.report_history import (
     SEPTEMBER_MTTR,
@@ -298,3 +300,49 @@ async def test_a_clock_met_while_paused_keeps_its_pause(
     # 1 h counted before the pause; the 3 h paused until it was met are left out.
     assert (row["met"], row["business_seconds_to_meet_median"]) == (1, 3600.0)
     assert (row["wall_seconds_to_meet_median"], row["paused_seconds"]) == (4 * 3600.0, 3 * 3600.0)
+
+
+async def test_business_time_is_worked_out_when_met_arrived_before_the_plan_calendar(
+    api: httpx.AsyncClient, app_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """sla.met of another partition can overtake the plan's calendar: the read model then
+    holds no business time for that clock and the report works it out when asked, next to
+    the clocks whose business time the read model has."""
+    client_id = f"c-{uuid.uuid4().hex[:8]}"
+    h = History(client_id, plan_id=f"plan-{client_id}")
+    client, plan = september(client_id, plan_id=h.plan_id)[:2]
+    h.events.append(client)
+    res = "resolution"
+    # T7: Tue 1 Sep 09:00 → 13:00, met before the calendar is known: 4 h business.
+    h.created("T7", "bug", "P2", berlin(9, 1, 9))
+    h.clock(SlaClockStarted, "T7", res, "P2", berlin(9, 1, 9), berlin(9, 1, 9))
+    h.clock(SlaMet, "T7", res, "P2", berlin(9, 1, 9), berlin(9, 1, 13))
+    h.events.append(plan)
+    # T8: Wed 16:00 → Thu 10:00: 2 h business, 18 h wall. T9: Fri 16:00 → Mon 11:00: 3 h, 67 h.
+    for name, started, met in (
+        ("T8", berlin(9, 2, 16), berlin(9, 3, 10)),
+        ("T9", berlin(9, 4, 16), berlin(9, 7, 11)),
+    ):
+        h.created(name, "bug", "P2", started)
+        h.clock(SlaClockStarted, name, res, "P2", started, started)
+        h.clock(SlaMet, name, res, "P2", started, met)
+    await apply_events(app_sessions, *h.events)
+    async with app_sessions() as session:
+        unknown = await session.scalars(
+            select(ReportClock.ticket_id).where(
+                ReportClock.client_id == client_id, ReportClock.business_seconds.is_(None)
+            )
+        )
+        assert list(unknown) == [h.ticket("T7")]
+    answer = await api.get(
+        "/v1/reports/sla",
+        params={"client_id": client_id, "from": "2026-09-01", "to": "2026-10-01"},
+        headers=STAFF,
+    )
+    row = by_key(answer.json()["metrics"], "metric", "priority")[(res, "P2")]
+    assert (row["met"], row["business_seconds_to_meet_median"]) == (3, 3 * 3600.0)
+    assert row["business_seconds_to_meet_p90"] == 4 * 3600.0
+    assert (row["wall_seconds_to_meet_median"], row["wall_seconds_to_meet_p90"]) == (
+        18 * 3600.0,
+        67 * 3600.0,
+    )
