@@ -23,7 +23,7 @@ async def announce(
 async def announce_many(
     session: AsyncSession, announcements: Sequence[tuple[EventPayload, str, str | None]]
 ) -> None:
-    """Queue ``(payload, subject, client_id)`` announcements in one outbox statement."""
+    """Queue ``(payload, subject, client_id)`` announcements in one batched outbox INSERT."""
     events = [
         new_event(payload, service=ServiceName.INTAKE, subject=subject, client_id=client_id)
         for payload, subject, client_id in announcements

@@ -2,7 +2,7 @@
 batch whose fingerprints mostly exist already (a timer round's further misses).
 
 Counting is one statement for the whole batch (:mod:`aftercare_intake.occurrence_batch`)
-and the ``ticket.occurred`` announcements it decides are queued in one outbox statement.
+and the ``ticket.occurred`` announcements it decides are queued in one batched outbox INSERT.
 What the batch cannot count set-based keeps the one-by-one path, so the outcome is the
 same: an occurrence whose fingerprint is new opens its ticket through
 :func:`~aftercare_intake.filing.file_occurrence`, and a finished ticket's recurrence is

@@ -57,11 +57,12 @@ async def enqueue_event(
 async def enqueue_events(
     session: AsyncSession, events: Sequence[CloudEvent], *, schema: str
 ) -> None:
-    """:func:`enqueue_event` for many events: one multi-row INSERT and one NOTIFY, so a
-    timer round announcing hundreds of events pays two round trips, not one per event.
+    """:func:`enqueue_event` for many events: one batched INSERT and one NOTIFY, so a
+    timer round announcing hundreds of events does not pay a round trip per event.
 
     Passed as executemany parameters, the INSERT is compiled once and cached (a ``values()``
-    list would be compiled anew for every row count); rows keep the order of ``events``.
+    list would be compiled anew for every row count, which cost more than it saved) and
+    asyncpg sends all rows of the one prepared statement together, in ``events`` order.
     """
     if not events:
         return

@@ -625,9 +625,9 @@ async def evaluate_due_heartbeats(
     """
     claimed = await store.claim_due(session, kind="heartbeat", now=now, limit=limit)
     # A round's per-miss writes are batched (per miss they cost ~4 ms of CPU one by one):
-    # the check-in rows go in one INSERT, the further misses of open incidents (the
+    # the check-in rows go in one batched INSERT, the further misses of open incidents (the
     # steady state of a long outage) are counted in one statement and their announcements
-    # queued in one more, and the monitors' new state is one set-based UPDATE. Only a
+    # queued in one batched INSERT, and the monitors' new state is one set-based UPDATE. Only a
     # new incident files on its own (its ticket id goes into its ``monitor.failed``).
     # Nothing below reads back what the round adds, so autoflush stays off.
     round_ = _DeadlineRound()

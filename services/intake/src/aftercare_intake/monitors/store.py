@@ -46,7 +46,7 @@ async def arm_many(session: AsyncSession, dues: dict[str, datetime | None]) -> N
     if cleared:
         await session.execute(delete(MonitorTimer).where(MonitorTimer.monitor_id.in_(cleared)))
     if armed:
-        # executemany parameters: compiled once and cached, sent as multi-row VALUES.
+        # executemany parameters: compiled once and cached, the rows sent as one batch.
         statement = insert(MonitorTimer)
         await session.execute(
             statement.on_conflict_do_update(
@@ -57,8 +57,8 @@ async def arm_many(session: AsyncSession, dues: dict[str, datetime | None]) -> N
 
 
 async def add_check_ins(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert a round's timer check-ins (misses, timeouts): one multi-row INSERT, compiled
-    once (executemany parameters are batched into VALUES lists by SQLAlchemy)."""
+    """Insert a round's timer check-ins (misses, timeouts) as one batch: one prepared INSERT,
+    compiled once, whose rows asyncpg sends together (executemany)."""
     if rows:
         await session.execute(insert(MonitorCheckIn), rows)
 
