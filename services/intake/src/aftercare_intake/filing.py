@@ -81,7 +81,7 @@ async def file_occurrence(
             priority=priority,
             now=now,
         )
-    reopened = await _reopen_if_regression(session, counted, occurrence=occurrence, now=now)
+    reopened = await reopen_if_regression(session, counted, occurrence=occurrence, now=now)
     if counted.announced_now:
         await announce(
             session,
@@ -172,7 +172,7 @@ async def _announce_new_ticket(
     )
 
 
-async def _reopen_if_regression(
+async def reopen_if_regression(
     session: AsyncSession, counted: CountedTicket, *, occurrence: Occurrence, now: datetime
 ) -> bool:
     """Reopen a finished ticket whose bug is back in a version at or after its fix."""

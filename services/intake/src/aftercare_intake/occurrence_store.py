@@ -136,7 +136,7 @@ _COUNT_CTES = f"""
     )
 """  # noqa: S608 - formats in constants only (schema, casts)
 
-_COUNTED_COLUMNS = """counted.id AS counted_id, counted.client_id, counted.status,
+COUNTED_COLUMNS = """counted.id AS counted_id, counted.client_id, counted.status,
     counted.priority, counted.occurrences, counted.occurrences_announced,
     counted.announced_before, counted.announced_at_before, counted.close_reason,
     counted.fixed_in_product, counted.fixed_in_version"""
@@ -199,7 +199,7 @@ _RECORD = text(
             last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
     )
     SELECT route.id AS fingerprint_id, route.ticket_id, route.occurrences AS number,
-        route.created, {_COUNTED_COLUMNS}
+        route.created, {COUNTED_COLUMNS}
     FROM route LEFT JOIN counted ON true
     """  # noqa: S608 - formats in constants only (schema, casts)
 )
@@ -210,7 +210,7 @@ _COUNT_ONLY = text(
     f"""
     WITH route AS (SELECT CAST(:ticket_id AS text) AS ticket_id, false AS created),
     {_COUNT_CTES}
-    SELECT {_COUNTED_COLUMNS} FROM counted
+    SELECT {COUNTED_COLUMNS} FROM counted
     """  # noqa: S608 - formats in constants only (schema, casts)
 )
 
@@ -252,16 +252,29 @@ async def record_occurrence(
     if route.created:
         return Recorded(route, None)
     if row.counted_id is None:
-        row = (
-            await session.execute(
-                _COUNT_ONLY,
-                {"ticket_id": route.ticket_id, "now": now, "announce_before": announce_before},
-            )
-        ).one()
-    return Recorded(route, _counted(row))
+        return Recorded(
+            route,
+            await count_on_ticket(
+                session, ticket_id=route.ticket_id, now=now, announce_before=announce_before
+            ),
+        )
+    return Recorded(route, counted_ticket(row))
 
 
-def _counted(row: Any) -> CountedTicket:
+async def count_on_ticket(
+    session: AsyncSession, *, ticket_id: str, now: datetime, announce_before: datetime
+) -> CountedTicket:
+    """Count one occurrence on ``ticket_id`` in a statement of its own (fresh snapshot),
+    for a ticket a concurrent transaction created after the caller's snapshot."""
+    row = (
+        await session.execute(
+            _COUNT_ONLY, {"ticket_id": ticket_id, "now": now, "announce_before": announce_before}
+        )
+    ).one()
+    return counted_ticket(row)
+
+
+def counted_ticket(row: Any) -> CountedTicket:
     return CountedTicket(
         ticket_id=row.counted_id,
         client_id=row.client_id,

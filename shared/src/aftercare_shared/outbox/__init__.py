@@ -4,7 +4,7 @@ A service's first migration calls :func:`create_messaging_tables`; its write pat
 :func:`enqueue_event` inside their transaction; its lifespan runs one :class:`OutboxRelay`.
 """
 
-from aftercare_shared.outbox.enqueue import enqueue_event, record_headers
+from aftercare_shared.outbox.enqueue import enqueue_event, enqueue_events, record_headers
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.outbox.tables import (
     create_messaging_tables,
@@ -19,6 +19,7 @@ __all__ = [
     "create_messaging_tables",
     "drop_messaging_tables",
     "enqueue_event",
+    "enqueue_events",
     "inbox_table",
     "outbox_notify_channel",
     "outbox_table",

@@ -43,6 +43,29 @@ def certificate_fingerprint(monitor: Monitor, certificate_sha256: str) -> str:
     return f"monitor:{monitor.id}:certificate:{certificate_sha256}"
 
 
+def incident_occurrence(
+    monitor: Monitor,
+    *,
+    title: str,
+    detail: str | None,
+    fingerprint: str,
+    priority: Priority,
+    now: datetime,
+    details: dict[str, Any],
+) -> Occurrence:
+    """What one bad outcome of ``monitor`` files on its incident's ticket."""
+    return Occurrence(
+        title=f"{monitor.name}: {title}",
+        severity=SEVERITY_OF_PRIORITY[priority],
+        fingerprint=fingerprint,
+        kind=INCIDENT_KIND,
+        description=detail,
+        environment=monitor.environment,
+        occurred_at=now,
+        details={"monitor_id": monitor.id, "monitor_slug": monitor.slug, **details},
+    )
+
+
 async def file_incident(
     session: AsyncSession,
     monitor: Monitor,
@@ -55,15 +78,14 @@ async def file_incident(
     policy: OccurrencePolicy,
     details: dict[str, Any],
 ) -> Filed:
-    occurrence = Occurrence(
-        title=f"{monitor.name}: {title}",
-        severity=SEVERITY_OF_PRIORITY[priority],
+    occurrence = incident_occurrence(
+        monitor,
+        title=title,
+        detail=detail,
         fingerprint=fingerprint,
-        kind=INCIDENT_KIND,
-        description=detail,
-        environment=monitor.environment,
-        occurred_at=now,
-        details={"monitor_id": monitor.id, "monitor_slug": monitor.slug, **details},
+        priority=priority,
+        now=now,
+        details=details,
     )
     return await filing.file_occurrence(
         session, client_id=monitor.client_id, occurrence=occurrence, policy=policy, now=now

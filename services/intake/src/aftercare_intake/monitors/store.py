@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake.models import (
+    SCHEMA,
     Monitor,
     MonitorCheckIn,
     MonitorIncident,
@@ -43,12 +46,68 @@ async def arm_many(session: AsyncSession, dues: dict[str, datetime | None]) -> N
     if cleared:
         await session.execute(delete(MonitorTimer).where(MonitorTimer.monitor_id.in_(cleared)))
     if armed:
-        statement = insert(MonitorTimer).values(armed)
+        # executemany parameters: compiled once and cached, the rows sent as one batch.
+        statement = insert(MonitorTimer)
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=[MonitorTimer.monitor_id], set_={"due_at": statement.excluded.due_at}
-            )
+            ),
+            armed,
         )
+
+
+async def add_check_ins(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert a round's timer check-ins (misses, timeouts) as one batch: one prepared INSERT,
+    compiled once, whose rows asyncpg sends together (executemany)."""
+    if rows:
+        await session.execute(insert(MonitorCheckIn), rows)
+
+
+# The state columns a deadline round changes, written for all its monitors in one UPDATE.
+_SAVE_ROUND_STATE = text(
+    f"""
+    UPDATE {SCHEMA}.monitors AS m
+    SET state = r.state, consecutive_failures = r.consecutive_failures,
+        consecutive_successes = r.consecutive_successes, failing_since = r.failing_since,
+        incident_count = r.incident_count, open_incident_id = r.open_incident_id,
+        open_ticket_id = r.open_ticket_id, next_expected_at = r.next_expected_at,
+        run_started_at = r.run_started_at, run_check_in_id = r.run_check_in_id
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:failures AS integer[]),
+        CAST(:successes AS integer[]), CAST(:failing_since AS timestamptz[]),
+        CAST(:incident_counts AS integer[]), CAST(:incident_ids AS text[]),
+        CAST(:ticket_ids AS text[]), CAST(:next_expected AS timestamptz[]),
+        CAST(:run_started AS timestamptz[]), CAST(:run_check_in_ids AS text[])
+    ) AS r (id, state, consecutive_failures, consecutive_successes, failing_since,
+            incident_count, open_incident_id, open_ticket_id, next_expected_at,
+            run_started_at, run_check_in_id)
+    WHERE m.id = r.id
+    """  # noqa: S608 - formats in constants only (schema)
+)
+
+
+async def save_round_state(session: AsyncSession, monitors: Sequence[Monitor]) -> None:
+    """Write the state a deadline round left on ``monitors`` (locked by its claim) in one
+    statement, and take them out of the session so its flush does not write them again
+    one UPDATE each."""
+    if not monitors:
+        return
+    parameters = {
+        "ids": [m.id for m in monitors],
+        "states": [m.state for m in monitors],
+        "failures": [m.consecutive_failures for m in monitors],
+        "successes": [m.consecutive_successes for m in monitors],
+        "failing_since": [m.failing_since for m in monitors],
+        "incident_counts": [m.incident_count for m in monitors],
+        "incident_ids": [m.open_incident_id for m in monitors],
+        "ticket_ids": [m.open_ticket_id for m in monitors],
+        "next_expected": [m.next_expected_at for m in monitors],
+        "run_started": [m.run_started_at for m in monitors],
+        "run_check_in_ids": [m.run_check_in_id for m in monitors],
+    }
+    for monitor in monitors:
+        session.expunge(monitor)
+    await session.execute(_SAVE_ROUND_STATE, parameters)
 
 
 async def claim_due(
