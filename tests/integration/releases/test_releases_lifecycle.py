@@ -155,7 +155,9 @@ async def test_a_scheduled_release_publishes_itself_once_across_two_replicas(
         assert shown["status"] == "published"
         published = await events_of(session_factory, "release.published", release["id"])
         assert len(published) == 1, release["version"]
-    assert handled >= len(releases)
+    # The served app's own periodic job is a third replica and may take some of them first;
+    # the rounds can never claim more releases than there are (none published twice).
+    assert handled <= len(releases)
 
 
 async def test_a_release_scheduled_later_waits_and_can_be_cancelled(
