@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -14,7 +15,15 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aftercare_shared.events.catalog import ReleaseDeployed, SlaClockStarted, SlaMet, SlaPaused
+from aftercare_shared.events.catalog import (
+    ReleaseDeployed,
+    SlaBreached,
+    SlaCancelled,
+    SlaClockStarted,
+    SlaDueChanged,
+    SlaMet,
+    SlaPaused,
+)
 from aftercare_sla.reports.models import ReportClock
 from devkit.databases import kafka_bootstrap_servers
 from tests.integration.sla.report_history import (
@@ -346,3 +355,57 @@ async def test_business_time_is_worked_out_when_met_arrived_before_the_plan_cale
         18 * 3600.0,
         67 * 3600.0,
     )
+
+
+async def test_cancelled_clocks_are_left_out_and_moved_due_times_are_reported(
+    api: httpx.AsyncClient, app_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Un-assigning a plan cancels its running clocks (sla.cancelled): they are neither met,
+    breached nor running, unless a verdict came first. A calendar change moves a running
+    clock's due time (sla.due_changed): the breach list reports the moved one."""
+    client_id = f"c-{uuid.uuid4().hex[:8]}"
+    h = History(client_id, plan_id=f"plan-{client_id}")
+    h.events += september(client_id, plan_id=h.plan_id)[:2]  # the client and its plan
+    res = "resolution"
+    first_due, moved_due = berlin(9, 1, 17), berlin(9, 2, 12)
+    # T7: running, then cancelled: left out. T8: breached, then cancelled: still a breach.
+    # T9: its due time moved to the next day, then breached there.
+    for name in ("T7", "T8", "T9"):
+        h.created(name, "bug", "P2", berlin(9, 1, 9))
+        h.clock(SlaClockStarted, name, res, "P2", berlin(9, 1, 9), berlin(9, 1, 9), first_due)
+    h.clock(SlaPaused, "T7", res, "P2", berlin(9, 1, 9), berlin(9, 1, 10), first_due)
+    h.clock(SlaCancelled, "T7", res, "P2", berlin(9, 1, 9), berlin(9, 1, 11), first_due)
+    h.clock(SlaBreached, "T8", res, "P2", berlin(9, 1, 9), first_due, first_due)
+    h.clock(SlaCancelled, "T8", res, "P2", berlin(9, 1, 9), berlin(9, 1, 18), first_due)
+    h.events.append(
+        SlaDueChanged(
+            ticket_id=h.ticket("T9"),
+            client_id=client_id,
+            metric=res,
+            plan_id=h.plan_id,
+            priority="P2",
+            started_at=berlin(9, 1, 9),
+            due_at=moved_due,
+            occurred_at=berlin(9, 1, 12),
+            previous_due_at=first_due,
+        )
+    )
+    h.clock(SlaBreached, "T9", res, "P2", berlin(9, 1, 9), moved_due, moved_due)
+    await apply_events(app_sessions, *h.events)
+    answer = await api.get(
+        "/v1/reports/sla",
+        params={"client_id": client_id, "from": "2026-09-01", "to": "2026-10-01"},
+        headers=STAFF,
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["totals"] == {
+        "counted": 2,
+        "met": 0,
+        "breached": 2,
+        "running": 0,
+        "met_percent": 0.0,
+    }
+    due_of = {b["ticket_id"]: b["due_at"] for b in report["breaches"]}
+    assert set(due_of) == {h.ticket("T8"), h.ticket("T9")}
+    assert datetime.fromisoformat(due_of[h.ticket("T9")]) == moved_due

@@ -42,7 +42,14 @@ class ClockFilter:
 
     def where(self) -> str:
         """The WHERE clause over ``report_clocks c``; only fixed fragments, values bound."""
-        clauses = ["c.started_at >= :start", "c.started_at < :end"]
+        clauses = [
+            "c.started_at >= :start",
+            "c.started_at < :end",
+            # A clock cancelled by un-assigning the plan has no verdict: it counts only if it
+            # was met or breached before the cancellation (a breach announced stays).
+            "(c.cancelled_at IS NULL OR c.cancelled_at >= CAST(:as_of AS timestamptz)"
+            " OR c.met_at <= c.cancelled_at OR c.breached_at <= c.cancelled_at)",
+        ]
         # Built here rather than ":x IS NULL OR …" so the planner always sees the index.
         if self.client_id is not None:
             clauses.append("c.client_id = :client_id")

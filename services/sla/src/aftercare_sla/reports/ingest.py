@@ -29,9 +29,11 @@ from aftercare_shared.events.catalog import (
     ReleaseDeployed,
     SlaAtRisk,
     SlaBreached,
+    SlaCancelled,
     SlaClientPlanAssigned,
     SlaClockEvent,
     SlaClockStarted,
+    SlaDueChanged,
     SlaMet,
     SlaPaused,
     SlaResumed,
@@ -254,7 +256,9 @@ async def _clock(session: AsyncSession, event: SlaClockEvent) -> ReportClock:
     return clock
 
 
-async def clock_started(session: AsyncSession, event: SlaClockStarted | SlaAtRisk) -> None:
+async def clock_started(
+    session: AsyncSession, event: SlaClockStarted | SlaAtRisk | SlaDueChanged
+) -> None:
     await _clock(session, event)
 
 
@@ -306,8 +310,23 @@ async def clock_resumed(session: AsyncSession, resumed: SlaResumed) -> None:
     clock.business_seconds = None
 
 
+@report_handlers.on(SlaCancelled)
+async def clock_cancelled(session: AsyncSession, cancelled: SlaCancelled) -> None:
+    clock = await _clock(session, cancelled)
+    # As at sla.met: a clock cancelled while paused ends its pause at the cancellation.
+    if clock.paused_at is not None and clock.paused_at < cancelled.occurred_at:
+        clock.pauses = [
+            *clock.pauses,
+            [clock.paused_at.isoformat(), cancelled.occurred_at.isoformat()],
+        ]
+    clock.cancelled_at = cancelled.occurred_at
+    clock.paused_at = None
+
+
 report_handlers.add(SlaClockStarted, clock_started)
 report_handlers.add(SlaAtRisk, clock_started)
+# Every clock event carries the current deadline, so a moved due time needs only the upsert.
+report_handlers.add(SlaDueChanged, clock_started)
 
 
 # --- releases and advisories -----------------------------------------------------------

@@ -93,6 +93,9 @@ class ReportClock(Base):
     met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Stopped without a verdict (``sla.cancelled``: the plan was un-assigned); the report
+    # leaves the clock out unless it was met or breached before.
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Closed pauses as [[start, end], ...] ISO-8601 pairs (a met clock reopened: the
     # stretch it was stopped, excluded as sla excludes it).
     pauses: Mapped[list[list[str]]] = mapped_column(JSONB)
