@@ -194,6 +194,55 @@ async def test_staff_and_client_keys_open_tickets_down_the_reports_path(
     )
 
 
+async def test_an_idempotency_key_opens_one_ticket_however_often_it_is_sent(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    acme, acme_key = await client_with_key(api, "Acme")
+    globex, _ = await client_with_key(api, "Globex")
+    key = {"Idempotency-Key": "open-export-question-1"}
+    body = {"title": "How do I export?", "kind": "question"}
+
+    # Three concurrent sends and one later retry: one ticket, four identical answers.
+    answers = list(
+        await asyncio.gather(
+            *(
+                api.post("/v1/tickets", json=body, headers={**_as(acme_key), **key})
+                for _ in range(3)
+            )
+        )
+    )
+    answers.append(await api.post("/v1/tickets", json=body, headers={**_as(acme_key), **key}))
+    assert {answer.status_code for answer in answers} == {201}
+    assert all(answer.json() == answers[0].json() for answer in answers)
+    ticket_id = answers[0].json()["id"]
+    assert {answer.headers["location"] for answer in answers} == {f"/v1/tickets/{ticket_id}"}
+    assert sum(answer.headers.get("idempotent-replayed") == "true" for answer in answers) == 3
+    created = [
+        e for e in await _events(database_url, ticket_id) if e.short_type == "ticket.created"
+    ]
+    assert len(created) == 1
+    listed = await api.get("/v1/tickets", params={"client_id": acme}, headers=STAFF)
+    assert [t["id"] for t in listed.json()["items"]] == [ticket_id]
+
+    # The same key with another body is refused, and files nothing.
+    _problem(
+        await api.post(
+            "/v1/tickets", json={**body, "title": "Other"}, headers={**_as(acme_key), **key}
+        ),
+        422,
+        "idempotency-key-reused",
+    )
+    # A staff member's keys are their own: the same key opens a ticket for them.
+    by_staff = await api.post(
+        "/v1/tickets", json={**body, "client_id": globex}, headers={**STAFF, **key}
+    )
+    assert by_staff.status_code == 201, by_staff.text
+    assert by_staff.json()["id"] != ticket_id
+    assert "idempotent-replayed" not in by_staff.headers
+    listed = await api.get("/v1/tickets", params={"client_id": acme}, headers=STAFF)
+    assert [t["id"] for t in listed.json()["items"]] == [ticket_id]
+
+
 # --- assignment -----------------------------------------------------------------------------
 
 

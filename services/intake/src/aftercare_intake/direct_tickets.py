@@ -3,18 +3,22 @@ key for its own (a contact's question or feature request).
 
 It goes down the same filing path as a report (:mod:`.filing`): the same
 ``ticket.created``, so the same SLA clocks. Its fingerprint is its own
-(``ticket:<uuid>``), so nothing is ever counted on it as a repeat.
+(``ticket:<uuid>``), so nothing is ever counted on it as a repeat. An
+``Idempotency-Key`` makes a retried request answer with the ticket it opened the first
+time (:mod:`.idempotency`), instead of opening a second one.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from datetime import timedelta
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import assignment, filing
+from aftercare_intake import assignment, filing, idempotency
 from aftercare_intake.domain import OccurrencePolicy
 from aftercare_intake.errors import (
     ClientNotFoundError,
@@ -29,6 +33,7 @@ from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import Severity, TicketKind
 
 FINGERPRINT_PREFIX: Final = "ticket:"
+ROUTE: Final = "POST /v1/tickets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +61,53 @@ def _client_of(principal: Principal, asked: str | None) -> str:
     return principal.client_id
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """The request's ``Idempotency-Key`` and the request body it was sent with."""
+
+    key: str
+    body: dict[str, Any]
+    ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedTicket:
+    """The answer: the ticket as rendered when it was opened, and whether this is a replay."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+    @property
+    def ticket_id(self) -> str:
+        return str(self.body["id"])
+
+
 async def open_ticket(
-    session: AsyncSession, *, principal: Principal, new: NewTicket, policy: OccurrencePolicy
-) -> Ticket:
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    new: NewTicket,
+    policy: OccurrencePolicy,
+    render: Callable[[Ticket], Awaitable[dict[str, Any]]],
+    idempotent: IdempotentRequest | None = None,
+) -> OpenedTicket:
+    """File the ticket and answer with ``render(ticket)``, both in one transaction."""
     client_id = _client_of(principal, new.client_id)
     if new.assignee is not None and not principal.is_staff:
         raise StaffOnlyError("Only staff assign tickets.")
     if await session.get(Client, client_id) is None:
         raise ClientNotFoundError("No client with that id.")
+    owner = idempotency.owner_of(principal)
+    if idempotent is not None:
+        earlier = await idempotency.claim(
+            session,
+            owner=owner,
+            key=idempotent.key,
+            request=idempotency.request_hash(ROUTE, idempotent.body),
+            ttl=idempotent.ttl,
+        )
+        if earlier is not None:
+            return OpenedTicket(earlier.body, replayed=True)
     now = utc_now()
     filed = await filing.file_occurrence(
         session,
@@ -87,5 +131,9 @@ async def open_ticket(
         await assignment.assign(
             session, ticket, assignee=new.assignee, actor=principal.subject, now=now
         )
+    body = await render(ticket)
+    if idempotent is not None:
+        answer = idempotency.StoredAnswer(201, body)
+        await idempotency.remember(session, owner=owner, key=idempotent.key, answer=answer)
     await session.commit()
-    return ticket
+    return OpenedTicket(body, replayed=False)

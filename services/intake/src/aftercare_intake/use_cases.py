@@ -6,14 +6,12 @@ them into problem answers.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +22,7 @@ from aftercare_intake import (
     fix_resolution,
     grouping,
     history,
+    idempotency,
     occurrence_store,
     repository,
     ticket_search,
@@ -36,7 +35,6 @@ from aftercare_intake.errors import (
     ApiKeyNotFoundError,
     ClientNotFoundError,
     ExpiryInPastError,
-    IdempotencyKeyReusedError,
     MergedTicketReopenError,
     ProjectNotFoundError,
     StaffTokenNotFoundError,
@@ -392,15 +390,10 @@ async def revoke_staff_token(
 # --- reports ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ReportOutcome:
-    status_code: int
-    body: dict[str, Any]
+# A report's answer; replayed as is under its Idempotency-Key.
+ReportOutcome = idempotency.StoredAnswer
 
-
-def _request_hash(report: ReportCreate) -> str:
-    canonical = orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+REPORT_ROUTE = "POST /v1/reports"
 
 
 async def submit_report(
@@ -414,11 +407,11 @@ async def submit_report(
 ) -> ReportOutcome:
     """Open a ticket or count one more occurrence on its ticket; answer only once durable."""
     if idempotency_key is not None:
-        replayed = await _replayed_answer(
+        replayed = await idempotency.claim(
             session,
-            client_id=client_id,
+            owner=client_id,
             key=idempotency_key,
-            report=report,
+            request=idempotency.request_hash(REPORT_ROUTE, report.model_dump(mode="json")),
             ttl=idempotency_ttl,
         )
         if replayed is not None:
@@ -433,45 +426,9 @@ async def submit_report(
     )
     outcome = _report_outcome(filed)
     if idempotency_key is not None:
-        await repository.store_idempotent_response(
-            session,
-            client_id=client_id,
-            key=idempotency_key,
-            status=outcome.status_code,
-            body=outcome.body,
-        )
+        await idempotency.remember(session, owner=client_id, key=idempotency_key, answer=outcome)
     await session.commit()
     return outcome
-
-
-async def _replayed_answer(
-    session: AsyncSession, *, client_id: str, key: str, report: ReportCreate, ttl: timedelta
-) -> ReportOutcome | None:
-    """Claim ``key`` for this report, or the answer already given under it.
-
-    None means the key is now ours and the report goes ahead in this transaction.
-    """
-    request_hash = _request_hash(report)
-    earlier = await repository.claim_idempotency_key(
-        session,
-        client_id=client_id,
-        key=key,
-        request_hash=request_hash,
-        expired_before=utc_now() - ttl,
-    )
-    if earlier is None:
-        return None
-    stored_hash = earlier.request_hash
-    status_code, body = earlier.response_status, earlier.response_body
-    await session.rollback()
-    if stored_hash != request_hash:
-        raise IdempotencyKeyReusedError(
-            "This Idempotency-Key was already used with a different request body."
-        )
-    # The claim waited for the first request to commit, and it committed with its answer.
-    assert status_code is not None
-    assert body is not None
-    return ReportOutcome(status_code, body)
 
 
 def occurrence_from_report(report: ReportCreate) -> Occurrence:

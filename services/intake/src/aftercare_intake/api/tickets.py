@@ -6,13 +6,22 @@ Besides the ticket itself: its kept occurrences, its history, and staff's merge/
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake import comments, direct_tickets, domain, merging, repository, use_cases
+from aftercare_intake import (
+    comments,
+    direct_tickets,
+    domain,
+    idempotency,
+    merging,
+    repository,
+    use_cases,
+)
 from aftercare_intake.api.dependencies import SettingsDep
 from aftercare_intake.api.schemas import (
     MAX_SUBJECT_LENGTH,
@@ -256,16 +265,33 @@ async def find_tickets(
     )
 
 
-@router.post("/tickets", status_code=201)
+@router.post(
+    "/tickets",
+    status_code=201,
+    response_model=TicketOut,
+    responses=problem_responses(
+        {422: "The ticket is not valid, or its Idempotency-Key was used with another request."}
+    ),
+)
 async def open_ticket(
-    body: TicketCreate, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
-) -> TicketOut:
+    body: TicketCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200, min_length=1)] = None,
+) -> Response:
     """Open a ticket by hand: staff for any client (`client_id`), a client key for its own.
 
     The same ``ticket.created`` (and so the same SLA clocks) as a report; with an
-    `assignee` (staff only), ``ticket.assigned`` too.
+    `assignee` (staff only), ``ticket.assigned`` too. With an `Idempotency-Key`, a retry
+    answers with the ticket the first request opened (header `Idempotent-Replayed: true`)
+    and opens no second one.
     """
-    ticket = await direct_tickets.open_ticket(
+
+    async def render(ticket: Ticket) -> dict[str, Any]:
+        return (await _one_ticket_out(session, ticket)).model_dump(mode="json")
+
+    opened = await direct_tickets.open_ticket(
         session,
         principal=principal,
         new=direct_tickets.NewTicket(
@@ -278,8 +304,22 @@ async def open_ticket(
             assignee=body.assignee,
         ),
         policy=settings.occurrence_policy,
+        render=render,
+        idempotent=None
+        if idempotency_key is None
+        else direct_tickets.IdempotentRequest(
+            idempotency_key, body.model_dump(mode="json"), settings.idempotency_ttl
+        ),
     )
-    return await _one_ticket_out(session, ticket)
+    headers = {"Location": f"/v1/tickets/{opened.ticket_id}"}
+    if opened.replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return Response(
+        orjson.dumps(opened.body),
+        status_code=201,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 @router.patch("/tickets/{ticket_id}")
