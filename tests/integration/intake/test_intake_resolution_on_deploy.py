@@ -17,6 +17,7 @@ from aftercare_shared.events.catalog import (
     ReleaseRolledBack,
     ResolutionOn,
     SlaClientPlanAssigned,
+    SlaClientPlanUnassigned,
 )
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.names import ServiceName
@@ -190,3 +191,26 @@ async def test_the_latest_plan_wins_and_a_rolled_back_release_stops_the_wait(
     assert shown["fix_release_id"] is None
     await _deploy(database_url, client_id, "production", [ticket_id], release_id=release_id)
     assert (await _ticket(api, ticket_id))["status"] == "new"
+
+
+async def test_unassigning_the_plan_brings_back_resolution_on_release(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    client_id, key = await new_client(api)
+    await _plan(database_url, client_id, "deploy", at=AT)
+    # An un-assignment older than the assignment (a replay out of order) changes nothing.
+    stale = SlaClientPlanUnassigned(
+        client_id=client_id, plan_id="old-plan", unassigned_at=AT - timedelta(hours=1)
+    )
+    await _deliver(database_url, stale, service=ServiceName.SLA)
+    waiting = await report(api, key, f"bug {uuid.uuid4()}")
+    await _publish(database_url, str(uuid.uuid4()), [waiting])
+    assert (await _ticket(api, waiting))["fix_status"] == "awaiting_deploy"
+
+    unassigned = SlaClientPlanUnassigned(
+        client_id=client_id, plan_id="plan", unassigned_at=AT + timedelta(hours=1)
+    )
+    await _deliver(database_url, unassigned, service=ServiceName.SLA)
+    ticket_id = await report(api, key, f"bug {uuid.uuid4()}")
+    await _publish(database_url, str(uuid.uuid4()), [ticket_id])
+    assert (await _ticket(api, ticket_id))["status"] == "resolved"

@@ -12,7 +12,12 @@ import pytest
 from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.clock import FrozenClock, use_clock, utc_now
 from aftercare_shared.events import CloudEvent
-from aftercare_shared.events.catalog import Priority, SlaClientPlanAssigned, TicketCreated
+from aftercare_shared.events.catalog import (
+    Priority,
+    SlaClientPlanAssigned,
+    SlaClientPlanUnassigned,
+    TicketCreated,
+)
 from aftercare_shared.events.factory import new_event
 from tests.integration.notify.notify_support import (
     STAFF,
@@ -122,6 +127,26 @@ async def test_business_hours_endpoints_hold_until_the_calendar_opens_except_p1(
             )
             assert utc_now() == SATURDAY
             assert len(quiet_items) == 3
+
+            # Once the client's plan is un-assigned it has no calendar either: not held.
+            await notify.fan_out(
+                new_event(
+                    SlaClientPlanUnassigned(
+                        client_id=client_id, plan_id="gold", unassigned_at=SATURDAY
+                    ),
+                    service="sla",
+                    subject=client_id,
+                    client_id=client_id,
+                )
+            )
+            await notify.fan_out(_ticket(client_id, "P2"))
+            await eventually(
+                lambda: notify.deliveries(quiet["id"]),
+                lambda items: (
+                    len(items) == 4 and all(item["status"] == "succeeded" for item in items)
+                ),
+            )
+            assert utc_now() == SATURDAY
 
             # Switching a business-hours endpoint back to "always" is a PATCH.
             changed = await notify.client.patch(

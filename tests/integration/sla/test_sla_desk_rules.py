@@ -503,6 +503,11 @@ async def test_unassigning_cancels_running_clocks_and_nothing_moves_them_after(
         "cancelled",
     )
     assert await pending_timers(fresh_sessions) == []
+    # Other services forget the plan's calendar and resolution mode from its own event.
+    unassigned = (await client_events(fresh_sessions, client_id))[-1]
+    assert unassigned.short_type == "sla.client_plan_unassigned"
+    assert (unassigned.data["client_id"], unassigned.data["plan_id"]) == (client_id, plan_id)
+    assert datetime.fromisoformat(unassigned.data["unassigned_at"]) == at(30)
     # New tickets get no clocks; assigning again starts the open ticket's clocks anew.
     assert await clocks_of(fresh_sessions, await open_ticket(fresh_sessions, client_id)) == {}
     await assign(fresh_sessions, client_id, plan_id, when=at(60))

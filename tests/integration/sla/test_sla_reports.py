@@ -19,12 +19,13 @@ from aftercare_shared.events.catalog import (
     ReleaseDeployed,
     SlaBreached,
     SlaCancelled,
+    SlaClientPlanUnassigned,
     SlaClockStarted,
     SlaDueChanged,
     SlaMet,
     SlaPaused,
 )
-from aftercare_sla.reports.models import ReportClock
+from aftercare_sla.reports.models import ReportClient, ReportClock
 from devkit.databases import kafka_bootstrap_servers
 from tests.integration.sla.report_history import (
     SEPTEMBER_MTTR,
@@ -409,3 +410,15 @@ async def test_cancelled_clocks_are_left_out_and_moved_due_times_are_reported(
     due_of = {b["ticket_id"]: b["due_at"] for b in report["breaches"]}
     assert set(due_of) == {h.ticket("T8"), h.ticket("T9")}
     assert datetime.fromisoformat(due_of[h.ticket("T9")]) == moved_due
+
+    # The un-assignment that cancelled them leaves the client without a plan, in its zone.
+    await apply_events(
+        app_sessions,
+        SlaClientPlanUnassigned(
+            client_id=client_id, plan_id=h.plan_id, unassigned_at=berlin(9, 1, 11)
+        ),
+    )
+    async with app_sessions() as session:
+        client = await session.get(ReportClient, client_id)
+    assert client is not None
+    assert (client.plan_id, client.timezone) == (None, "Europe/Berlin")

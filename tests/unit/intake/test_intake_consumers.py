@@ -99,6 +99,7 @@ def test_intake_handles_releases_and_every_sla_clock_event_and_nothing_else() ->
         "release.rolled_back",
         # resolution on deploy (aftercare_intake.fix_resolution)
         "sla.client_plan_assigned",
+        "sla.client_plan_unassigned",
         "release.deployed",
     }
     # intake owns the client keys: it keeps no read model of them.

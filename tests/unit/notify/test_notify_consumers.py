@@ -54,6 +54,7 @@ def test_the_registry_keeps_the_client_key_and_calendar_read_models() -> None:
         "staff.token_issued",
         "staff.token_revoked",
         "sla.client_plan_assigned",
+        "sla.client_plan_unassigned",
     }
 
 

@@ -34,6 +34,7 @@ from aftercare_shared.events.catalog import (
     SlaBreached,
     SlaCancelled,
     SlaClientPlanAssigned,
+    SlaClientPlanUnassigned,
     SlaClockEvent,
     SlaClockStarted,
     SlaDueChanged,
@@ -110,4 +111,5 @@ handlers.add(AdvisoryMatched, patch_tickets.open_security_ticket)
 handlers.add(AdvisoryPatched, patch_tickets.resolve_patched)
 handlers.add(ReleaseRolledBack, patch_tickets.reopen_rolled_back)
 handlers.add(SlaClientPlanAssigned, fix_resolution.record_resolution_mode)
+handlers.add(SlaClientPlanUnassigned, fix_resolution.forget_resolution_mode)
 handlers.add(ReleaseDeployed, fix_resolution.resolve_deployed)

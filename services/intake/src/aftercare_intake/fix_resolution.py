@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from aftercare_shared.events.catalog import (
     ReleaseDeployed,
     ResolutionOn,
     SlaClientPlanAssigned,
+    SlaClientPlanUnassigned,
     TicketResolved,
 )
 from aftercare_shared.events.factory import new_event
@@ -58,6 +59,19 @@ async def record_resolution_mode(session: AsyncSession, assigned: SlaClientPlanA
         where=ClientResolutionMode.assigned_at <= statement.excluded.assigned_at,
     )
     await session.execute(statement)
+
+
+async def forget_resolution_mode(
+    session: AsyncSession, unassigned: SlaClientPlanUnassigned
+) -> None:
+    """The plan is gone: fixed tickets resolve on release again, the default. A later
+    assignment that arrived first is kept."""
+    await session.execute(
+        delete(ClientResolutionMode).where(
+            ClientResolutionMode.client_id == unassigned.client_id,
+            ClientResolutionMode.assigned_at <= unassigned.unassigned_at,
+        )
+    )
 
 
 async def _modes_of(

@@ -31,7 +31,7 @@ from aftercare_shared.client_keys import client_key_handlers
 from aftercare_shared.clock import utc_now
 from aftercare_shared.consumer import EventHandlers, PermanentEventError
 from aftercare_shared.events import CloudEvent
-from aftercare_shared.events.catalog import SlaClientPlanAssigned
+from aftercare_shared.events.catalog import SlaClientPlanAssigned, SlaClientPlanUnassigned
 from aftercare_shared.events.envelope import EventDecodeError
 from aftercare_shared.events.factory import decode_payload
 from aftercare_shared.staff_token_registry import staff_token_handlers
@@ -114,6 +114,12 @@ def build_handlers(settings: NotifySettings) -> EventHandlers:
                 calendar=assigned.calendar,
                 assigned_at=assigned.assigned_at,
             ),
+        )
+
+    @handlers.on(SlaClientPlanUnassigned)
+    async def plan_unassigned(session: AsyncSession, unassigned: SlaClientPlanUnassigned) -> None:
+        await repository.drop_client_calendar(
+            session, client_id=unassigned.client_id, unassigned_at=unassigned.unassigned_at
         )
 
     @handlers.on_every_event

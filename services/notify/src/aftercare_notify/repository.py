@@ -216,6 +216,18 @@ async def save_client_calendar(session: AsyncSession, row: ClientCalendar) -> No
     )
 
 
+async def drop_client_calendar(
+    session: AsyncSession, *, client_id: str, unassigned_at: datetime
+) -> None:
+    """The client's plan is gone: no quiet hours any more, unless a newer assignment is
+    already here (events of one client arrive in order, but replays may not)."""
+    await session.execute(
+        delete(ClientCalendar).where(
+            ClientCalendar.client_id == client_id, ClientCalendar.assigned_at <= unassigned_at
+        )
+    )
+
+
 async def insert_fan_out_deliveries(
     session: AsyncSession,
     *,

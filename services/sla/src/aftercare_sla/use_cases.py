@@ -23,6 +23,7 @@ from aftercare_shared.events.catalog import (
     TICKET_STATUSES,
     ResolutionOn,
     SlaClientPlanAssigned,
+    SlaClientPlanUnassigned,
     SlaMetric,
     TicketStatus,
 )
@@ -276,7 +277,9 @@ async def assign_plan(
 
 async def unassign_plan(session: AsyncSession, *, client_id: str) -> None:
     """The client has no plan any more: new tickets get no clocks, and the clocks still
-    counting stop as ``cancelled`` (``sla.cancelled``); a breach already announced stays."""
+    counting stop as ``cancelled`` (``sla.cancelled``); a breach already announced stays.
+    ``sla.client_plan_unassigned`` tells notify and intake to forget the plan's calendar
+    and resolution mode."""
     assignment = await repository.get_assignment(session, client_id, for_update=True)
     if assignment is None:
         raise ClientPlanNotFoundError(client_id)
@@ -290,7 +293,15 @@ async def unassign_plan(session: AsyncSession, *, client_id: str) -> None:
             ],
         )
         ticket.plan_removed_at = now
+    unassigned = SlaClientPlanUnassigned(
+        client_id=client_id, plan_id=assignment.plan_id, unassigned_at=now
+    )
     await repository.delete_assignment(session, client_id)
+    await enqueue_event(
+        session,
+        new_event(unassigned, service=ServiceName.SLA, subject=client_id, client_id=client_id),
+        schema=SCHEMA,
+    )
     await session.commit()
 
 

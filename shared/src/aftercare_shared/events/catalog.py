@@ -403,6 +403,17 @@ class SlaClientPlanAssigned(EventPayload):
     """The plan version in force for the client's new tickets (older producers: 1)."""
 
 
+class SlaClientPlanUnassigned(EventPayload):
+    """The client has no plan any more (its running clocks were cancelled): services that
+    kept its calendar or resolution mode from ``sla.client_plan_assigned`` forget them,
+    unless a later assignment has arrived already (``unassigned_at`` orders the two)."""
+
+    event_type: ClassVar[str] = "sla.client_plan_unassigned"
+    client_id: str
+    plan_id: str
+    unassigned_at: datetime
+
+
 # --- reports -------------------------------------------------------------------------
 
 
@@ -626,6 +637,7 @@ PAYLOAD_TYPES: tuple[type[EventPayload], ...] = (
     SlaCancelled,
     SlaDueChanged,
     SlaClientPlanAssigned,
+    SlaClientPlanUnassigned,
     ReportPublished,
     ReleaseCreated,
     ReleasePublished,

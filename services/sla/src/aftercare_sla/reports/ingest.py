@@ -31,6 +31,7 @@ from aftercare_shared.events.catalog import (
     SlaBreached,
     SlaCancelled,
     SlaClientPlanAssigned,
+    SlaClientPlanUnassigned,
     SlaClockEvent,
     SlaClockStarted,
     SlaDueChanged,
@@ -120,6 +121,20 @@ async def plan_assigned(session: AsyncSession, assigned: SlaClientPlanAssigned) 
             },
             where=ReportPlanCalendar.assigned_at <= calendar.excluded.assigned_at,
         )
+    )
+
+
+@report_handlers.on(SlaClientPlanUnassigned)
+async def plan_unassigned(session: AsyncSession, unassigned: SlaClientPlanUnassigned) -> None:
+    """The client has no plan now; its time zone stays, so past periods keep their bounds."""
+    await session.execute(
+        update(ReportClient)
+        .where(
+            ReportClient.client_id == unassigned.client_id,
+            (ReportClient.assigned_at.is_(None))
+            | (ReportClient.assigned_at <= unassigned.unassigned_at),
+        )
+        .values(plan_id=None, assigned_at=unassigned.unassigned_at)
     )
 
 
