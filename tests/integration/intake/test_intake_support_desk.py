@@ -122,6 +122,7 @@ async def test_kinds_are_a_closed_set_everywhere_and_reports_default_to_bug(
         ["kind"],
         "staff",
     )
+    assert updated.data["kind"] == "feature_request"  # read models follow the new kind
     assert client_id
 
 

@@ -63,8 +63,9 @@ async def test_created_then_status_changes_are_applied(
                 client_id=client_id,
                 status="in_progress",
                 priority="P1",
-                changed=["status", "priority"],
+                changed=["status", "priority", "kind"],
                 updated_at=T0 + timedelta(minutes=1),
+                kind="feature_request",
             ),
             ("in_progress", "P1"),
         ),
@@ -92,6 +93,8 @@ async def test_created_then_status_changes_are_applied(
         view = await view_of(session_factory, ticket_id)
         assert view is not None
         assert (view.status, view.priority) == (status, priority), payload.event_type
+        # Re-classified by staff: the changelog files it under its new kind from then on.
+        assert view.kind == "feature_request"
 
 
 async def test_a_reopened_ticket_takes_the_status_the_event_names(

@@ -158,6 +158,7 @@ async def _move(
             changed=["status"],
             updated_at=now,
             actor_kind=actor_kind,
+            kind=ticket.kind,
         ),
         subject=ticket.id,
         client_id=ticket.client_id,

@@ -678,6 +678,7 @@ def _ticket_updated(
         changed=changed,
         updated_at=now,
         actor_kind=actor_kind,
+        kind=ticket.kind,
     )
 
 

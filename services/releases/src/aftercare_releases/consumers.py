@@ -51,6 +51,7 @@ async def ticket_updated(session: AsyncSession, updated: TicketUpdated) -> None:
         client_id=updated.client_id,
         status=updated.status,
         priority=updated.priority,
+        kind=updated.kind,
         changed_at=updated.updated_at,
     )
 

@@ -306,8 +306,9 @@ async def record_ticket_status(
     status: TicketStatus,
     changed_at: datetime,
     priority: Priority | None = None,
+    kind: str | None = None,
 ) -> None:
-    """Apply a status (and maybe priority) change unless a newer one is already applied.
+    """Apply a status (and maybe priority and kind) change unless a newer one is applied.
 
     A ticket not seen yet (its ``ticket.created`` lags or was dead-lettered) is recorded
     without a title, so tenant checks work at once and the title fills in later.
@@ -317,6 +318,7 @@ async def record_ticket_status(
         client_id=client_id,
         title=None,
         priority=priority,
+        kind=kind,
         status=status,
         status_changed_at=changed_at,
     )
@@ -326,6 +328,9 @@ async def record_ticket_status(
     }
     if priority is not None:
         changes["priority"] = statement.excluded.priority
+    # A re-classified ticket changes its changelog section (bug → fixed, feature → added).
+    if kind is not None:
+        changes["kind"] = statement.excluded.kind
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[TicketView.ticket_id],

@@ -151,6 +151,9 @@ class TicketUpdated(EventPayload):
     actor_kind: ActorKind | None = None
     """Who made the change: ``staff`` (a PATCH or a staff reply), ``client`` (a client's
     reply moving the status) or ``system``; absent from older producers."""
+    kind: str | None = None
+    """The ticket's kind after the change (``"kind"`` in ``changed`` when staff changed it),
+    so read models follow a re-classified ticket; absent from older producers."""
 
 
 class TicketAssigned(EventPayload):

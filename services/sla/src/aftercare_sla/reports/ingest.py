@@ -160,11 +160,12 @@ async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
 
 @report_handlers.on(TicketUpdated)
 async def ticket_updated(session: AsyncSession, updated: TicketUpdated) -> None:
-    # A ticket is reported under its latest priority.
+    # A ticket is reported under its latest priority and kind.
+    latest: dict[str, str] = {"priority": updated.priority}
+    if updated.kind is not None:
+        latest["kind"] = updated.kind
     await session.execute(
-        update(ReportTicket)
-        .where(ReportTicket.ticket_id == updated.ticket_id)
-        .values(priority=updated.priority)
+        update(ReportTicket).where(ReportTicket.ticket_id == updated.ticket_id).values(latest)
     )
 
 
