@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from aftercare_shared.settings import CommonSettings
 from devkit.databases import (
@@ -13,6 +15,27 @@ from devkit.databases import (
     drop_database,
     kafka_bootstrap_servers,
 )
+
+# Hypothesis profiles, chosen by AFTERCARE_HYPOTHESIS_PROFILE (default `ci`, as in `make
+# test`). `ci`: the same examples on every run (derandomized), no example database to
+# carry between runs, the statistics printed at the end. `dev`: random examples, failures
+# remembered in the local .hypothesis/ database, to explore further.
+HYPOTHESIS_PROFILES = ("ci", "dev")
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True, deadline=None
+)
+hypothesis_settings.register_profile("dev", derandomize=False, deadline=None)
+HYPOTHESIS_PROFILE = os.environ.get("AFTERCARE_HYPOTHESIS_PROFILE", "ci")
+if HYPOTHESIS_PROFILE not in HYPOTHESIS_PROFILES:
+    raise pytest.UsageError(
+        f"AFTERCARE_HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}: use one of {HYPOTHESIS_PROFILES}"
+    )
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if HYPOTHESIS_PROFILE == "ci":
+        config.option.hypothesis_show_statistics = True  # --hypothesis-show-statistics
 
 
 @pytest.fixture

@@ -126,6 +126,29 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
+async def holds_for(
+    condition: Callable[[], Awaitable[bool]],
+    *,
+    seconds: float,
+    interval: float = 0.1,
+    message: str = "condition",
+) -> None:
+    """Poll the async ``condition()`` for a stated window; fail the moment it is false.
+
+    "Nothing more arrives" cannot be proven for ever, only for a window: choose
+    ``seconds`` as a multiple of whatever would make something arrive (a poll interval,
+    a retry schedule), and say so at the call.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        if not await condition():
+            raise AssertionError(f"{message} stopped holding within the {seconds}s window")
+        if loop.time() > deadline:
+            return
+        await asyncio.sleep(interval)
+
+
 def metric_value(name: str, service: str, **labels: str) -> float:
     """A sample of the default Prometheus registry (0 when never recorded)."""
     return REGISTRY.get_sample_value(name, {"service": service, **labels}) or 0.0

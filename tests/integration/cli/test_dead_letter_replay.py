@@ -29,6 +29,7 @@ from devkit.databases import (
 from devkit.kafka_groups import start_groups_at_the_end
 from devkit.service_processes import UvicornProcess, service_process
 from tests.integration.cli.cli_support import AftercareCli
+from tests.support.infra import holds_for
 
 pytestmark = pytest.mark.integration
 
@@ -169,12 +170,18 @@ async def test_dead_letter_is_replayed_once_after_the_cause_is_fixed(
         listed = await cli.ok_json("dlq", "list", *dlq_args)
         return [d for d in listed["dead_letters"] if d["subject"] == ticket_id]
 
-    async def dead_lettered(count: int) -> bool:
-        # Waiting in-process (each CLI run starts a Python and connects to Kafka).
+    async def dead_letter_count() -> int:
+        # Read in-process (each CLI run starts a Python and connects to Kafka).
         letters = await read_dead_letters(
             kafka_bootstrap_servers(), [ServiceName.SLA], DeadLetterFilter(consumer_group=group)
         )
-        return len([d for d in letters if d.subject == ticket_id]) >= count
+        return len([d for d in letters if d.subject == ticket_id])
+
+    async def dead_lettered(count: int) -> bool:
+        return await dead_letter_count() >= count
+
+    async def dead_lettered_exactly(count: int) -> bool:
+        return await dead_letter_count() == count
 
     await eventually(lambda: dead_lettered(1), "the ticket.created dead letter")
     first = (await dead_letters())[0]
@@ -192,7 +199,8 @@ async def test_dead_letter_is_replayed_once_after_the_cause_is_fixed(
     replayed = await cli.ok_json("dlq", "replay", *dlq_args)
     assert [r["position"] for r in replayed["replayed"]] == [first["position"]]
     await eventually(lambda: dead_lettered(2), "the replayed record back in the DLQ")
-    await asyncio.sleep(3)  # a loop would keep adding copies
+    # A loop would keep adding copies: watched for 3 s, many times one retry round.
+    await holds_for(lambda: dead_lettered_exactly(2), seconds=3.0, message="two DLQ records")
     both = await dead_letters()
     assert len(both) == 2
     again = both[-1]
@@ -205,8 +213,14 @@ async def test_dead_letter_is_replayed_once_after_the_cause_is_fixed(
     await stack.sql("ALTER TABLE sla.clock_timers_missing RENAME TO clock_timers")
     dry = await cli.ok_json("dlq", "replay", *dlq_args, "--dry-run")
     assert [r["position"] for r in dry["would_replay"]] == [again["position"]]
-    await asyncio.sleep(1)
-    assert await stack.sql("SELECT 1 FROM sla.tickets WHERE ticket_id = $1", ticket_id) == []
+
+    async def not_applied() -> bool:
+        rows = await stack.sql("SELECT 1 FROM sla.tickets WHERE ticket_id = $1", ticket_id)
+        return not rows
+
+    # A dry run sends nothing: sla's consumer (polling every fraction of a second) gets
+    # nothing to apply in a 2 s window.
+    await holds_for(not_applied, seconds=2.0, message="nothing applied")
 
     fixed = await cli.ok_json("dlq", "replay", *dlq_args)
     assert [r["event_id"] for r in fixed["replayed"]] == [first["event_id"]]

@@ -22,6 +22,7 @@ from devkit.service_processes import UvicornProcess, service_process
 from tests.integration.intake.intake_support import STAFF, count, scalar
 from tests.integration.intake.monitor_support import new_client, new_monitor
 from tests.integration.intake.probe_targets import Target, serving
+from tests.support.infra import holds_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -96,17 +97,26 @@ async def test_two_replicas_probe_once_and_open_one_ticket_per_miss(
             "SELECT count(*) FROM intake.monitor_probes", database_url, MONITORS, within=30
         )
         assert probed == MONITORS
-        await asyncio.sleep(2)  # both replicas keep polling: nothing is probed twice
-        assert sorted(site.hits.values()) == [1] * MONITORS
-        assert await count(database_url, "monitor_probes") == MONITORS
+
+        async def each_probed_once() -> bool:
+            return sorted(site.hits.values()) == [1] * MONITORS and (
+                await count(database_url, "monitor_probes") == MONITORS
+            )
+
+        # Both replicas keep polling (rounds well under a second apart): nothing is probed
+        # twice in a 2 s window.
+        await holds_for(each_probed_once, seconds=2.0, message="one probe per monitor")
 
         # The heartbeats expected a check-in a minute after creation; none came.
         missed = await _until(
             "SELECT count(*) FROM intake.monitor_incidents", database_url, MONITORS, within=120
         )
         assert missed == MONITORS
-        await asyncio.sleep(1)
-        assert await count(database_url, "tickets") == MONITORS
+
+        async def one_ticket_each() -> bool:
+            return await count(database_url, "tickets") == MONITORS
+
+        await holds_for(one_ticket_each, seconds=2.0, message="one ticket per monitor")
         failed = await scalar(
             database_url,
             "SELECT count(*) FROM intake.outbox "

@@ -427,7 +427,7 @@ async def test_browsers_may_send_only_from_the_projects_allowed_origins(
 
 
 async def test_over_the_projects_rate_sdks_are_told_to_back_off(database_url: str) -> None:
-    async with intake_api(database_url, project_rate_per_second=0.1, project_rate_burst=3) as api:
+    async with intake_api(database_url, project_rate_per_second=0.01, project_rate_burst=3) as api:
         ingest = await ingest_client(api, allowed_origins=["*"])
         codes = []
         for _ in range(5):
@@ -442,7 +442,7 @@ async def test_over_the_projects_rate_sdks_are_told_to_back_off(database_url: st
         problem = _problem(answer, 429, "rate-limited")
         assert "project" in str(problem["detail"])
         seconds = int(answer.headers["retry-after"])
-        assert 1 <= seconds <= 10
+        assert 1 <= seconds <= 100  # one token per 100 s: no refill, however slow the machine
         assert answer.headers["x-sentry-rate-limits"] == f"{seconds}::project"
         # The browser SDK can read the answer, so it obeys it too.
         assert answer.headers["access-control-allow-origin"] == "https://x.example"
@@ -451,7 +451,7 @@ async def test_over_the_projects_rate_sdks_are_told_to_back_off(database_url: st
 
 
 async def test_over_the_keys_rate_the_answer_names_the_key(database_url: str) -> None:
-    async with intake_api(database_url, report_rate_per_second=0.1, report_rate_burst=2) as api:
+    async with intake_api(database_url, report_rate_per_second=0.01, report_rate_burst=2) as api:
         ingest = await ingest_client(api)
         codes = [
             (await send_envelope(api, ingest, envelope_of(sentry_event()))).status_code

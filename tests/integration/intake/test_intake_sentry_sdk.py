@@ -216,7 +216,7 @@ async def test_the_sdk_obeys_intakes_rate_limit_and_drops_instead_of_retrying(
     database_url = await create_migrated_database("intake", prefix="sdkrl")
     process = service_process("intake", tmp_path / "intake.log")
     env = _environment(
-        database_url, INTAKE_PROJECT_RATE_PER_SECOND="0.2", INTAKE_PROJECT_RATE_BURST="5"
+        database_url, INTAKE_PROJECT_RATE_PER_SECOND="0.01", INTAKE_PROJECT_RATE_BURST="5"
     )
     try:
         await _start([process], env)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from aftercare_notify import use_cases
 from aftercare_notify.models import OUTBOX, Delivery, Endpoint
 from aftercare_notify.workers import DeliveryWorker
-from aftercare_shared.clock import utc_now
+from aftercare_shared.clock import FrozenClock, use_clock, utc_now
 from aftercare_shared.url_guard import UrlGuard
 from devkit.webhook_receiver import WebhookReceiver
 from tests.integration.notify.notify_support import (
@@ -31,6 +30,7 @@ from tests.integration.notify.notify_support import (
     ticket_created,
     unique_client_id,
 )
+from tests.support.infra import holds_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -149,8 +149,9 @@ async def test_exhausted_schedule_fails_then_manual_retry_succeeds() -> None:
         (failed,) = await notify.outbox_events("aftercare.notification.failed.v1")
         assert failed.data["attempts"] == 3
         assert failed.data["message_id"] == event.id
-        await asyncio.sleep(0.4)
-        assert len(receiver.received) == 3  # nothing after the last scheduled attempt
+        # Nothing after the last scheduled attempt: watched for 2 s, ten times the
+        # schedule's longest gap.
+        await holds_for(lambda: _received(receiver, 3), seconds=2.0, message="3 requests")
 
         receiver.default_status = 204
         retried = await notify.client.post(f"/v1/deliveries/{delivery['id']}/retry", headers=STAFF)
@@ -188,16 +189,22 @@ async def test_410_gone_disables_the_endpoint() -> None:
 
 
 async def test_endpoint_failing_for_too_long_is_disabled() -> None:
-    async with delivering(retry_schedule="0,0.2,0.2,0.2,0.2,0.2", disable_after_seconds=0.5) as (
+    """Attempts a minute apart against a 150 s window, on a clock the test moves: the
+    fourth attempt (at 180 s) is the first one past the window, however slow the machine."""
+    async with delivering(retry_schedule="0,60,60,60,60,60", disable_after_seconds=150) as (
         notify,
         receiver,
     ):
         receiver.default_status = 503
         endpoint = await _subscribe(notify, receiver)
-        await notify.fan_out(ticket_created(endpoint["client_id"]))
-
-        delivery = await _only_delivery(notify, endpoint["id"], "failed")
-        assert 3 <= delivery["attempt_count"] < 6
+        with use_clock(FrozenClock(utc_now())) as clock:
+            await notify.fan_out(ticket_created(endpoint["client_id"]))
+            for attempts in range(1, 4):
+                await _attempts_recorded(notify, endpoint["id"], attempts)
+                clock.advance(timedelta(seconds=60))
+            delivery = await _only_delivery(notify, endpoint["id"], "failed")
+        assert delivery["attempt_count"] == 4
+        assert len(receiver.received) == 4
         current = await notify.client.get(f"/v1/endpoints/{endpoint['id']}", headers=STAFF)
         assert current.json()["status"] == "disabled"
         assert "failed since" in current.json()["disabled_reason"]
@@ -307,32 +314,39 @@ async def test_ssrf_is_checked_again_at_delivery() -> None:
 
 
 async def test_an_expired_lease_makes_the_delivery_due_again() -> None:
-    """A worker that claimed and died: after the lease the delivery is attempted again."""
+    """A worker that claimed and died: after the lease the delivery is attempted again.
+
+    On a clock the test moves: a live worker leaves the claimed delivery alone while the
+    lease holds (watched for 2 s of real time), and sends it once the clock passes it.
+    """
     async with migrated_notify_database() as url, started_receiver() as receiver:
         settings = notify_settings_for(url)  # no worker in the app: we play the crashed one
         async with running_notify(settings) as notify:
             endpoint = await _subscribe(notify, receiver)
-            await notify.fan_out(ticket_created(endpoint["client_id"]))
-            async with notify.session_factory() as session:
-                (claimed,) = await use_cases.claim_due_deliveries(
-                    session=session, now=utc_now(), lease=timedelta(seconds=0.5), limit=10
-                )
-            claimed_at = time.time()
             worker = DeliveryWorker(
                 session_factory=notify.session_factory,
                 settings=settings,
                 guard=UrlGuard(allowlist=settings.parsed_ssrf_allowlist, dns_timeout_seconds=2),
             )
-            running = asyncio.create_task(worker.run())
-            try:
-                (request,) = await receiver.wait_for(1)
-                assert request.received_at - claimed_at >= 0.4
-                delivery = await _only_delivery(notify, endpoint["id"], "succeeded")
-                assert delivery["attempt_count"] == 2  # the lost attempt counts
-                assert request.headers["webhook-id"] == claimed.message_id
-            finally:
-                await worker.stop()
-                await asyncio.wait_for(running, 10)
+            with use_clock(FrozenClock(utc_now())) as clock:
+                await notify.fan_out(ticket_created(endpoint["client_id"]))
+                async with notify.session_factory() as session:
+                    (claimed,) = await use_cases.claim_due_deliveries(
+                        session=session, now=utc_now(), lease=timedelta(seconds=60), limit=10
+                    )
+                running = asyncio.create_task(worker.run())
+                try:
+                    await holds_for(lambda: _received(receiver, 0), seconds=2.0, message="no send")
+                    clock.advance(timedelta(seconds=59))
+                    await holds_for(lambda: _received(receiver, 0), seconds=1.0, message="no send")
+                    clock.advance(timedelta(seconds=1))
+                    (request,) = await receiver.wait_for(1)
+                    delivery = await _only_delivery(notify, endpoint["id"], "succeeded")
+                    assert delivery["attempt_count"] == 2  # the lost attempt counts
+                    assert request.headers["webhook-id"] == claimed.message_id
+                finally:
+                    await worker.stop()
+                    await asyncio.wait_for(running, 10)
 
 
 async def test_stopping_finishes_requests_in_flight() -> None:
@@ -369,3 +383,16 @@ async def test_a_short_lease_is_renewed_while_a_slow_attempt_runs() -> None:
         delivery = await _only_delivery(notify, endpoint["id"], "succeeded")
         assert delivery["attempt_count"] == 1
         assert len(receiver.received) == 1
+
+
+async def _received(receiver: WebhookReceiver, count: int) -> bool:
+    return len(receiver.received) == count
+
+
+async def _attempts_recorded(notify: RunningNotify, endpoint_id: str, count: int) -> None:
+    """Wait until the only delivery has ``count`` recorded attempts (none in flight)."""
+
+    def recorded(items: list[dict[str, Any]]) -> bool:
+        return len(items[0]["attempts"]) == count and items[0]["status"] == "pending"
+
+    await eventually(lambda: notify.deliveries(endpoint_id), recorded)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import MetaData, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_shared.db import create_engine, create_session_factory
 from aftercare_shared.names import ServiceName, schema_of
 from aftercare_shared.problems import Problem
-from aftercare_shared.rate_limit import RateLimiter
+from aftercare_shared.rate_limit import RateLimiter, rate_buckets_table
 from devkit.databases import create_migrated_database, drop_database
 from tests.integration.intake.intake_support import client_with_key
 from tests.integration.platform.service_apps import build_app
@@ -66,17 +68,30 @@ async def test_two_replicas_share_one_budget_per_key(intake_database: str) -> No
 async def test_a_bucket_refills_at_its_rate_and_keys_do_not_share(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    # One token per 100 s, so none comes back while the test runs, however loaded the
+    # machine; the refill is proven by moving the bucket's last refill 100 s back.
     limiter = RateLimiter(
-        schema=schema_of(ServiceName.INTAKE), name="test", rate_per_second=2, burst=2
+        schema=schema_of(ServiceName.INTAKE), name="test", rate_per_second=0.01, burst=2
     )
     async with sessions() as session:
         assert [await limiter.retry_after(session, "a") for _ in range(2)] == [0.0, 0.0]
         wait = await limiter.retry_after(session, "a")
-        assert 0 < wait <= 0.5  # half a second per token at 2/s
+        assert 50 < wait <= 100  # 100 s per token, less what trickled in meanwhile
         assert await limiter.retry_after(session, "b") == 0.0
-        await asyncio.sleep(wait + 0.05)
+        await age_bucket(session, "test:a", seconds=100)
         assert await limiter.retry_after(session, "a") == 0.0
         with pytest.raises(Problem) as limited:
             await limiter.check(session, "a")
     assert limited.value.status == 429
-    assert limited.value.headers["Retry-After"] == "1"
+    assert 50 < int(limited.value.headers["Retry-After"]) <= 100
+
+
+async def age_bucket(session: AsyncSession, bucket_key: str, *, seconds: float) -> None:
+    """As if ``seconds`` had passed since the bucket was last refilled."""
+    buckets = rate_buckets_table(MetaData(schema=schema_of(ServiceName.INTAKE)))
+    await session.execute(
+        update(buckets)
+        .where(buckets.c.bucket_key == bucket_key)
+        .values(refilled_at=buckets.c.refilled_at - timedelta(seconds=seconds))
+    )
+    await session.commit()
