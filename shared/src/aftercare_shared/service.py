@@ -1,6 +1,6 @@
 """The one place a service's FastAPI app is assembled.
 
-Every service gets the same middleware (trace, metrics, body limit), problem+json errors
+Every service gets the same middleware (trace, metrics, header and body limits), problem+json errors
 (its own problem types registered once), health and metrics routes, and a lifespan that
 owns the engine, the outbox relay, the one consumer runner (dispatching through the
 service's handler registry), the periodic jobs and any other workers. Nothing is built at
@@ -24,6 +24,7 @@ from aftercare_shared.consumer import ConsumerRunner
 from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.db import create_engine, create_session_factory
 from aftercare_shared.errors import ProblemTypes
+from aftercare_shared.header_limit import HeaderSizeLimitMiddleware
 from aftercare_shared.names import ServiceName, schema_of
 from aftercare_shared.observability.health import KafkaProbe, health_router
 from aftercare_shared.observability.http_trace import TraceparentMiddleware
@@ -218,6 +219,7 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         own_limit_prefixes=tuple(spec.own_body_limit_prefixes),
     )
+    app.add_middleware(HeaderSizeLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(MetricsMiddleware, service=spec.service)
     app.add_middleware(TraceparentMiddleware)
     app.include_router(health_router())
