@@ -33,7 +33,7 @@ from aftercare_shared.observability.metrics import MetricsMiddleware, metrics_en
 from aftercare_shared.outages import LastResortMiddleware
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
-from aftercare_shared.problems import install_problem_handlers
+from aftercare_shared.problems import document_platform_answers, install_problem_handlers
 from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.secrets_at_rest import Keyring, install_keyring
 from aftercare_shared.settings import CommonSettings
@@ -226,4 +226,5 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in spec.routers:
         app.include_router(router)
+    document_platform_answers(app)
     return app
