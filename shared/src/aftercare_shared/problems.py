@@ -99,6 +99,57 @@ def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str,
     }
 
 
+# What the platform itself may answer on a route, whatever the route documents: its
+# middleware and its principal dependency run before (or around) every handler.
+_EVERY_ROUTE = {
+    431: "The request headers are too large (`AFTERCARE_MAX_HEADER_BYTES`).",
+    503: "The database or the broker is unreachable for now; retry after `Retry-After`.",
+}
+_WITH_A_BODY = {
+    400: "The body is not well-formed (not JSON, or not UTF-8).",
+    413: "The request body is too large (`AFTERCARE_MAX_BODY_BYTES`).",
+}
+_AUTHENTICATED = {
+    429: "Too many calls with this client API key; see Retry-After.",
+}
+_VALIDATED = {422: "The request is not valid; nothing was changed."}
+
+
+def document_platform_answers(app: FastAPI) -> None:
+    """Complete the app's OpenAPI document with the problems the platform answers itself.
+
+    Every route may answer 431 (header limit) and 503 (an outage); one with a body 400
+    (malformed) and 413 (body limit); one taking a credential 429 (client keys are
+    rate-limited before any role check); one with parameters or a body 422 (validation),
+    always problem+json.
+    A route's own description of a status is kept.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses: dict[str, Any] = operation.setdefault("responses", {})
+                answers = dict(_EVERY_ROUTE)
+                if "requestBody" in operation:
+                    answers |= _WITH_A_BODY
+                if "401" in responses:
+                    answers |= _AUTHENTICATED
+                if "requestBody" in operation or operation.get("parameters"):
+                    answers |= _VALIDATED
+                for status, description in problem_responses(answers).items():
+                    documented = responses.setdefault(str(status), description)
+                    if PROBLEM_CONTENT_TYPE not in documented.get("content", {}):
+                        # FastAPI's default 422 is application/json; ours is problem+json.
+                        documented["content"] = description["content"]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI, problem_types: ProblemTypes | None = None) -> None:
     """Answer every error with problem+json; ``problem_types`` names the service's own."""
     types = problem_types or ProblemTypes()

@@ -1,6 +1,6 @@
 """The one place a service's FastAPI app is assembled.
 
-Every service gets the same middleware (trace, metrics, body limit), problem+json errors
+Every service gets the same middleware (trace, metrics, header and body limits), problem+json errors
 (its own problem types registered once), health and metrics routes, and a lifespan that
 owns the engine, the outbox relay, the one consumer runner (dispatching through the
 service's handler registry), the periodic jobs and any other workers. Nothing is built at
@@ -24,6 +24,7 @@ from aftercare_shared.consumer import ConsumerRunner
 from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.db import create_engine, create_session_factory
 from aftercare_shared.errors import ProblemTypes
+from aftercare_shared.header_limit import HeaderSizeLimitMiddleware
 from aftercare_shared.names import ServiceName, schema_of
 from aftercare_shared.observability.health import KafkaProbe, health_router
 from aftercare_shared.observability.http_trace import TraceparentMiddleware
@@ -32,7 +33,7 @@ from aftercare_shared.observability.metrics import MetricsMiddleware, metrics_en
 from aftercare_shared.outages import LastResortMiddleware
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
-from aftercare_shared.problems import install_problem_handlers
+from aftercare_shared.problems import document_platform_answers, install_problem_handlers
 from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.secrets_at_rest import Keyring, install_keyring
 from aftercare_shared.settings import CommonSettings
@@ -218,10 +219,12 @@ def create_service_app(spec: ServiceSpec, settings: CommonSettings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         own_limit_prefixes=tuple(spec.own_body_limit_prefixes),
     )
+    app.add_middleware(HeaderSizeLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(MetricsMiddleware, service=spec.service)
     app.add_middleware(TraceparentMiddleware)
     app.include_router(health_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in spec.routers:
         app.include_router(router)
+    document_platform_answers(app)
     return app

@@ -42,6 +42,11 @@ class CommonSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_header_bytes: int = Field(
+        default=32_768,
+        ge=4096,
+        description="Request headers (names and values, all together) over this get 431.",
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     client_rate_per_second: float = Field(
         default=100.0,

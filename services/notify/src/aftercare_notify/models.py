@@ -67,7 +67,9 @@ class Endpoint(Base):
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     # Where to send: a URL (webhook, slack) or an e-mail address (email), never both.
-    url: Mapped[str | None] = mapped_column(Text)
+    # The URL is stored sealed like the secrets: a Slack incoming-webhook URL is itself
+    # the credential that posts to the channel (and a webhook URL may carry a token).
+    url: Mapped[str | None] = mapped_column(EncryptedText)
     address: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(Text)
     event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))

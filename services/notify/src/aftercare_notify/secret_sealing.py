@@ -1,8 +1,9 @@
-"""Endpoint signing secrets under the active key: the re-encryption after a key rotation.
+"""Endpoint credentials under the active key: the re-encryption after a key rotation.
 
-Stored secrets are :class:`~aftercare_shared.secrets_at_rest.EncryptedText`. After a new key
-is put first in ``AFTERCARE_SECRET_KEYS``, this job rewrites every endpoint whose secrets
-are still under an older key (or, from before encryption, in plain text), a batch at a
+Stored signing secrets and endpoint URLs (a Slack incoming-webhook URL is a credential) are
+:class:`~aftercare_shared.secrets_at_rest.EncryptedText`. After a new key is put first in
+``AFTERCARE_SECRET_KEYS``, this job rewrites every endpoint whose secrets or URL are still
+under an older key (or, from before encryption, in plain text), a batch at a
 time; once it reports nothing left, the old key may be removed from the setting.
 """
 
@@ -31,6 +32,7 @@ async def reencrypt_endpoint_secrets(
     # The raw column text: what the database holds, not the decrypted value.
     raw_secret = cast(Endpoint.__table__.c.secret, Text)
     raw_previous = cast(Endpoint.__table__.c.previous_secret, Text)
+    raw_url = cast(Endpoint.__table__.c.url, Text)
     prefix = keyring.active_prefix
 
     def under_an_old_key(raw: ColumnElement[str]) -> ColumnElement[bool]:
@@ -40,6 +42,7 @@ async def reencrypt_endpoint_secrets(
     stale = or_(
         under_an_old_key(raw_secret),
         raw_previous.is_not(None) & under_an_old_key(raw_previous),
+        raw_url.is_not(None) & under_an_old_key(raw_url),
     )
     async with session_factory() as session:
         endpoints = (
@@ -51,9 +54,10 @@ async def reencrypt_endpoint_secrets(
             # Same plaintext, written again: the column type seals it under the active key.
             flag_modified(endpoint, "secret")
             flag_modified(endpoint, "previous_secret")
+            flag_modified(endpoint, "url")
         await session.commit()
     if endpoints:
-        logger.info("re-encrypted endpoint secrets", count=len(endpoints))
+        logger.info("re-encrypted endpoint secrets and URLs", count=len(endpoints))
     return len(endpoints)
 
 
