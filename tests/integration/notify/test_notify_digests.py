@@ -1,8 +1,9 @@
-"""Grouping and digests against real Postgres and real receivers, by a controllable clock:
-a storm becomes one signed digest per group, retried with the same webhook-id;
+"""Grouping and digests against real Postgres, Kafka and receivers, by a controllable
+clock: a storm becomes one signed digest per group, retried with the same webhook-id;
 group_interval spaces later digests; the cap splits a digest; quiet hours hold grouped
-events until the calendar opens; two flushers never send a group twice; Slack and a
-real SMTP server (aiosmtpd) get rendered digests; bad grouping settings are 422s."""
+events until the calendar opens; events consumed from Kafka make one digest; two flushers
+never send a group twice; Slack and a real SMTP server (aiosmtpd) get rendered digests;
+bad grouping settings are 422s naming the field."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
 
 from aftercare_notify.digests import flush_due_groups
 from aftercare_notify.domain.grouping import DIGEST_EVENT_TYPE
-from aftercare_notify.models import DigestGroup
+from aftercare_notify.models import DigestGroup, DigestItem
 from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.clock import FrozenClock, use_clock, utc_now
-from aftercare_shared.events import CloudEvent
+from aftercare_shared.events import STRUCTURED_CONTENT_TYPE, CloudEvent
 from aftercare_shared.events.catalog import Priority, SlaAtRisk, SlaClientPlanAssigned
 from aftercare_shared.events.factory import new_event
+from aftercare_shared.topics import EVENT_TOPICS, SLA, ensure_topics
+from devkit.databases import kafka_bootstrap_servers
+from devkit.kafka_groups import start_groups_at_the_end
 from devkit.webhook_receiver import ReceivedWebhook
 from tests.integration.notify.notify_support import (
     STAFF,
@@ -376,3 +381,50 @@ async def test_grouping_settings_are_validated_naming_the_field() -> None:
         )
         assert response.status_code == 200, response.text
         assert (response.json()["group_by"], response.json()["group_wait_seconds"]) == (None, None)
+
+
+async def test_events_from_kafka_make_one_verified_digest() -> None:
+    await ensure_topics(
+        kafka_bootstrap_servers(), partitions=6, replication_factor=1, topics=EVENT_TOPICS
+    )
+    group_id = f"aftercare-notify-test-{uuid.uuid4().hex[:12]}"
+    await start_groups_at_the_end(group_id)
+    start = utc_now().replace(microsecond=0)
+    clock = FrozenClock(start)
+    async with migrated_notify_database() as url, started_receiver() as receiver:
+        settings = notify_settings_for(url, consumer_enabled=True, consumer_group=group_id, **FAST)
+        async with running_notify(settings) as notify:
+            with use_clock(clock):
+                client_id = unique_client_id()
+                endpoint = await notify.create_endpoint(
+                    url=receiver.url, event_types=["sla.at_risk"], group_by=["client_id"]
+                )
+                receiver.secret = endpoint["secret"]
+                receiver.verify_signatures = True
+                storm = [at_risk(client_id, at=start) for _ in range(3)]
+                producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers(), acks="all")
+                await producer.start()
+                try:
+                    for event in storm:
+                        await producer.send_and_wait(
+                            SLA,
+                            value=event.to_json_bytes(),
+                            key=event.subject.encode(),
+                            headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+                        )
+                finally:
+                    await producer.stop()
+
+                async def waiting() -> int:
+                    async with notify.session_factory() as session:
+                        count = await session.scalar(
+                            sa.select(sa.func.count()).select_from(DigestItem)
+                        )
+                    return int(count or 0)
+
+                await eventually(waiting, lambda count: count == 3, within_seconds=60)
+                clock.set(start + timedelta(seconds=30))
+                (digest,) = await receiver.wait_for(1)
+    assert receiver.rejected == []
+    assert digest.event["group"] == {"client_id": client_id}
+    assert sorted(e["id"] for e in digest.event["events"]) == sorted(e.id for e in storm)

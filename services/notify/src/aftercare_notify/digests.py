@@ -8,15 +8,9 @@ delivery path does the rest: claims, attempts, retries, disabling), takes the se
 events out of the group and sets its next ``flush_at``. The digest's message id is its
 ``webhook-id``: a retried digest is recognisably the same one.
 
-The webhook body (``application/json``), documented in the README::
-
-    {"type": "aftercare.notify.digest", "id": "<digest id = webhook-id>",
-     "endpoint_id": "…", "group_id": "…", "group": {"client_id": "…", "type": "…"},
-     "part": 1, "parts": 1, "count": 2, "time": "<flush time>",
-     "events": [<CloudEvent>, <CloudEvent>]}
-
-Each entry of ``events`` is the event's CloudEvent exactly as an ungrouped endpoint
-would have received it.
+The webhook body (``application/json``) is a :class:`DigestDocument` (documented in
+the README, schema in ``docs/events/webhooks``); each entry of ``events`` is the event's
+CloudEvent exactly as an ungrouped endpoint would have received it.
 """
 
 from __future__ import annotations
@@ -29,6 +23,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aftercare_notify import repository
+from aftercare_notify.digest_document import DigestDocument
 from aftercare_notify.domain.grouping import (
     DEFAULT_GROUP_INTERVAL_SECONDS,
     DEFAULT_GROUP_MAX_EVENTS,
@@ -58,18 +53,18 @@ def digest_body(
 ) -> bytes:
     """The digest document; the events' stored bytes are spliced in unchanged."""
     head = orjson.dumps(
-        {
-            "type": DIGEST_EVENT_TYPE,
-            "id": digest_id,
-            "endpoint_id": group.endpoint_id,
-            "group_id": group.id,
-            "group": group.labels,
-            "part": part,
-            "parts": parts,
-            "count": len(events),
-            "time": now,
-            "events": [],
-        }
+        DigestDocument(
+            type=DIGEST_EVENT_TYPE,
+            id=digest_id,
+            endpoint_id=group.endpoint_id,
+            group_id=group.id,
+            group=group.labels,
+            part=part,
+            parts=parts,
+            count=len(events),
+            time=now,
+            events=[],
+        ).model_dump(mode="json")
     )
     assert head.endswith(b"[]}")
     return head[:-2] + b",".join(event.body for event in events) + b"]}"

@@ -365,7 +365,7 @@ async def insert_fan_out_digest_items(
     )
     # The group's endpoint's interval, read in the conflict's SET (a correlated subquery
     # written out: the SQL compiler does not correlate to an ON CONFLICT target).
-    interval_seconds = literal_column(_GROUP_INTERVAL_OF_CONFLICTING_GROUP)
+    interval_seconds: ColumnElement[int] = literal_column(_GROUP_INTERVAL_OF_CONFLICTING_GROUP)
     interval_after_last = groups.c.last_flushed_at + func.make_interval(
         0, 0, 0, 0, 0, 0, interval_seconds
     )
@@ -660,12 +660,18 @@ async def attempts_by_delivery(
 
 
 async def purge_messages_received_before(session: AsyncSession, cutoff: datetime) -> int:
-    """Delete old messages with their deliveries and attempts (cascade); never one still due."""
+    """Delete old messages with their deliveries and attempts (cascade); never one still due.
+
+    Nor one still waiting in a digest group (quiet hours may hold it for long).
+    """
     still_pending = select(Delivery.message_id).where(
         Delivery.message_id == Message.id, Delivery.status == "pending"
     )
+    still_grouped = select(DigestItem.message_id).where(DigestItem.message_id == Message.id)
     result = await session.execute(
-        delete(Message).where(Message.received_at < cutoff, ~still_pending.exists())
+        delete(Message).where(
+            Message.received_at < cutoff, ~still_pending.exists(), ~still_grouped.exists()
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
