@@ -26,6 +26,8 @@ TABLES = {
     "messages",
     "deliveries",
     "delivery_attempts",
+    "digest_groups",
+    "digest_items",
 }
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from aftercare_notify.api import deliveries, endpoints, stream
 from aftercare_notify.consumers import build_handlers
+from aftercare_notify.digests import digest_job
 from aftercare_notify.errors import PROBLEM_TYPES
 from aftercare_notify.jobs import retention_job
 from aftercare_notify.models import CLIENT_API_KEYS, DELIVERIES_DUE_CHANNEL, STAFF_TOKEN_COPIES
@@ -81,6 +82,11 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         periodic_jobs=[
             retention_job(retention=timedelta(days=settings.retention_days)),
             secret_reencryption_job(),
+            digest_job(
+                schedule=settings.parsed_retry_schedule,
+                interval_seconds=settings.digest_flush_interval_seconds,
+                batch_size=settings.digest_flush_batch_size,
+            ),
         ],
         workers=delivery_workers,
         provides=[settings, guard, feed],

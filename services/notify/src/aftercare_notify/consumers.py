@@ -82,6 +82,23 @@ async def fan_out_event(
         now=now,
         quiet_until=quiet_until,
     )
+    # Endpoints that group get the event into a digest group instead (digests.py).
+    await repository.insert_fan_out_digest_items(
+        session,
+        message_id=event.id,
+        candidate_patterns=patterns_matching(event.type),
+        routing=routing,
+        group_values={
+            "client_id": event.clientid,
+            "type": event.short_type,
+            "priority": routing.priority,
+            "environment": routing.environment,
+            "subject": event.subject,
+        },
+        skip_endpoint_id=_endpoint_the_event_is_about(event),
+        now=now,
+        quiet_until=quiet_until,
+    )
     if created:
         # The delivery worker wakes when this transaction commits, not at its next poll.
         await notify_on_commit(session, DELIVERIES_DUE_CHANNEL)

@@ -52,6 +52,13 @@ class EndpointTargetError(InvalidError):
     """The endpoint's target does not fit its channel (a URL for email, no address…)."""
 
 
+class InvalidGroupingError(InvalidError):
+    """Grouping settings that do not fit together; ``field`` names the one to fix."""
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail, field=field)
+
+
 class EndpointDisabledError(ConflictError):
     """Retry and replay need an enabled endpoint: a disabled one would send nothing."""
 
@@ -69,6 +76,7 @@ PROBLEM_TYPES = ProblemTypes(
         UrlUnresolvableError: ProblemType("url-unresolvable", "URL host does not resolve"),
         ChannelNotSupportedError: ProblemType("channel-not-supported", "Channel not supported"),
         EndpointTargetError: ProblemType("invalid-endpoint-target", "Invalid endpoint target"),
+        InvalidGroupingError: ProblemType("invalid-grouping", "Invalid grouping"),
         EndpointDisabledError: ProblemType("conflict", "Endpoint disabled"),
         DeliveryInFlightError: ProblemType("conflict", "Delivery in flight"),
     }

@@ -83,6 +83,12 @@ class Endpoint(Base):
     # client's calendar, except these priorities.
     deliver: Mapped[str] = mapped_column(Text, server_default="always")
     except_priorities: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # Grouping (domain.grouping): with ``group_by`` set, events become digests; the
+    # timings and cap are None for the defaults.
+    group_by: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    group_wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    group_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    group_max_events: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
@@ -193,6 +199,46 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class DigestGroup(Base):
+    """One endpoint's group of events with the same ``group_by`` values (domain.grouping).
+
+    ``flush_at`` is when its waiting events are next sent as a digest (None: nothing
+    waits); the flush job claims due groups with SKIP LOCKED, so two replicas never
+    send one group twice.
+    """
+
+    __tablename__ = "digest_groups"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "labels"),
+        Index(
+            "ix_digest_groups_flush_at", "flush_at", postgresql_where=text("flush_at IS NOT NULL")
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    flush_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_flushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DigestItem(Base):
+    """An event waiting in a group; ``released_at``: when quiet hours let it be sent."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (Index("ix_digest_items_message_id", "message_id"),)
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("digest_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ClientCalendar(Base):

@@ -20,16 +20,32 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aftercare_notify.domain.grouping import (
+    DEFAULT_GROUP_INTERVAL_SECONDS,
+    DEFAULT_GROUP_WAIT_SECONDS,
+    DIGEST_EVENT_TYPE,
+)
 from aftercare_notify.domain.routing import RoutingFields
-from aftercare_notify.models import ClientCalendar, Delivery, DeliveryAttempt, Endpoint, Message
+from aftercare_notify.models import (
+    SCHEMA,
+    ClientCalendar,
+    Delivery,
+    DeliveryAttempt,
+    DigestGroup,
+    DigestItem,
+    Endpoint,
+    Message,
+)
 from aftercare_shared.pagination import CursorPosition, after_position
 
 SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
@@ -251,12 +267,9 @@ async def insert_fan_out_deliveries(
     if not candidate_patterns:
         return 0
     conditions = [
-        Endpoint.status == "enabled",
-        Endpoint.event_types.overlap(list(candidate_patterns)),
-        *_routes_pass(routing.client_id, routing.priority, routing.environment, routing.staff_only),
+        *_fan_out_conditions(candidate_patterns, routing, skip_endpoint_id),
+        Endpoint.group_by.is_(None),  # grouping endpoints get digests instead
     ]
-    if skip_endpoint_id is not None:
-        conditions.append(Endpoint.id != skip_endpoint_id)
     matching = select(
         cast(func.gen_random_uuid(), String),
         Endpoint.id,
@@ -287,10 +300,125 @@ async def insert_fan_out_deliveries(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _fan_out_conditions(
+    candidate_patterns: Sequence[str], routing: RoutingFields, skip_endpoint_id: str | None
+) -> list[ColumnElement[bool]]:
+    """SQL: the enabled endpoints whose patterns and routing filters take this event."""
+    conditions = [
+        Endpoint.status == "enabled",
+        Endpoint.event_types.overlap(list(candidate_patterns)),
+        *_routes_pass(routing.client_id, routing.priority, routing.environment, routing.staff_only),
+    ]
+    if skip_endpoint_id is not None:
+        conditions.append(Endpoint.id != skip_endpoint_id)
+    return conditions
+
+
+_GROUP_INTERVAL_OF_CONFLICTING_GROUP = (
+    f"(SELECT coalesce(owner.group_interval_seconds, {DEFAULT_GROUP_INTERVAL_SECONDS})"  # noqa: S608 - constants only
+    f" FROM {SCHEMA}.endpoints AS owner WHERE owner.id = {SCHEMA}.digest_groups.endpoint_id)"
+)
+
+
+async def insert_fan_out_digest_items(
+    session: AsyncSession,
+    *,
+    message_id: str,
+    candidate_patterns: Sequence[str],
+    routing: RoutingFields,
+    group_values: dict[str, str | None],
+    skip_endpoint_id: str | None,
+    now: datetime,
+    quiet_until: datetime | None = None,
+) -> int:
+    """Put the event in its group at every matching endpoint that groups (one statement).
+
+    The group (the endpoint, the event's values of its ``group_by`` fields) is created
+    if new, its ``flush_at`` moved earlier if this event is due sooner (domain.grouping:
+    ``released_at + group_wait``, but never before ``last_flushed_at + group_interval``);
+    ``released_at`` is now, or when the client's calendar opens for a business-hours
+    endpoint that holds the event. Returns how many groups the event joined.
+    """
+    if not candidate_patterns:
+        return 0
+    field = func.unnest(Endpoint.group_by).column_valued("field")
+    values = cast(literal(group_values, JSONB), JSONB)
+    labels = func.coalesce(
+        select(func.jsonb_object_agg(field, values.op("->")(field))).scalar_subquery(),
+        cast(literal({}, JSONB), JSONB),
+    )
+    released_at = _due_for_endpoint(now, quiet_until, routing.priority)
+    wait = func.make_interval(
+        0, 0, 0, 0, 0, 0, func.coalesce(Endpoint.group_wait_seconds, DEFAULT_GROUP_WAIT_SECONDS)
+    )
+    matched = (
+        select(
+            Endpoint.id.label("endpoint_id"),
+            labels.label("labels"),
+            released_at.label("released_at"),
+            (released_at + wait).label("flush_at"),
+        )
+        .where(
+            *_fan_out_conditions(candidate_patterns, routing, skip_endpoint_id),
+            Endpoint.group_by.is_not(None),
+        )
+        .cte("matched")
+    )
+    groups = cast_table(DigestGroup.__table__)
+    upsert = insert(groups).from_select(
+        ["id", "endpoint_id", "labels", "flush_at", "created_at"],
+        select(
+            cast(func.gen_random_uuid(), String),
+            matched.c.endpoint_id,
+            matched.c.labels,
+            matched.c.flush_at,
+            literal(now),
+        ),
+    )
+    # The group's endpoint's interval, read in the conflict's SET (a correlated subquery
+    # written out: the SQL compiler does not correlate to an ON CONFLICT target).
+    interval_seconds: ColumnElement[int] = literal_column(_GROUP_INTERVAL_OF_CONFLICTING_GROUP)
+    interval_after_last = groups.c.last_flushed_at + func.make_interval(
+        0, 0, 0, 0, 0, 0, interval_seconds
+    )
+    # Sooner if this event is due sooner; never before the group's interval has passed.
+    # (LEAST ignores a NULL: a group with nothing waiting takes the new time.)
+    flush_at = func.least(
+        groups.c.flush_at,
+        func.greatest(
+            upsert.excluded.flush_at,
+            func.coalesce(interval_after_last, upsert.excluded.flush_at),
+        ),
+    )
+    joined = (
+        upsert.on_conflict_do_update(
+            index_elements=[groups.c.endpoint_id, groups.c.labels], set_={"flush_at": flush_at}
+        )
+        .returning(groups.c.id, groups.c.endpoint_id, groups.c.labels)
+        .cte("joined")
+    )
+    items = insert(cast_table(DigestItem.__table__)).from_select(
+        ["group_id", "message_id", "released_at", "added_at"],
+        select(joined.c.id, literal(message_id), matched.c.released_at, literal(now))
+        .select_from(joined)
+        .join(
+            matched,
+            and_(
+                matched.c.endpoint_id == joined.c.endpoint_id,
+                matched.c.labels == joined.c.labels,
+            ),
+        ),
+    )
+    result = await session.execute(items.on_conflict_do_nothing())
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def message_types_since(session: AsyncSession, since: datetime) -> list[str]:
     """The distinct event types received since ``since`` (a small set, however many rows)."""
     rows = await session.execute(
-        select(Message.event_type).where(Message.received_at >= since).distinct()
+        select(Message.event_type)
+        .where(Message.received_at >= since, Message.event_type != DIGEST_EVENT_TYPE)
+        .distinct()
     )
     return list(rows.scalars())
 
@@ -544,12 +672,18 @@ async def attempts_by_delivery(
 
 
 async def purge_messages_received_before(session: AsyncSession, cutoff: datetime) -> int:
-    """Delete old messages with their deliveries and attempts (cascade); never one still due."""
+    """Delete old messages with their deliveries and attempts (cascade); never one still due.
+
+    Nor one still waiting in a digest group (quiet hours may hold it for long).
+    """
     still_pending = select(Delivery.message_id).where(
         Delivery.message_id == Message.id, Delivery.status == "pending"
     )
+    still_grouped = select(DigestItem.message_id).where(DigestItem.message_id == Message.id)
     result = await session.execute(
-        delete(Message).where(Message.received_at < cutoff, ~still_pending.exists())
+        delete(Message).where(
+            Message.received_at < cutoff, ~still_pending.exists(), ~still_grouped.exists()
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -639,3 +773,117 @@ async def finish_claims(session: AsyncSession, changes: Sequence[dict[str, objec
     """Apply each delivery's new state and release its claim (one batched statement)."""
     if changes:
         await session.execute(_FINISH_CLAIM, list(changes))
+
+
+# --- digest groups ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingEvent:
+    """An event waiting in a digest group, with the bytes the digest will carry."""
+
+    group_id: str
+    message_id: str
+    released_at: datetime
+    body: bytes
+
+
+async def claim_due_digest_groups(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[tuple[DigestGroup, Endpoint]]:
+    """Lock up to ``limit`` groups due now, SKIP LOCKED: each is flushed by one replica."""
+    rows = await session.execute(
+        select(DigestGroup, Endpoint)
+        .join(Endpoint, Endpoint.id == DigestGroup.endpoint_id)
+        .where(DigestGroup.flush_at.is_not(None), DigestGroup.flush_at <= now)
+        .order_by(DigestGroup.flush_at)
+        .limit(limit)
+        .with_for_update(of=DigestGroup.__table__, skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return [(group, endpoint) for group, endpoint in rows.all()]
+
+
+async def waiting_events(
+    session: AsyncSession, group_ids: Sequence[str]
+) -> dict[str, list[WaitingEvent]]:
+    """Each group's waiting events, in release then arrival order."""
+    waiting: dict[str, list[WaitingEvent]] = {group_id: [] for group_id in group_ids}
+    if not group_ids:
+        return waiting
+    rows = await session.execute(
+        select(DigestItem.group_id, DigestItem.message_id, DigestItem.released_at, Message.body)
+        .join(Message, Message.id == DigestItem.message_id)
+        .where(DigestItem.group_id.in_(list(group_ids)))
+        .order_by(DigestItem.released_at, Message.stream_xact, Message.stream_seq)
+    )
+    for group_id, message_id, released_at, body in rows.all():
+        waiting[group_id].append(WaitingEvent(group_id, message_id, released_at, body))
+    return waiting
+
+
+async def remove_waiting_events(session: AsyncSession, events: Sequence[WaitingEvent]) -> None:
+    """Take events out of their groups (they were sent, or will never be)."""
+    if events:
+        await session.execute(
+            delete(DigestItem).where(
+                tuple_(DigestItem.group_id, DigestItem.message_id).in_(
+                    [(event.group_id, event.message_id) for event in events]
+                )
+            )
+        )
+
+
+async def insert_digest_message(
+    session: AsyncSession, *, message: Message, endpoint_id: str, due_at: datetime, now: datetime
+) -> None:
+    """The digest as a message of its own, and its one pending delivery."""
+    await insert_message(session, message)
+    await session.execute(
+        insert(Delivery).values(
+            id=new_id(),
+            endpoint_id=endpoint_id,
+            message_id=message.id,
+            status="pending",
+            attempt_count=0,
+            due_at=due_at,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def delete_idle_digest_groups(session: AsyncSession, *, now: datetime) -> int:
+    """Forget groups with nothing waiting whose interval has passed since their last flush.
+
+    Invisible to timing: such a group's next event would be due ``group_wait`` after it
+    arrives either way (domain.grouping.next_flush_at).
+    """
+    interval = func.make_interval(
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        func.coalesce(Endpoint.group_interval_seconds, DEFAULT_GROUP_INTERVAL_SECONDS),
+    )
+    idle = (
+        select(DigestGroup.id)
+        .join(Endpoint, Endpoint.id == DigestGroup.endpoint_id)
+        .where(
+            DigestGroup.flush_at.is_(None),
+            or_(
+                DigestGroup.last_flushed_at.is_(None), DigestGroup.last_flushed_at + interval < now
+            ),
+            ~select(DigestItem.group_id).where(DigestItem.group_id == DigestGroup.id).exists(),
+        )
+        .limit(1000)
+        .with_for_update(of=DigestGroup.__table__, skip_locked=True)
+    )
+    result = await session.execute(
+        delete(DigestGroup)
+        .where(DigestGroup.id.in_(idle.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -178,6 +178,19 @@ class NotifySettings(BaseSettings):
     stream_poll_interval_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the stream feed polls when not woken."
     )
+    digest_flush_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the digest job looks for groups due to be sent (grouping "
+        "endpoints' timings are whole seconds; this is how late a digest may start).",
+    )
+    digest_flush_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Most digest groups flushed in one transaction (a full round runs again).",
+    )
     retention_days: int = Field(
         default=30,
         ge=1,

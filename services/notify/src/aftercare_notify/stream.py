@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from aftercare_notify.domain.grouping import DIGEST_EVENT_TYPE
 from aftercare_notify.domain.routing import RoutingFields
 from aftercare_notify.domain.stream_filter import StreamFilter
 from aftercare_notify.models import SCHEMA
@@ -74,6 +75,7 @@ _READ = text(
     WHERE (stream_xact, stream_seq) > (CAST(:xact AS text)::xid8, :seq)
       AND stream_xact < pg_snapshot_xmin(pg_current_snapshot())
       AND received_at >= :since
+      AND event_type <> '{DIGEST_EVENT_TYPE}'
     ORDER BY stream_xact, stream_seq
     LIMIT :limit
     """  # noqa: S608 - the schema is a constant

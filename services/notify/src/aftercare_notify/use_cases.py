@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from aftercare_notify.domain.event_patterns import (
     normalize_patterns,
     subscription_matches,
 )
+from aftercare_notify.domain.grouping import NO_GROUPING, Grouping, grouping_problem
 from aftercare_notify.domain.mail_address import mail_address_problem
 from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.retry_schedule import RetrySchedule
@@ -34,6 +36,7 @@ from aftercare_notify.errors import (
     EndpointNotFoundError,
     EndpointTargetError,
     InvalidEventTypesError,
+    InvalidGroupingError,
     UrlNotAllowedError,
     UrlUnresolvableError,
 )
@@ -57,6 +60,7 @@ from aftercare_shared.ssrf import SsrfRefused
 from aftercare_shared.url_guard import HostUnresolvable, UrlGuard
 
 SERVICE = ServiceName.NOTIFY
+T = TypeVar("T")
 
 
 # --- validation shared by create and update --------------------------------------------
@@ -104,6 +108,14 @@ async def _checked_target(
     return await _checked_url(guard, url), None
 
 
+def _checked_grouping(grouping: Grouping) -> Grouping:
+    problem = grouping_problem(grouping)
+    if problem is not None:
+        field, detail = problem
+        raise InvalidGroupingError(detail, field=field)
+    return grouping
+
+
 def _endpoint_not_found(endpoint_id: str) -> EndpointNotFoundError:
     return EndpointNotFoundError(f"No endpoint {endpoint_id!r}.")
 
@@ -127,11 +139,13 @@ async def create_endpoint(
     filters: RouteFilters = NO_FILTERS,
     deliver: DeliveryMode = "always",
     except_priorities: Sequence[Priority] | None = None,
+    grouping: Grouping = NO_GROUPING,
     description: str | None,
     now: datetime,
 ) -> Endpoint:
     """Subscribe a target to ``event_types``; the answer carries the signing secret."""
     _checked_channel(channel)
+    _checked_grouping(grouping)
     patterns = _checked_patterns(event_types)
     url, address = await _checked_target(guard, channel, url, address)
     endpoint = Endpoint(
@@ -146,6 +160,10 @@ async def create_endpoint(
         environments=_list_or_none(filters.environments),
         deliver=deliver,
         except_priorities=_list_or_none(except_priorities),
+        group_by=_list_or_none(grouping.group_by),
+        group_wait_seconds=grouping.wait_seconds,
+        group_interval_seconds=grouping.interval_seconds,
+        group_max_events=grouping.max_events,
         description=description,
         status="enabled",
         secret=generate_secret(),
@@ -205,8 +223,32 @@ class EndpointChanges:
     environments: Sequence[str] | Unset | None = UNSET
     deliver: DeliveryMode | Unset = UNSET
     except_priorities: Sequence[Priority] | Unset | None = UNSET
+    group_by: Sequence[str] | Unset | None = UNSET
+    group_wait_seconds: int | Unset | None = UNSET
+    group_interval_seconds: int | Unset | None = UNSET
+    group_max_events: int | Unset | None = UNSET
     description: str | Unset | None = UNSET
     status: EndpointStatus | Unset = UNSET
+
+    def grouping_of(self, endpoint: Endpoint) -> Grouping:
+        """The endpoint's grouping once these changes are applied.
+
+        ``group_by: null`` ungroups: the timings it leaves unmentioned are cleared with it.
+        """
+        ungrouping = self.group_by is None
+        wait = None if ungrouping else endpoint.group_wait_seconds
+        interval = None if ungrouping else endpoint.group_interval_seconds
+        max_events = None if ungrouping else endpoint.group_max_events
+        return Grouping(
+            group_by=_changed(self.group_by, endpoint.group_by),
+            wait_seconds=_changed(self.group_wait_seconds, wait),
+            interval_seconds=_changed(self.group_interval_seconds, interval),
+            max_events=_changed(self.group_max_events, max_events),
+        )
+
+
+def _changed(change: T | Unset, current: T) -> T:
+    return current if isinstance(change, Unset) else change
 
 
 def _list_or_none(values: Sequence[str] | None) -> list[str] | None:
@@ -231,6 +273,7 @@ async def update_endpoint(
     endpoint = await repository.get_endpoint(session, endpoint_id, lock=True)
     if endpoint is None:
         raise _endpoint_not_found(endpoint_id)
+    grouping = _checked_grouping(changes.grouping_of(endpoint))
     if not isinstance(changes.url, Unset) or not isinstance(changes.address, Unset):
         endpoint.url, endpoint.address = await _checked_target(
             guard,
@@ -250,6 +293,10 @@ async def update_endpoint(
         endpoint.deliver = changes.deliver
     if not isinstance(changes.except_priorities, Unset):
         endpoint.except_priorities = _list_or_none(changes.except_priorities)
+    endpoint.group_by = _list_or_none(grouping.group_by)
+    endpoint.group_wait_seconds = grouping.wait_seconds
+    endpoint.group_interval_seconds = grouping.interval_seconds
+    endpoint.group_max_events = grouping.max_events
     if not isinstance(changes.description, Unset):
         endpoint.description = changes.description
     if changes.status == "enabled" and endpoint.status != "enabled":

@@ -20,6 +20,7 @@ from aftercare_notify.api.schemas import (
     ReplayRequest,
 )
 from aftercare_notify.api.views import delivery_out, endpoint_created, endpoint_out
+from aftercare_notify.domain.grouping import Grouping
 from aftercare_notify.domain.routing import RouteFilters
 from aftercare_notify.domain.statuses import DeliveryStatus
 from aftercare_shared.auth.dependencies import CurrentPrincipal, StaffPrincipal
@@ -40,7 +41,9 @@ router = APIRouter(
             422: "Invalid input: unknown event types (`invalid-event-types`), a refused URL "
             "(`url-not-allowed`), an unresolvable host (`url-unresolvable`), an unsupported "
             "channel (`channel-not-supported`), a target that does not fit the channel "
-            "(`invalid-endpoint-target`), a bad cursor or field (`validation-failed`).",
+            "(`invalid-endpoint-target`), grouping timings without `group_by` or a field "
+            "named twice (`invalid-grouping`, naming the `field`), a bad cursor or field "
+            "(`validation-failed`).",
             429: "Too many calls with this client API key; see Retry-After.",
         }
     ),
@@ -74,6 +77,12 @@ async def create_endpoint(
         ),
         deliver=body.deliver,
         except_priorities=body.except_priorities,
+        grouping=Grouping(
+            group_by=body.group_by,
+            wait_seconds=body.group_wait_seconds,
+            interval_seconds=body.group_interval_seconds,
+            max_events=body.group_max_events,
+        ),
         description=body.description,
         now=utc_now(),
     )

@@ -7,6 +7,13 @@ from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from aftercare_notify.domain.grouping import (
+    GROUP_FIELDS,
+    MAX_GROUP_INTERVAL_SECONDS,
+    MAX_GROUP_MAX_EVENTS,
+    MAX_GROUP_WAIT_SECONDS,
+    GroupField,
+)
 from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
 from aftercare_shared.events.catalog import Priority
@@ -18,6 +25,21 @@ ClientId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=500)]
 Address = Annotated[str, StringConstraints(min_length=3, max_length=320)]
 Environment = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+GroupBy = Annotated[list[GroupField], Field(max_length=len(GROUP_FIELDS))]
+GroupWait = Annotated[int, Field(ge=0, le=MAX_GROUP_WAIT_SECONDS)]
+GroupInterval = Annotated[int, Field(ge=1, le=MAX_GROUP_INTERVAL_SECONDS)]
+GroupMaxEvents = Annotated[int, Field(ge=1, le=MAX_GROUP_MAX_EVENTS)]
+
+GROUP_BY_DESCRIPTION = (
+    "Grouping (digests): events with equal values of these fields "
+    f"({', '.join(f'`{name}`' for name in GROUP_FIELDS)}) are sent together as one "
+    "digest message; `[]` groups all of the endpoint's events. Absent: one message per event."
+)
+GROUP_WAIT_DESCRIPTION = "With `group_by`: seconds a new group waits before its first digest (30)."
+GROUP_INTERVAL_DESCRIPTION = (
+    "With `group_by`: least seconds between two digests of one group (300)."
+)
+GROUP_MAX_EVENTS_DESCRIPTION = "With `group_by`: most events listed in one digest message (100)."
 
 
 class EndpointCreate(BaseModel):
@@ -64,6 +86,14 @@ class EndpointCreate(BaseModel):
         max_length=4,
         description="With `business_hours`: priorities delivered at once anyway (e.g. `P1`).",
     )
+    group_by: GroupBy | None = Field(default=None, description=GROUP_BY_DESCRIPTION)
+    group_wait_seconds: GroupWait | None = Field(default=None, description=GROUP_WAIT_DESCRIPTION)
+    group_interval_seconds: GroupInterval | None = Field(
+        default=None, description=GROUP_INTERVAL_DESCRIPTION
+    )
+    group_max_events: GroupMaxEvents | None = Field(
+        default=None, description=GROUP_MAX_EVENTS_DESCRIPTION
+    )
     description: Description | None = None
 
 
@@ -71,11 +101,29 @@ class EndpointPatch(PatchBody):
     """Fields left out keep their value; ``description: null`` clears the description."""
 
     clearable: ClassVar[frozenset[str]] = frozenset(
-        {"description", "client_ids", "min_priority", "environments", "except_priorities"}
+        {
+            "description",
+            "client_ids",
+            "min_priority",
+            "environments",
+            "except_priorities",
+            "group_by",
+            "group_wait_seconds",
+            "group_interval_seconds",
+            "group_max_events",
+        }
     )
 
     deliver: DeliveryMode | None = None
     except_priorities: list[Priority] | None = Field(default=None, max_length=4)
+    group_by: GroupBy | None = Field(default=None, description=GROUP_BY_DESCRIPTION)
+    group_wait_seconds: GroupWait | None = Field(default=None, description=GROUP_WAIT_DESCRIPTION)
+    group_interval_seconds: GroupInterval | None = Field(
+        default=None, description=GROUP_INTERVAL_DESCRIPTION
+    )
+    group_max_events: GroupMaxEvents | None = Field(
+        default=None, description=GROUP_MAX_EVENTS_DESCRIPTION
+    )
 
     url: Url | None = None
     address: Address | None = None
@@ -101,6 +149,10 @@ class EndpointOut(BaseModel):
     environments: list[str] | None
     deliver: DeliveryMode
     except_priorities: list[Priority] | None
+    group_by: list[GroupField] | None
+    group_wait_seconds: int | None
+    group_interval_seconds: int | None
+    group_max_events: int | None
     description: str | None
     status: EndpointStatus
     disabled_reason: str | None

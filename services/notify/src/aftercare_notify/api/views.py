@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from aftercare_notify.api.schemas import AttemptOut, DeliveryOut, EndpointCreated, EndpointOut
+from aftercare_notify.domain.grouping import GroupField
 from aftercare_notify.domain.quiet_hours import DeliveryMode
 from aftercare_notify.domain.statuses import DeliveryStatus, EndpointStatus
 from aftercare_notify.models import Endpoint
@@ -25,6 +26,10 @@ def endpoint_out(endpoint: Endpoint) -> EndpointOut:
         environments=endpoint.environments,
         deliver=cast(DeliveryMode, endpoint.deliver),
         except_priorities=cast(list[Priority] | None, endpoint.except_priorities),
+        group_by=cast(list[GroupField] | None, endpoint.group_by),
+        group_wait_seconds=endpoint.group_wait_seconds,
+        group_interval_seconds=endpoint.group_interval_seconds,
+        group_max_events=endpoint.group_max_events,
         description=endpoint.description,
         status=cast(EndpointStatus, endpoint.status),
         disabled_reason=endpoint.disabled_reason,

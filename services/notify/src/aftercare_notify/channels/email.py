@@ -1,4 +1,4 @@
-"""E-mail over SMTP (``aiosmtplib``): multipart plain text + HTML per event.
+"""E-mail over SMTP (``aiosmtplib``): multipart plain text + HTML per event or digest.
 
 ``Message-ID`` is derived from the event id, so a retried or replayed message is
 recognisably the same one. SMTP answers decide the outcome: a 5xx is permanent (the
@@ -15,7 +15,13 @@ from email.utils import format_datetime
 
 import aiosmtplib
 
-from aftercare_notify.channels.rendering import event_view, render_email
+from aftercare_notify.channels.rendering import (
+    digest_view,
+    event_view,
+    is_digest,
+    render_email,
+    render_email_digest,
+)
 from aftercare_notify.channels.smtp_url import SmtpServer
 from aftercare_notify.domain.delivery_policy import AttemptResult
 from aftercare_notify.repository import ClaimedDelivery
@@ -44,17 +50,23 @@ class EmailChannel:
 
     def build_message(self, delivery: ClaimedDelivery) -> EmailMessage:
         assert delivery.address is not None, "an email endpoint always has an address"
-        view = event_view(delivery.body)
-        subject, text, html = render_email(view)
+        if is_digest(delivery.event_type):
+            digest = digest_view(delivery.body)
+            subject, text, html = render_email_digest(digest)
+            time, event_type = digest.time, "digest"
+        else:
+            view = event_view(delivery.body)
+            subject, text, html = render_email(view)
+            time, event_type = view.time, view.event_type
         message = EmailMessage()
         message["From"] = self._mail_from
         message["To"] = delivery.address
         message["Subject"] = subject
-        message["Date"] = format_datetime(view.time)
+        message["Date"] = format_datetime(time)
         message["Message-ID"] = message_id_for(
             delivery.message_id, delivery.endpoint_id, self._mail_from
         )
-        message["X-Aftercare-Event-Type"] = view.event_type
+        message["X-Aftercare-Event-Type"] = event_type
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         return message
