@@ -167,7 +167,7 @@ async def test_the_migration_seals_urls_stored_before_it(
     url = await create_database()
     engine = create_async_engine(url)
     try:
-        await asyncio.to_thread(upgrade, "notify", url, "0007_encrypt_endpoint_secrets")
+        await asyncio.to_thread(upgrade, "notify", url, "0008_digest_groups")
         sealed_secret = Keyring.parse(entry).encrypt("whsec_plain")
         async with engine.begin() as connection:
             await connection.execute(
@@ -178,12 +178,12 @@ async def test_the_migration_seals_urls_stored_before_it(
                 ),
                 {"url": SLACK_URL, "secret": sealed_secret},
             )
-        await asyncio.to_thread(upgrade, "notify", url, "0008_seal_endpoint_urls")
+        await asyncio.to_thread(upgrade, "notify", url, "0009_seal_endpoint_urls")
         (stored,) = await _stored_urls(url)
         assert stored is not None
         assert stored.startswith(f"{MARKER}m2:")
         assert Keyring.parse(entry).decrypt(stored) == SLACK_URL
-        await asyncio.to_thread(downgrade, "notify", url, "0007_encrypt_endpoint_secrets")
+        await asyncio.to_thread(downgrade, "notify", url, "0008_digest_groups")
         assert await _stored_urls(url) == [SLACK_URL]
     finally:
         await engine.dispose()

@@ -5,8 +5,8 @@ may carry a token: both live in ``endpoints.url``, which stays text and now hold
 ``aead:v1:<key id>:…``. Rows written before this are sealed here with the keyring from the
 environment (as in 0007); downgrading opens them again.
 
-Revision ID: 0008_seal_endpoint_urls
-Revises: 0007_encrypt_endpoint_secrets
+Revision ID: 0009_seal_endpoint_urls
+Revises: 0008_digest_groups
 Create Date: 2026-12-02
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 from aftercare_shared.names import ServiceName, schema_of
 from aftercare_shared.secrets_at_rest import MARKER, Keyring
 
-revision: str = "0008_seal_endpoint_urls"
-down_revision: str | None = "0007_encrypt_endpoint_secrets"
+revision: str = "0009_seal_endpoint_urls"
+down_revision: str | None = "0008_digest_groups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
