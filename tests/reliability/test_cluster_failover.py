@@ -10,9 +10,19 @@ service and one broker are SIGKILLed mid-way. Afterwards:
   sla ends with the last state (the PATCHed priority);
 - the outbox leader fails over (the replica of each service holding the relay lock is the
   one killed, and every outbox drains afterwards) and the consumer groups
-  rebalance without skipping (sla's lag on the topic ends at 0 with every event applied).
+  rebalance without skipping (sla's lag on the topic ends at 0 with every event applied);
+- the timer and delivery workers fail over. The client's plan breaches every ticket's
+  first-response clock a minute after it opened, and a webhook endpoint (a real receiver
+  that holds each answer :data:`RECEIVER_DELAY_SECONDS`) is subscribed to
+  ``ticket.created`` and ``sla.breached``. The sla and notify replicas killed during the
+  load are restarted (as an orchestrator would), then, as the first breach comes due, the
+  sla replica leading the relay is SIGKILLed, and then the notify replica that sent a
+  webhook still waiting for its answer. Every breach still pending at the kill fires once,
+  from the survivor; every clock breaches once (one ``webhook-id`` per breach at the
+  receiver); every matching event is delivered, and the cut-off webhook is sent again
+  with the same ``webhook-id``.
 
-CI form (inside `make test`): intake and sla, 2 replicas each, a bounded load of
+CI form (inside `make test`): intake, sla and notify, 2 replicas each, a bounded load of
 :data:`REPORTS` reports. `make chaos` sets ``AFTERCARE_CHAOS_FULL=1``: all four services,
 2 replicas each, and three times the load.
 
@@ -41,20 +51,31 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from aftercare_cli.database import outbox_status
 from aftercare_cli.lag import group_lag
+from aftercare_shared.events import short_event_type
 from aftercare_shared.names import ServiceName
 from aftercare_shared.topics import TICKETS, ensure_topics
 from devkit.databases import admin_token, create_migrated_database, drop_database
 from devkit.service_processes import UvicornProcess, service_process
+from devkit.webhook_receiver import ReceivedWebhook, WebhookReceiver
 from tests.support.kafka_cluster import ThrowawayKafkaCluster, throwaway_kafka_cluster
 
 FULL = os.environ.get("AFTERCARE_CHAOS_FULL", "").strip() == "1"
-SERVICES = ("intake", "sla", "releases", "notify") if FULL else ("intake", "sla")
+SERVICES = ("intake", "sla", "releases", "notify") if FULL else ("intake", "sla", "notify")
 REPLICAS = 2
 REPORTS = 180 if FULL else 60
 CONCURRENCY = 4
 # The kills happen once this share of the reports were sent.
 KILL_AT = REPORTS // 3
 CONVERGE_SECONDS = 150.0
+# Every ticket's first response is due a minute after it opened (the shortest target).
+BREACH_MINUTES = 1
+# The receiver answers each webhook this late, so deliveries are in flight long enough
+# to kill a notify replica in the middle of one.
+RECEIVER_DELAY_SECONDS = 2.0
+SUBSCRIBED = ("ticket.created", "sla.breached")
+# The sla and notify replicas killed in the load are restarted; the breach kills take
+# the second replica of each.
+RESTARTED = ("sla", "notify")
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600 if FULL else 360)]
 
@@ -82,9 +103,20 @@ class Deployment:
     cluster: ThrowawayKafkaCluster
     replicas: dict[str, list[UvicornProcess]]
     groups: dict[str, str]
+    env: dict[str, str]
+    logs: Path
 
     def live(self, service: str) -> list[UvicornProcess]:
         return [p for p in self.replicas[service] if p.process and p.process.poll() is None]
+
+    async def restart(self, service: str) -> UvicornProcess:
+        """A new replica in place of a killed one, as an orchestrator restarts a pod."""
+        number = len(self.replicas[service]) + 1
+        process = service_process(service, self.logs / f"{service}-{number}.log")
+        process.start(self.env)
+        self.replicas[service].append(process)
+        await process.wait_ready(180)
+        return process
 
     async def sql(self, statement: str, *args: object) -> list[asyncpg.Record]:
         connection = await asyncpg.connect(_libpq(self.database_url))
@@ -118,6 +150,12 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
             "AFTERCARE_ADMIN_TOKEN": admin_token(),
             "AFTERCARE_ENVIRONMENT": "test",
             "AFTERCARE_OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
+            # The receiver is on 127.0.0.1; a delivery cut by a kill is due again within
+            # the lease (renewed every third of it while the attempt runs).
+            "NOTIFY_SSRF_ALLOWLIST": "127.0.0.0/8",
+            "NOTIFY_DELIVERY_LEASE_SECONDS": "5",
+            "NOTIFY_RETRY_SCHEDULE": "0,1,2,5,10,20",
+            "NOTIFY_DELIVERY_POLL_INTERVAL_SECONDS": "0.5",
             **{f"{s.upper()}_CONSUMER_GROUP": g for s, g in groups.items()},
         }
         replicas: dict[str, list[UvicornProcess]] = {s: [] for s in SERVICES}
@@ -130,7 +168,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
                     process.start(env)
                     replicas[service].append(process)
             await asyncio.gather(*(p.wait_ready(180) for r in replicas.values() for p in r))
-            deployment = Deployment(database_url, cluster, replicas, groups)
+            deployment = Deployment(database_url, cluster, replicas, groups, env, tmp_path)
             for service in SERVICES:
                 await eventually(
                     functools.partial(_relay_leader, deployment, service),
@@ -146,6 +184,14 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
                 for process in processes:
                     process.stop(grace_seconds=10)
             await drop_database(database_url)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    hooks = WebhookReceiver(verify_signatures=True, response_delay_seconds=RECEIVER_DELAY_SECONDS)
+    await hooks.start()
+    yield hooks
+    await hooks.stop()
 
 
 async def _relay_leader(deployment: Deployment, service: str) -> int | None:
@@ -183,14 +229,45 @@ def _socket_inodes_on_local_port(port: int) -> set[str]:
     return inodes
 
 
-async def _client_key(deployment: Deployment) -> str:
+async def _client_key(deployment: Deployment) -> tuple[str, str]:
+    """A client (its id) and an API key for it."""
     intake = deployment.replicas["intake"][0].url
     async with httpx.AsyncClient(headers=STAFF, timeout=20) as http:
         client = await http.post(f"{intake}/v1/clients", json={"name": "Chaos Ltd"})
         assert client.status_code == 201, client.text
         key = await http.post(f"{intake}/v1/clients/{client.json()['id']}/api-keys", json={})
         assert key.status_code == 201, key.text
-    return str(key.json()["key"])
+    return str(client.json()["id"]), str(key.json()["key"])
+
+
+async def _plan_and_endpoint(
+    deployment: Deployment, client_id: str, receiver: WebhookReceiver
+) -> None:
+    """A plan whose first-response clocks breach after a minute, and a webhook endpoint."""
+    sla = deployment.replicas["sla"][0].url
+    notify = deployment.replicas["notify"][0].url
+    targets = {
+        priority: {"first_response_minutes": BREACH_MINUTES, "resolution_minutes": 600}
+        for priority in ("P1", "P2", "P3", "P4")
+    }
+    async with httpx.AsyncClient(headers=STAFF, timeout=20) as http:
+        plan = await http.post(f"{sla}/v1/plans", json={"name": "Chaos", "targets": targets})
+        assert plan.status_code == 201, plan.text
+        assigned = await http.put(
+            f"{sla}/v1/clients/{client_id}/plan", json={"plan_id": plan.json()["id"]}
+        )
+        assert assigned.status_code == 200, assigned.text
+        endpoint = await http.post(
+            f"{notify}/v1/endpoints",
+            json={
+                "url": receiver.url,
+                "channel": "webhook",
+                "event_types": list(SUBSCRIBED),
+                "client_id": client_id,
+            },
+        )
+        assert endpoint.status_code == 201, endpoint.text
+    receiver.secret = endpoint.json()["secret"]
 
 
 async def _load(
@@ -260,11 +337,13 @@ def _letters(number: int) -> str:
 
 
 async def test_killing_a_replica_of_each_service_and_a_broker_loses_and_repeats_nothing(
-    deployment: Deployment,
+    deployment: Deployment, receiver: WebhookReceiver
 ) -> None:
-    api_key = await _client_key(deployment)
+    client_id, api_key = await _client_key(deployment)
+    await _plan_and_endpoint(deployment, client_id, receiver)
     leaders_before = {s: await _relay_leader(deployment, s) for s in SERVICES}
     victim_broker = deployment.cluster.nodes[1]
+    restarts: list[asyncio.Task[UvicornProcess]] = []
 
     async def kill() -> None:
         for service in SERVICES:
@@ -273,12 +352,18 @@ async def test_killing_a_replica_of_each_service_and_a_broker_loses_and_repeats_
             leader.process.kill()  # SIGKILL: no drain, no lock release, no offset commit
             leader.process.wait()
         await deployment.cluster.kill(victim_broker)
+        restarts.extend(asyncio.create_task(deployment.restart(service)) for service in RESTARTED)
 
     started = time.monotonic()
     load = await _load(deployment, api_key, kill)
     load_seconds = time.monotonic() - started
     assert len(load.acknowledged) >= REPORTS - CONCURRENCY * 2, load
     assert not deployment.cluster.nodes[1].running
+    await asyncio.gather(*restarts)
+
+    # The timer and delivery workers, killed with work due and in flight.
+    pending_breaches = await _kill_sla_as_a_breach_comes_due(deployment)
+    cut_off = await _kill_notify_mid_delivery(deployment, receiver)
 
     # Acknowledged means stored: every ticket intake answered 201 for is there.
     stored = await deployment.sql(
@@ -355,13 +440,124 @@ async def test_killing_a_replica_of_each_service_and_a_broker_loses_and_repeats_
         return bool(ticket_lags) and all(lag.lag == 0 for lag in ticket_lags)
 
     await eventually(caught_up, "every consumer group at the end of aftercare.tickets")
+
+    breaches, deliveries = await _check_breaches_and_webhooks(
+        deployment, receiver, pending_breaches, cut_off
+    )
     print(  # the figures the test reports (pytest -s shows them)
         f"\nchaos: {len(load.acknowledged)} reports acknowledged, {len(load.patched)} patched, "
         f"{load.unanswered} cut mid-flight, {load.retried_elsewhere} retried on the other "
         f"replica; {len(all_events)} events, {duplicates} duplicate record(s) on the topic "
-        f"(applied once); load {load_seconds:.0f}s, converged "
+        f"(applied once); {breaches} breaches, {len(pending_breaches)} of them after the sla "
+        f"kill; {deliveries} webhooks received, the cut-off one "
+        f"{sum(item.webhook_id == cut_off.webhook_id for item in receiver.received)} times; "
+        f"load {load_seconds:.0f}s, converged "
         f"{time.monotonic() - started - load_seconds:.0f}s later"
     )
+
+
+async def _kill_sla_as_a_breach_comes_due(deployment: Deployment) -> set[tuple[str, str]]:
+    """SIGKILL sla's relay leader (a timer worker like every replica) the moment the first
+    breach comes due; the (ticket, metric) of every breach still pending right after."""
+    rows = await deployment.sql(
+        "SELECT EXTRACT(EPOCH FROM min(due_at) - now())::float8 AS wait"
+        " FROM sla.clock_timers WHERE kind = 'breach'"
+    )
+    wait = rows[0]["wait"]
+    assert wait is not None, "no breach pending before the sla kill"
+    await asyncio.sleep(max(0.0, wait) + 0.05)  # until the earliest breach is due, no longer
+    victim = await _leading_replica(deployment, "sla")
+    assert victim.process is not None
+    victim.process.kill()
+    victim.process.wait()
+    # A batch the victim had claimed is rolled back with its connection: still pending.
+    pending = await deployment.sql(
+        "SELECT c.ticket_id, c.metric FROM sla.clock_timers t"
+        " JOIN sla.clocks c ON c.id = t.clock_id AND c.version = t.clock_version"
+        " WHERE t.kind = 'breach' AND c.metric = 'first_response'"
+    )
+    assert pending, "every breach fired before the sla kill: the load took over a minute"
+    return {(row["ticket_id"], row["metric"]) for row in pending}
+
+
+async def _kill_notify_mid_delivery(
+    deployment: Deployment, receiver: WebhookReceiver
+) -> ReceivedWebhook:
+    """SIGKILL the notify replica that sent a webhook the receiver has not answered yet."""
+    give_up_at = time.monotonic() + CONVERGE_SECONDS
+    while time.monotonic() < give_up_at:
+        now = time.time()
+        for item in reversed(receiver.received):
+            # Half the receiver's delay in hand: the answer is not sent before the kill.
+            if now - item.received_at > RECEIVER_DELAY_SECONDS / 2:
+                break
+            for replica in deployment.live("notify"):
+                if await asyncio.to_thread(
+                    _has_socket_on_local_port, replica.pid, item.sender_port
+                ):
+                    assert replica.process is not None
+                    replica.process.kill()
+                    replica.process.wait()
+                    return item
+        await asyncio.sleep(0.1)
+    raise AssertionError("no webhook in flight from a notify replica")
+
+
+async def _check_breaches_and_webhooks(
+    deployment: Deployment,
+    receiver: WebhookReceiver,
+    pending_breaches: set[tuple[str, str]],
+    cut_off: ReceivedWebhook,
+) -> tuple[int, int]:
+    """Every clock breached once; every subscribed event delivered under one webhook-id."""
+    tickets = {row["id"] for row in await deployment.sql("SELECT id FROM intake.tickets")}
+
+    async def all_breached() -> bool:
+        rows = await deployment.sql(
+            "SELECT count(*) AS n FROM sla.clocks"
+            " WHERE metric = 'first_response' AND breached_at IS NOT NULL"
+        )
+        return bool(rows[0]["n"] == len(tickets))
+
+    await eventually(all_breached, "every first-response clock breached")
+    events = [
+        orjson.loads(row["payload"])
+        for row in await deployment.sql(
+            "SELECT payload FROM intake.outbox UNION ALL SELECT payload FROM sla.outbox"
+        )
+    ]
+    breached = [
+        (event["data"]["ticket_id"], event["data"]["metric"])
+        for event in events
+        if short_event_type(event["type"]) == "sla.breached"
+    ]
+    # Each clock breached exactly once, those pending at the kill included.
+    assert sorted(breached) == sorted((ticket, "first_response") for ticket in tickets)
+    assert pending_breaches <= set(breached)
+    wanted = {
+        event["id"]: event for event in events if short_event_type(event["type"]) in SUBSCRIBED
+    }
+
+    async def all_delivered() -> bool:
+        return set(wanted) <= {item.webhook_id for item in receiver.received}
+
+    await eventually(all_delivered, "a webhook for every subscribed event")
+    assert receiver.rejected == []
+    for item in receiver.received:
+        # The dedupe key is the event's id, on every attempt: never two ids for one event.
+        assert item.webhook_id == item.event["id"]
+        assert item.webhook_id in wanted, item.event
+    # The cut-off delivery was sent again by the surviving replica, under the same id.
+    assert [item.webhook_id for item in receiver.received].count(cut_off.webhook_id) >= 2
+    # One breach, one webhook id, at the receiver too.
+    breach_ids: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for item in receiver.received:
+        if short_event_type(item.event["type"]) == "sla.breached":
+            data = item.event["data"]
+            breach_ids[(data["ticket_id"], data["metric"])].add(item.webhook_id)
+    assert all(len(ids) == 1 for ids in breach_ids.values()), breach_ids
+    assert set(breach_ids) == set(breached)
+    return len(breached), len(receiver.received)
 
 
 async def _events_per_key(bootstrap_servers: str, keys: set[str]) -> dict[str, list[str]]:
