@@ -17,10 +17,10 @@ service and one broker are SIGKILLed mid-way. Afterwards:
   ``ticket.created`` and ``sla.breached``. The sla and notify replicas killed during the
   load are restarted (as an orchestrator would); as the first breach comes due (whether
   or not the restarted ones are ready yet), the sla replica leading the relay is
-  SIGKILLed, and then the notify replica that sent a webhook still waiting for its answer. Every breach not fired at the kill fires once,
-  from another replica; every clock breaches once (one ``webhook-id`` per breach at the
-  receiver); every matching event is delivered, and the cut-off webhook is sent again
-  with the same ``webhook-id``.
+  SIGKILLed, and then the notify replica that sent a webhook still waiting for its answer.
+  Every breach not fired at the kill fires once, from another replica; every clock
+  breaches once (one ``webhook-id`` per breach at the receiver); every matching event is
+  delivered, and the cut-off webhook is sent again with the same ``webhook-id``.
 
 CI form (inside `make test`): intake, sla and notify, 2 replicas each, a bounded load of
 :data:`REPORTS` reports. `make chaos` sets ``AFTERCARE_CHAOS_FULL=1``: all four services,
