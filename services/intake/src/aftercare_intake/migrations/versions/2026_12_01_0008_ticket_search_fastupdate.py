@@ -10,7 +10,7 @@ few minutes waiting for it, a tail in detection lag. Without the pending list
 each write pays its own small share, so no write waits for the others' (what PostgreSQL's
 GIN documentation recommends when steady response time matters more than update speed).
 
-Revision ID: 0008_ticket_search_without_pending_list
+Revision ID: 0008_ticket_search_fastupdate
 Revises: 0007_staff_token_revocation
 Create Date: 2026-12-01
 """
@@ -23,7 +23,7 @@ from alembic import op
 
 from aftercare_shared.names import ServiceName, schema_of
 
-revision: str = "0008_ticket_search_without_pending_list"
+revision: str = "0008_ticket_search_fastupdate"
 down_revision: str | None = "0007_staff_token_revocation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
