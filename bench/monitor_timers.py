@@ -6,15 +6,24 @@ minute; intake's own deadline round (``monitors.rounds.heartbeat_round``, the co
 then another at once when it filled its batch, else a pause of the job's interval. After
 a warm-up minute (every monitor's incident is open, so each further miss is one more
 occurrence; rounds then run back to back until the warm-up's backlog is drained, at most
-two minutes), two measured windows of the same length:
+two minutes), four measured windows of the same length, in the order A B B A so that a
+machine whose load drifts shows it (the two A, or the two B, then differ):
 
-1. the due monitors alone;
-2. the same, plus ``IDLE_MONITORS`` monitors that are not due (a daily schedule) — the
-   cost per due monitor-minute should not move (the timer index only hands out due rows).
+- A: the due monitors alone;
+- B: the same, plus ``IDLE_MONITORS`` monitors that are not due (a daily schedule) — the
+  cost per due monitor-minute should not move (the timer index only hands out due rows).
 
-Reported per window: detection lag (deadline → the round that recorded the miss and its
-events committed), p50/p99/max, and this process's CPU seconds per due monitor-minute
-(Postgres' own CPU is not included). Bounded: four to six minutes in all.
+The idle monitors are added before the first B, and deleted before the second A, while
+the rounds keep running (as the job keeps running while the API changes monitors); that
+change is not measured, and each window starts :data:`SETTLE_AFTER_CHANGE_SECONDS` after
+it. (An earlier version added them between two windows with no round running, so the first
+rounds of its second window found the deadlines of the whole insert waiting: its p99 was
+the insert's duration, not the runner's.)
+
+Reported per window and per kind (both A, both B): detection lag (deadline → the round
+that recorded the miss and its events committed), p50/p99/max, and this process's CPU
+seconds per due monitor-minute (Postgres' own CPU is not included). Bounded: five to seven
+minutes in all.
 """
 
 from __future__ import annotations
@@ -22,11 +31,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from aftercare_intake.domain import OccurrencePolicy
@@ -40,8 +50,11 @@ from devkit.databases import create_migrated_database, drop_database
 
 MONITORS = 10_000
 IDLE_MONITORS = 10_000
-WINDOW_SECONDS = 45.0
+WINDOW_SECONDS = 40.0
 SETTLE_SECONDS = 120.0
+# Rounds run unmeasured this long after the idle monitors are added or deleted.
+SETTLE_AFTER_CHANGE_SECONDS = 5.0
+IDLE_PREFIX = "idle"
 SETTINGS = IntakeSettings.model_fields
 INTERVAL_SECONDS = float(SETTINGS["monitor_check_interval_seconds"].default)
 BATCH_SIZE = int(SETTINGS["monitor_batch_size"].default)
@@ -60,6 +73,18 @@ class Window:
     @property
     def cpu_ms_per_monitor_minute(self) -> float | None:
         return self.cpu_seconds * 1000 / self.misses if self.misses else None
+
+    @staticmethod
+    def merged(windows: list[Window]) -> Window:
+        """Windows of one kind as one (their misses, CPU and lags together)."""
+        return Window(
+            windows[0].due_monitors,
+            windows[0].idle_monitors,
+            sum(window.seconds for window in windows),
+            sum(window.misses for window in windows),
+            sum(window.cpu_seconds for window in windows),
+            [lag for window in windows for lag in window.lags],
+        )
 
     def lag(self, q: float) -> float | None:
         return percentile(self.lags, q)
@@ -86,14 +111,26 @@ def _rounded(value: float | None, digits: int) -> float | None:
 @dataclass(frozen=True, slots=True)
 class MonitorTimerResult:
     seed_seconds: float
-    due_only: Window
-    with_idle: Window
+    windows: list[tuple[str, Window]]
+    """In the order measured: A, B, B, A."""
+
+    def _of(self, kind: str) -> Window:
+        return Window.merged([window for label, window in self.windows if label == kind])
+
+    @property
+    def due_only(self) -> Window:
+        return self._of("A")
+
+    @property
+    def with_idle(self) -> Window:
+        return self._of("B")
 
     def as_json(self) -> dict[str, Any]:
         return {
             "interval_seconds": INTERVAL_SECONDS,
             "batch_size": BATCH_SIZE,
             "seed_seconds": round(self.seed_seconds, 1),
+            "windows": [{"kind": label, **window.as_json()} for label, window in self.windows],
             "due_only": self.due_only.as_json(),
             "with_idle": self.with_idle.as_json(),
             "cpu_ratio_with_idle": _rounded(
@@ -183,14 +220,22 @@ async def _due_deadlines(
 
 
 async def _run(
-    sessions: async_sessionmaker[AsyncSession], *, seconds: float, due: int, idle: int
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    seconds: float,
+    due: int,
+    idle: int,
+    alongside: Awaitable[None] | None = None,
 ) -> Window:
-    """The job's worker loop for ``seconds``: rounds, full ones back to back."""
+    """The job's worker loop for ``seconds``: rounds, full ones back to back.
+
+    With ``alongside`` (a change of the monitors), the rounds go on until it is done too."""
     lags: list[float] = []
     cpu = 0.0
     misses = 0
+    change = asyncio.ensure_future(alongside) if alongside is not None else None
     started = time.monotonic()
-    while time.monotonic() - started < seconds:
+    while time.monotonic() - started < seconds or (change is not None and not change.done()):
         now = datetime.now(UTC)
         deadlines = await _due_deadlines(sessions, now)
         cpu_before = time.process_time()
@@ -201,7 +246,16 @@ async def _run(
         lags.extend((committed - deadline).total_seconds() for deadline in deadlines[:handled])
         if handled < BATCH_SIZE:
             await asyncio.sleep(INTERVAL_SECONDS)
+    if change is not None:
+        await change
     return Window(due, idle, time.monotonic() - started, misses, cpu, lags)
+
+
+async def _delete_idle(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        # Their timers go with them (ON DELETE CASCADE).
+        await session.execute(delete(Monitor).where(Monitor.slug.startswith(f"{IDLE_PREFIX}-")))
+        await session.commit()
 
 
 async def _settle(sessions: async_sessionmaker[AsyncSession]) -> float:
@@ -247,36 +301,67 @@ async def measure_monitor_timers(
         await _run(sessions, seconds=60.0, due=monitors, idle=0)  # every incident opens
         settle_seconds = await _settle(sessions)
         print(f"bench: monitors: warm-up backlog drained in {settle_seconds:.1f} s more")
-        due_only = await _run(sessions, seconds=window, due=monitors, idle=0)
-        await _seed(
+        windows = [("A", await _run(sessions, seconds=window, due=monitors, idle=0))]
+        adding = _seed(
             sessions,
             client_id,
             idle_monitors,
             first=now + timedelta(days=1),
             spread=timedelta(hours=1),
             daily=True,
-            prefix="idle",
+            prefix=IDLE_PREFIX,
         )
-        with_idle = await _run(sessions, seconds=window, due=monitors, idle=idle_monitors)
+        await _run(
+            sessions,
+            seconds=SETTLE_AFTER_CHANGE_SECONDS,
+            due=monitors,
+            idle=idle_monitors,
+            alongside=adding,
+        )
+        for _ in range(2):
+            windows.append(
+                ("B", await _run(sessions, seconds=window, due=monitors, idle=idle_monitors))
+            )
+        await _run(
+            sessions,
+            seconds=SETTLE_AFTER_CHANGE_SECONDS,
+            due=monitors,
+            idle=0,
+            alongside=_delete_idle(sessions),
+        )
+        windows.append(("A", await _run(sessions, seconds=window, due=monitors, idle=0)))
     finally:
         await engine.dispose()
         await drop_database(url)
-    return MonitorTimerResult(seed_seconds, due_only, with_idle)
+    return MonitorTimerResult(seed_seconds, windows)
 
 
 def monitor_timer_rows(result: MonitorTimerResult) -> list[TableRow]:
     name = "11 routine checks"
     rows: list[TableRow] = []
-    for label, window in (("due only", result.due_only), ("+ idle", result.with_idle)):
+    for position, (label, window) in enumerate(result.windows, start=1):
         shape = f"{window.due_monitors} due x 1 min" + (
             f" + {window.idle_monitors} not due" if window.idle_monitors else ""
         )
         rows += [
-            TableRow(name, f"detection lag p99 s ({shape})", number(window.lag(99), 3)),
-            TableRow(name, f"detection lag p50 s ({label})", number(window.lag(50), 3)),
             TableRow(
                 name,
-                f"CPU ms per monitor-minute ({label}; this process, not Postgres)",
+                f"window {position} ({label}: {shape}): detection lag p50 / p99 s",
+                f"{number(window.lag(50), 3)} / {number(window.lag(99), 3)}",
+            ),
+            TableRow(
+                name,
+                f"window {position} ({label}): CPU ms per monitor-minute (this process)",
+                number(window.cpu_ms_per_monitor_minute, 3),
+            ),
+        ]
+    for label, window in (("A, due only", result.due_only), ("B, + idle", result.with_idle)):
+        rows += [
+            TableRow(name, f"detection lag p99 s (both {label})", number(window.lag(99), 3)),
+            TableRow(name, f"detection lag p50 s (both {label})", number(window.lag(50), 3)),
+            TableRow(
+                name,
+                f"CPU ms per monitor-minute (both {label}; this process, not Postgres)",
                 number(window.cpu_ms_per_monitor_minute, 3),
             ),
         ]

@@ -33,6 +33,8 @@ class ReceivedWebhook:
     event: dict[str, Any]
     """The body as JSON, parsed once on arrival (``{}`` when it is not a JSON object):
     a benchmark scans thousands of these many times a second."""
+    sender_port: int = 0
+    """The sender's TCP port: tells which process sent it (0 when unknown)."""
 
     @property
     def webhook_id(self) -> str:
@@ -126,6 +128,7 @@ class WebhookReceiver:
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Answer one request; True when the connection stays open for another."""
+        peer = writer.get_extra_info("peername")
         head = await reader.readuntil(b"\r\n\r\n")  # an idle kept-alive client may wait
         async with asyncio.timeout(10):
             request_line, *header_lines = head.decode("latin-1").split("\r\n")
@@ -142,7 +145,15 @@ class WebhookReceiver:
             status = scripted if scripted is not None else self.default_status
             async with self._arrived:
                 self.received.append(
-                    ReceivedWebhook(method, path, headers, body, time.time(), _parsed(body))
+                    ReceivedWebhook(
+                        method,
+                        path,
+                        headers,
+                        body,
+                        time.time(),
+                        _parsed(body),
+                        int(peer[1]) if peer else 0,
+                    )
                 )
                 self._arrived.notify_all()
         if self.response_delay_seconds:

@@ -14,8 +14,9 @@ from .profiles import SERVICE_DEFAULT_PORTS, Profile, ServiceEndpoint
 
 SERVICE_NAMES = tuple(SERVICE_DEFAULT_PORTS)
 
-SSRF_ALLOWLIST_SETTING = "NOTIFY_SSRF_ALLOWLIST"
-# Local webhook receivers listen on loopback, which production refuses (SSRF).
+# Local webhook receivers (notify) and local sites probed by uptime monitors (intake)
+# listen on loopback, which production refuses (SSRF).
+SSRF_ALLOWLIST_SETTINGS = ("NOTIFY_SSRF_ALLOWLIST", "INTAKE_PROBE_ALLOWLIST")
 LOCAL_SSRF_ALLOWLIST = "127.0.0.0/8,::1/128"
 READY_TIMEOUT_SETTING = "AFTERCARE_READY_TIMEOUT_SECONDS"
 _DEFAULT_READY_TIMEOUT_SECONDS = 90

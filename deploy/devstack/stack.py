@@ -77,9 +77,10 @@ def stack_settings(profile: Profile, admin_token: str) -> dict[str, str]:
         "AFTERCARE_DATABASE_URL": profile.database_url,
         "AFTERCARE_KAFKA_BOOTSTRAP_SERVERS": profile.kafka_bootstrap,
         "AFTERCARE_ADMIN_TOKEN": admin_token,
-        services.SSRF_ALLOWLIST_SETTING: os.environ.get(
-            services.SSRF_ALLOWLIST_SETTING, services.LOCAL_SSRF_ALLOWLIST
-        ),
+        **{
+            setting: os.environ.get(setting, services.LOCAL_SSRF_ALLOWLIST)
+            for setting in services.SSRF_ALLOWLIST_SETTINGS
+        },
     }
     for service in profile.services:
         if service.replica == 1:

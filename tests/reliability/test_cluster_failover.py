@@ -10,9 +10,19 @@ service and one broker are SIGKILLed mid-way. Afterwards:
   sla ends with the last state (the PATCHed priority);
 - the outbox leader fails over (the replica of each service holding the relay lock is the
   one killed, and every outbox drains afterwards) and the consumer groups
-  rebalance without skipping (sla's lag on the topic ends at 0 with every event applied).
+  rebalance without skipping (sla's lag on the topic ends at 0 with every event applied);
+- the timer and delivery workers fail over. The client's plan breaches every ticket's
+  first-response clock a minute after it opened, and a webhook endpoint (a real receiver
+  that holds each answer :data:`RECEIVER_DELAY_SECONDS`) is subscribed to
+  ``ticket.created`` and ``sla.breached``. The sla and notify replicas killed during the
+  load are restarted (as an orchestrator would); as the first breach comes due (whether
+  or not the restarted ones are ready yet), the sla replica leading the relay is
+  SIGKILLed, and then the notify replica that sent a webhook still waiting for its answer.
+  Every breach not fired at the kill fires once, from another replica; every clock
+  breaches once (one ``webhook-id`` per breach at the receiver); every matching event is
+  delivered, and the cut-off webhook is sent again with the same ``webhook-id``.
 
-CI form (inside `make test`): intake and sla, 2 replicas each, a bounded load of
+CI form (inside `make test`): intake, sla and notify, 2 replicas each, a bounded load of
 :data:`REPORTS` reports. `make chaos` sets ``AFTERCARE_CHAOS_FULL=1``: all four services,
 2 replicas each, and three times the load.
 
@@ -41,22 +51,33 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from aftercare_cli.database import outbox_status
 from aftercare_cli.lag import group_lag
+from aftercare_shared.events import short_event_type
 from aftercare_shared.names import ServiceName
 from aftercare_shared.topics import TICKETS, ensure_topics
 from devkit.databases import admin_token, create_migrated_database, drop_database
 from devkit.service_processes import UvicornProcess, service_process
+from devkit.webhook_receiver import ReceivedWebhook, WebhookReceiver
 from tests.support.kafka_cluster import ThrowawayKafkaCluster, throwaway_kafka_cluster
 
 FULL = os.environ.get("AFTERCARE_CHAOS_FULL", "").strip() == "1"
-SERVICES = ("intake", "sla", "releases", "notify") if FULL else ("intake", "sla")
+SERVICES = ("intake", "sla", "releases", "notify") if FULL else ("intake", "sla", "notify")
 REPLICAS = 2
 REPORTS = 180 if FULL else 60
 CONCURRENCY = 4
 # The kills happen once this share of the reports were sent.
 KILL_AT = REPORTS // 3
 CONVERGE_SECONDS = 150.0
+# Every ticket's first response is due a minute after it opened (the shortest target).
+BREACH_MINUTES = 1
+# The receiver answers each webhook this late, so deliveries are in flight long enough
+# to kill a notify replica in the middle of one.
+RECEIVER_DELAY_SECONDS = 2.0
+SUBSCRIBED = ("ticket.created", "sla.breached")
+# The sla and notify replicas killed in the load are restarted; the breach kills take
+# the second replica of each.
+RESTARTED = ("sla", "notify")
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600 if FULL else 360)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(720 if FULL else 480)]
 
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
 T = TypeVar("T")
@@ -82,9 +103,20 @@ class Deployment:
     cluster: ThrowawayKafkaCluster
     replicas: dict[str, list[UvicornProcess]]
     groups: dict[str, str]
+    env: dict[str, str]
+    logs: Path
 
     def live(self, service: str) -> list[UvicornProcess]:
         return [p for p in self.replicas[service] if p.process and p.process.poll() is None]
+
+    async def restart(self, service: str) -> UvicornProcess:
+        """A new replica in place of a killed one, as an orchestrator restarts a pod."""
+        number = len(self.replicas[service]) + 1
+        process = service_process(service, self.logs / f"{service}-{number}.log")
+        process.start(self.env)
+        self.replicas[service].append(process)
+        await process.wait_ready(180)
+        return process
 
     async def sql(self, statement: str, *args: object) -> list[asyncpg.Record]:
         connection = await asyncpg.connect(_libpq(self.database_url))
@@ -118,6 +150,12 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
             "AFTERCARE_ADMIN_TOKEN": admin_token(),
             "AFTERCARE_ENVIRONMENT": "test",
             "AFTERCARE_OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
+            # The receiver is on 127.0.0.1; a delivery cut by a kill is due again within
+            # the lease (renewed every third of it while the attempt runs).
+            "NOTIFY_SSRF_ALLOWLIST": "127.0.0.0/8",
+            "NOTIFY_DELIVERY_LEASE_SECONDS": "5",
+            "NOTIFY_RETRY_SCHEDULE": "0,1,2,5,10,20",
+            "NOTIFY_DELIVERY_POLL_INTERVAL_SECONDS": "0.5",
             **{f"{s.upper()}_CONSUMER_GROUP": g for s, g in groups.items()},
         }
         replicas: dict[str, list[UvicornProcess]] = {s: [] for s in SERVICES}
@@ -130,7 +168,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
                     process.start(env)
                     replicas[service].append(process)
             await asyncio.gather(*(p.wait_ready(180) for r in replicas.values() for p in r))
-            deployment = Deployment(database_url, cluster, replicas, groups)
+            deployment = Deployment(database_url, cluster, replicas, groups, env, tmp_path)
             for service in SERVICES:
                 await eventually(
                     functools.partial(_relay_leader, deployment, service),
@@ -146,6 +184,14 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
                 for process in processes:
                     process.stop(grace_seconds=10)
             await drop_database(database_url)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    hooks = WebhookReceiver(verify_signatures=True, response_delay_seconds=RECEIVER_DELAY_SECONDS)
+    await hooks.start()
+    yield hooks
+    await hooks.stop()
 
 
 async def _relay_leader(deployment: Deployment, service: str) -> int | None:
@@ -183,14 +229,45 @@ def _socket_inodes_on_local_port(port: int) -> set[str]:
     return inodes
 
 
-async def _client_key(deployment: Deployment) -> str:
+async def _client_key(deployment: Deployment) -> tuple[str, str]:
+    """A client (its id) and an API key for it."""
     intake = deployment.replicas["intake"][0].url
     async with httpx.AsyncClient(headers=STAFF, timeout=20) as http:
         client = await http.post(f"{intake}/v1/clients", json={"name": "Chaos Ltd"})
         assert client.status_code == 201, client.text
         key = await http.post(f"{intake}/v1/clients/{client.json()['id']}/api-keys", json={})
         assert key.status_code == 201, key.text
-    return str(key.json()["key"])
+    return str(client.json()["id"]), str(key.json()["key"])
+
+
+async def _plan_and_endpoint(
+    deployment: Deployment, client_id: str, receiver: WebhookReceiver
+) -> None:
+    """A plan whose first-response clocks breach after a minute, and a webhook endpoint."""
+    sla = deployment.replicas["sla"][0].url
+    notify = deployment.replicas["notify"][0].url
+    targets = {
+        priority: {"first_response_minutes": BREACH_MINUTES, "resolution_minutes": 600}
+        for priority in ("P1", "P2", "P3", "P4")
+    }
+    async with httpx.AsyncClient(headers=STAFF, timeout=20) as http:
+        plan = await http.post(f"{sla}/v1/plans", json={"name": "Chaos", "targets": targets})
+        assert plan.status_code == 201, plan.text
+        assigned = await http.put(
+            f"{sla}/v1/clients/{client_id}/plan", json={"plan_id": plan.json()["id"]}
+        )
+        assert assigned.status_code == 200, assigned.text
+        endpoint = await http.post(
+            f"{notify}/v1/endpoints",
+            json={
+                "url": receiver.url,
+                "channel": "webhook",
+                "event_types": list(SUBSCRIBED),
+                "client_id": client_id,
+            },
+        )
+        assert endpoint.status_code == 201, endpoint.text
+    receiver.secret = endpoint.json()["secret"]
 
 
 async def _load(
@@ -260,11 +337,17 @@ def _letters(number: int) -> str:
 
 
 async def test_killing_a_replica_of_each_service_and_a_broker_loses_and_repeats_nothing(
-    deployment: Deployment,
+    deployment: Deployment, receiver: WebhookReceiver
 ) -> None:
-    api_key = await _client_key(deployment)
+    client_id, api_key = await _client_key(deployment)
+    await _plan_and_endpoint(deployment, client_id, receiver)
     leaders_before = {s: await _relay_leader(deployment, s) for s in SERVICES}
     victim_broker = deployment.cluster.nodes[1]
+    restarts: list[asyncio.Task[UvicornProcess]] = []
+    # The timer and delivery workers are killed (with a breach due, a webhook in flight) as
+    # soon as the first breach is due, a minute after the load began, whether the load or
+    # the checks of the first kills are still running then (on a busy machine, either).
+    second_kills: list[asyncio.Task[tuple[set[str], ReceivedWebhook]]] = []
 
     async def kill() -> None:
         for service in SERVICES:
@@ -273,13 +356,67 @@ async def test_killing_a_replica_of_each_service_and_a_broker_loses_and_repeats_
             leader.process.kill()  # SIGKILL: no drain, no lock release, no offset commit
             leader.process.wait()
         await deployment.cluster.kill(victim_broker)
+        restarts.extend(asyncio.create_task(deployment.restart(service)) for service in RESTARTED)
+        second_kills.append(
+            asyncio.create_task(_kill_timer_and_delivery_workers(deployment, receiver))
+        )
 
     started = time.monotonic()
     load = await _load(deployment, api_key, kill)
     load_seconds = time.monotonic() - started
     assert len(load.acknowledged) >= REPORTS - CONCURRENCY * 2, load
     assert not deployment.cluster.nodes[1].running
+    try:
+        figures = await _check_the_first_kills(deployment, load, leaders_before)
+        breached_before, cut_off = await second_kills[0]
+        await asyncio.gather(*restarts)
+    finally:
+        for task in (*second_kills, *restarts):
+            task.cancel()  # when a check above failed
+    breaches, deliveries = await _check_breaches_and_webhooks(
+        deployment, receiver, breached_before, cut_off
+    )
+    await eventually(
+        functools.partial(_drained, deployment), "every outbox drained after the second kills"
+    )
 
+    async def caught_up() -> bool:
+        lags = await group_lag(
+            deployment.cluster.bootstrap_servers, list(deployment.groups.values())
+        )
+        ticket_lags = [lag for lag in lags if lag.topic == TICKETS]
+        return bool(ticket_lags) and all(lag.lag == 0 for lag in ticket_lags)
+
+    await eventually(caught_up, "every consumer group at the end of aftercare.tickets")
+    events, duplicates = figures
+    print(  # the figures the test reports (pytest -s shows them)
+        f"\nchaos: {len(load.acknowledged)} reports acknowledged, {len(load.patched)} patched, "
+        f"{load.unanswered} cut mid-flight, {load.retried_elsewhere} retried on the other "
+        f"replica; {events} events, {duplicates} duplicate record(s) on the topic "
+        f"(applied once); {breaches} breaches, {breaches - len(breached_before)} of them after the "
+        f"sla kill; {deliveries} webhooks received, the cut-off one "
+        f"{sum(item.webhook_id == cut_off.webhook_id for item in receiver.received)} times; "
+        f"load {load_seconds:.0f}s, converged "
+        f"{time.monotonic() - started - load_seconds:.0f}s later"
+    )
+
+
+async def _drained(deployment: Deployment) -> bool:
+    rows = await deployment.sql(
+        " UNION ALL ".join(
+            # Schema names from this module's own constant, never input.
+            f"SELECT count(*) AS n FROM {s}.outbox WHERE published_at IS NULL"  # noqa: S608
+            for s in SERVICES
+        )
+    )
+    return all(row["n"] == 0 for row in rows)
+
+
+async def _check_the_first_kills(
+    deployment: Deployment, load: LoadResult, leaders_before: dict[str, int | None]
+) -> tuple[int, int]:
+    """Nothing acknowledged lost, nothing applied twice, order kept, leaders replaced;
+    returns how many ticket events there were and how many duplicate records."""
     # Acknowledged means stored: every ticket intake answered 201 for is there.
     stored = await deployment.sql(
         "SELECT id, priority FROM intake.tickets WHERE id = ANY($1::text[])", load.acknowledged
@@ -287,21 +424,14 @@ async def test_killing_a_replica_of_each_service_and_a_broker_loses_and_repeats_
     assert {row["id"] for row in stored} == set(load.acknowledged)
     assert all(row["priority"] == "P1" for row in stored if row["id"] in set(load.patched))
 
-    async def drained() -> bool:
-        rows = await deployment.sql(
-            " UNION ALL ".join(
-                # Schema names from this module's own constant, never input.
-                f"SELECT count(*) AS n FROM {s}.outbox WHERE published_at IS NULL"  # noqa: S608
-                for s in SERVICES
-            )
-        )
-        return all(row["n"] == 0 for row in rows)
-
-    await eventually(drained, "every outbox drained by the surviving relay leaders")
-    leaders_after = {s: await _relay_leader(deployment, s) for s in SERVICES}
+    await eventually(
+        functools.partial(_drained, deployment), "every outbox drained by the new relay leaders"
+    )
     for service in SERVICES:
-        assert leaders_after[service] is not None
-        assert leaders_after[service] != leaders_before[service], service
+        leader_after = await eventually(
+            functools.partial(_relay_leader, deployment, service), f"a new {service} leader"
+        )
+        assert leader_after != leaders_before[service], service
 
     # The outbox's order per ticket, and what the topic holds.
     outbox = await deployment.sql(
@@ -347,21 +477,118 @@ async def test_killing_a_replica_of_each_service_and_a_broker_loses_and_repeats_
     patched = set(load.patched)
     assert all(row["priority"] == "P1" for row in tickets if row["ticket_id"] in patched)
 
-    async def caught_up() -> bool:
-        lags = await group_lag(
-            deployment.cluster.bootstrap_servers, list(deployment.groups.values())
-        )
-        ticket_lags = [lag for lag in lags if lag.topic == TICKETS]
-        return bool(ticket_lags) and all(lag.lag == 0 for lag in ticket_lags)
+    return len(all_events), duplicates
 
-    await eventually(caught_up, "every consumer group at the end of aftercare.tickets")
-    print(  # the figures the test reports (pytest -s shows them)
-        f"\nchaos: {len(load.acknowledged)} reports acknowledged, {len(load.patched)} patched, "
-        f"{load.unanswered} cut mid-flight, {load.retried_elsewhere} retried on the other "
-        f"replica; {len(all_events)} events, {duplicates} duplicate record(s) on the topic "
-        f"(applied once); load {load_seconds:.0f}s, converged "
-        f"{time.monotonic() - started - load_seconds:.0f}s later"
+
+async def _kill_timer_and_delivery_workers(
+    deployment: Deployment, receiver: WebhookReceiver
+) -> tuple[set[str], ReceivedWebhook]:
+    breached_before = await _kill_sla_as_a_breach_comes_due(deployment)
+    return breached_before, await _kill_notify_mid_delivery(deployment, receiver)
+
+
+async def _kill_sla_as_a_breach_comes_due(deployment: Deployment) -> set[str]:
+    """SIGKILL sla's relay leader (a timer worker, like every replica) the moment the first
+    ticket's breach comes due; returns the tickets whose clock had breached by then."""
+    rows = await deployment.sql(
+        "SELECT EXTRACT(EPOCH FROM min(created_at) + $1 * interval '1 minute' - now())::float8"
+        " AS wait FROM intake.tickets",
+        BREACH_MINUTES,
     )
+    wait = rows[0]["wait"]
+    assert wait is not None, "no ticket yet"
+    await asyncio.sleep(max(0.0, wait) + 0.05)  # until that breach is due, no longer
+    await eventually(functools.partial(_relay_leader, deployment, "sla"), "an sla relay leader")
+    victim = await _leading_replica(deployment, "sla")
+    assert victim.process is not None
+    victim.process.kill()
+    victim.process.wait()
+    # A batch the victim had claimed is rolled back with its connection: not breached.
+    breached = await deployment.sql(
+        "SELECT ticket_id FROM sla.clocks"
+        " WHERE metric = 'first_response' AND breached_at IS NOT NULL"
+    )
+    return {row["ticket_id"] for row in breached}
+
+
+async def _kill_notify_mid_delivery(
+    deployment: Deployment, receiver: WebhookReceiver
+) -> ReceivedWebhook:
+    """SIGKILL the notify replica that sent a webhook the receiver has not answered yet."""
+    give_up_at = time.monotonic() + CONVERGE_SECONDS
+    while time.monotonic() < give_up_at:
+        now = time.time()
+        for item in reversed(receiver.received):
+            # Half the receiver's delay in hand: the answer is not sent before the kill.
+            if now - item.received_at > RECEIVER_DELAY_SECONDS / 2:
+                break
+            for replica in deployment.live("notify"):
+                if await asyncio.to_thread(
+                    _has_socket_on_local_port, replica.pid, item.sender_port
+                ):
+                    assert replica.process is not None
+                    replica.process.kill()
+                    replica.process.wait()
+                    return item
+        await asyncio.sleep(0.1)
+    raise AssertionError("no webhook in flight from a notify replica")
+
+
+async def _check_breaches_and_webhooks(
+    deployment: Deployment,
+    receiver: WebhookReceiver,
+    breached_before: set[str],
+    cut_off: ReceivedWebhook,
+) -> tuple[int, int]:
+    """Every clock breached once; every subscribed event delivered under one webhook-id."""
+    tickets = {row["id"] for row in await deployment.sql("SELECT id FROM intake.tickets")}
+
+    async def all_breached() -> bool:
+        rows = await deployment.sql(
+            "SELECT count(*) AS n FROM sla.clocks"
+            " WHERE metric = 'first_response' AND breached_at IS NOT NULL"
+        )
+        return bool(rows[0]["n"] == len(tickets))
+
+    await eventually(all_breached, "every first-response clock breached")
+    events = [
+        orjson.loads(row["payload"])
+        for row in await deployment.sql(
+            "SELECT payload FROM intake.outbox UNION ALL SELECT payload FROM sla.outbox"
+        )
+    ]
+    breached = [
+        (event["data"]["ticket_id"], event["data"]["metric"])
+        for event in events
+        if short_event_type(event["type"]) == "sla.breached"
+    ]
+    # Each clock breached exactly once; most of them after the sla kill.
+    assert sorted(breached) == sorted((ticket, "first_response") for ticket in tickets)
+    assert tickets - breached_before, "every clock breached before the sla kill"
+    wanted = {
+        event["id"]: event for event in events if short_event_type(event["type"]) in SUBSCRIBED
+    }
+
+    async def all_delivered() -> bool:
+        return set(wanted) <= {item.webhook_id for item in receiver.received}
+
+    await eventually(all_delivered, "a webhook for every subscribed event")
+    assert receiver.rejected == []
+    for item in receiver.received:
+        # The dedupe key is the event's id, on every attempt: never two ids for one event.
+        assert item.webhook_id == item.event["id"]
+        assert item.webhook_id in wanted, item.event
+    # The cut-off delivery was sent again by the surviving replica, under the same id.
+    assert [item.webhook_id for item in receiver.received].count(cut_off.webhook_id) >= 2
+    # One breach, one webhook id, at the receiver too.
+    breach_ids: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for item in receiver.received:
+        if short_event_type(item.event["type"]) == "sla.breached":
+            data = item.event["data"]
+            breach_ids[(data["ticket_id"], data["metric"])].add(item.webhook_id)
+    assert all(len(ids) == 1 for ids in breach_ids.values()), breach_ids
+    assert set(breach_ids) == set(breached)
+    return len(breached), len(receiver.received)
 
 
 async def _events_per_key(bootstrap_servers: str, keys: set[str]) -> dict[str, list[str]]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from aftercare_shared.clock import FrozenClock, use_clock
 from tests.integration.intake.intake_support import STAFF, count, ingest_client, intake_api
@@ -472,3 +474,40 @@ async def test_a_runaway_ping_loop_is_refused_with_retry_after(database_url: str
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1
         assert len((await monitor(api, created["id"]))["last_check_ins"]) == 3
+
+
+async def test_a_page_of_monitors_reads_their_last_check_ins_in_one_statement(
+    api: httpx.AsyncClient,
+) -> None:
+    client_id = await new_client(api)
+    # Three monitors with 0, 4 and 14 check-ins (only the newest five are shown).
+    created = [await new_monitor(api, client_id, slug=f"job-{n}") for n in range(3)]
+    for number, pings in ((1, 2), (2, 7)):
+        for status in ("ok", "error") * pings:
+            posted = await api.post(
+                f"/v1/monitors/{created[number]['id']}/check-ins",
+                json={"status": status},
+                headers=STAFF,
+            )
+            assert posted.status_code in (200, 201), posted.text
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement = str(args[2])
+        if "monitor_check_ins" in statement:
+            statements.append(statement)
+
+    # Every engine in this process: the app's included.
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        listed = await api.get("/v1/monitors", params={"client_id": client_id}, headers=STAFF)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert listed.status_code == 200, listed.text
+    assert len(statements) == 1, statements
+    page = {item["id"]: item for item in listed.json()["items"]}
+    assert set(page) == {monitor_["id"] for monitor_ in created}
+    for monitor_ in created:
+        alone = await monitor(api, monitor_["id"])
+        assert page[monitor_["id"]]["last_check_ins"] == alone["last_check_ins"]
+    assert [len(page[m["id"]]["last_check_ins"]) for m in created] == [0, 4, 5]

@@ -58,3 +58,15 @@ def test_a_bad_replica_count_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("AFTERCARE_REPLICAS", "zero")
     with pytest.raises(Exception, match="replica count"):
         load_profile("dev")
+
+
+@pytest.mark.usefixtures("default_ports")
+def test_local_stacks_admit_loopback_for_webhooks_and_probes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NOTIFY_SSRF_ALLOWLIST", raising=False)
+    monkeypatch.setenv("INTAKE_PROBE_ALLOWLIST", "10.0.0.0/8")  # one given by hand wins
+    for profile in ("dev", "test"):
+        settings = stack_settings(load_profile(profile), "x" * 32)
+        assert settings["NOTIFY_SSRF_ALLOWLIST"] == "127.0.0.0/8,::1/128"
+        assert settings["INTAKE_PROBE_ALLOWLIST"] == "10.0.0.0/8"

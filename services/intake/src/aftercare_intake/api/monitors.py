@@ -69,8 +69,15 @@ def check_in_out(row: MonitorCheckIn) -> CheckInOut:
 async def monitor_out(
     session: AsyncSession, monitor: Monitor, *, principal: Principal, base_url: str
 ) -> MonitorOut:
-    schedule = service.schedule_of(monitor)
     latest = await store.latest_check_ins(session, monitor_id=monitor.id, limit=LAST_CHECK_INS)
+    return monitor_view(monitor, latest, principal=principal, base_url=base_url)
+
+
+def monitor_view(
+    monitor: Monitor, latest: list[MonitorCheckIn], *, principal: Principal, base_url: str
+) -> MonitorOut:
+    """The answer for ``monitor`` with its ``latest`` check-ins (newest first)."""
+    schedule = service.schedule_of(monitor)
     return MonitorOut(
         id=monitor.id,
         client_id=monitor.client_id,
@@ -172,8 +179,12 @@ async def list_monitors(
         limit=limit + 1,
     )
     base_url = public_base_url(settings, request)
+    # One statement for the whole page's check-ins, not one per monitor.
+    latest = await store.latest_check_ins_of(
+        session, monitor_ids=[row.id for row in rows[:limit]], limit=LAST_CHECK_INS
+    )
     shown = {
-        row.id: await monitor_out(session, row, principal=principal, base_url=base_url)
+        row.id: monitor_view(row, latest[row.id], principal=principal, base_url=base_url)
         for row in rows[:limit]
     }
     return page_of(

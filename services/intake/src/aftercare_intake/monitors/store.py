@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, text
+from sqlalchemy import and_, delete, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from aftercare_intake.models import (
     SCHEMA,
@@ -168,6 +169,34 @@ async def latest_check_ins(
         .limit(limit)
     )
     return list((await session.scalars(statement)).all())
+
+
+async def latest_check_ins_of(
+    session: AsyncSession, *, monitor_ids: Sequence[str], limit: int
+) -> dict[str, list[MonitorCheckIn]]:
+    """:func:`latest_check_ins` for a page of monitors in one statement: a LATERAL
+    subquery reads each monitor's newest ``limit`` off ``ix_monitor_check_ins_page``."""
+    if not monitor_ids:
+        return {}
+    newest = (
+        select(MonitorCheckIn)
+        .where(MonitorCheckIn.monitor_id == Monitor.id)
+        .order_by(MonitorCheckIn.created_at.desc(), MonitorCheckIn.id.desc())
+        .limit(limit)
+        .lateral("newest")
+    )
+    check_in = aliased(MonitorCheckIn, newest)
+    statement = (
+        select(check_in)
+        .select_from(Monitor)
+        .join(newest, true())
+        .where(Monitor.id.in_(list(monitor_ids)))
+        .order_by(check_in.monitor_id, check_in.created_at.desc(), check_in.id.desc())
+    )
+    found: dict[str, list[MonitorCheckIn]] = {monitor_id: [] for monitor_id in monitor_ids}
+    for row in (await session.scalars(statement)).all():
+        found[row.monitor_id].append(row)
+    return found
 
 
 async def page_check_ins(
