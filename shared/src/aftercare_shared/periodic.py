@@ -6,7 +6,8 @@ many items it handled. The :class:`PeriodicWorker` runs it now and every
 so the next round starts at once instead of after the interval. A round that raises is
 logged and retried at the next interval: a job never dies with a bad moment. While a
 dependency is down every round fails alike, so a failure's traceback is logged once per
-kind per window, with a count of the repeats (:mod:`~aftercare_shared.observability.repeated_failures`).
+kind per window, with a count of the repeats
+(:mod:`aftercare_shared.observability.repeated_failures`).
 """
 
 from __future__ import annotations

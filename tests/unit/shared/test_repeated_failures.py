@@ -56,10 +56,13 @@ def test_success_after_suppressed_failures_says_so_once_and_starts_afresh() -> N
 
 async def test_a_periodic_job_failing_every_round_logs_one_traceback() -> None:
     rounds = 0
+    fifty_rounds = asyncio.Event()
 
     async def failing_round(_: async_sessionmaker[AsyncSession]) -> int:
         nonlocal rounds
         rounds += 1
+        if rounds == 50:
+            fifty_rounds.set()
         raise ConnectionRefusedError("database restarting")
 
     job = PeriodicJob(name="failing", interval_seconds=0.001, run=failing_round)
@@ -67,8 +70,7 @@ async def test_a_periodic_job_failing_every_round_logs_one_traceback() -> None:
     worker = PeriodicWorker(job, async_sessionmaker())
     with capture_logs() as lines:
         task = asyncio.create_task(worker.run())
-        while rounds < 50:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(fifty_rounds.wait(), 30)
         await worker.stop()
         await task
     failed = [line for line in lines if line["event"] == "periodic job round failed"]
