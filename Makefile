@@ -51,8 +51,8 @@ logs: ## follow the dev stack's logs
 test: ## run all tests against a test stack of their own (ports 54330/19192)
 	@$(DEVSTACK) test
 
-chaos: ## the failover test in full: 4 services x 2 replicas on 3 brokers, 3x the load of its make test form
-	@AFTERCARE_CHAOS_FULL=1 PYTEST_ARGS="-s tests/reliability/test_cluster_failover.py $(PYTEST_ARGS)" $(DEVSTACK) test
+chaos: ## the chaos suite in full (each service, Kafka 60 s, Postgres, a receiver killed under load; prints its table) and the failover test in full
+	@AFTERCARE_CHAOS_FULL=1 PYTEST_ARGS="-s tests/reliability/test_chaos.py tests/reliability/test_cluster_failover.py $(PYTEST_ARGS)" $(DEVSTACK) test
 
 test-down: ## stop a test stack kept with AFTERCARE_KEEP_TEST_STACK=1
 	@$(DEVSTACK) down --profile test

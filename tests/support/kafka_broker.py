@@ -141,8 +141,9 @@ class ThrowawayKafkaBroker:
             timeout=STARTUP_TIMEOUT_SECONDS,
         )
 
-    async def start(self) -> None:
-        """Start the broker and return once it accepts produce requests."""
+    async def start(self, *, within_seconds: float = STARTUP_TIMEOUT_SECONDS) -> None:
+        """Start the broker and return once it accepts produce requests (a broker
+        recovering its logs after a SIGKILL on a busy machine may need longer)."""
         if self.running:
             return
         with (self._workdir / "broker.out").open("ab") as output:
@@ -158,7 +159,7 @@ class ThrowawayKafkaBroker:
                 stderr=asyncio.subprocess.STDOUT,
                 preexec_fn=_die_with_this_process,
             )
-        await self._wait_until_ready()
+        await self._wait_until_ready(within_seconds)
 
     async def stop(self, *, crash: bool = False) -> None:
         """SIGTERM (controlled shutdown) or, with ``crash``, SIGKILL; waits for the exit."""
@@ -176,16 +177,16 @@ class ThrowawayKafkaBroker:
         await self.stop(crash=crash)
         await self.start()
 
-    async def _wait_until_ready(self) -> None:
+    async def _wait_until_ready(self, within_seconds: float) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STARTUP_TIMEOUT_SECONDS
+        deadline = loop.time() + within_seconds
         while True:
             if not self.running:
                 raise RuntimeError(f"Kafka broker exited; see {self._workdir / 'broker.out'}")
             if await self._accepts_connections():
                 return
             if loop.time() > deadline:
-                raise TimeoutError(f"Kafka broker not ready after {STARTUP_TIMEOUT_SECONDS}s")
+                raise TimeoutError(f"Kafka broker not ready after {within_seconds}s")
             await asyncio.sleep(0.25)
 
     async def _accepts_connections(self) -> bool:

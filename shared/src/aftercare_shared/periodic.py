@@ -4,7 +4,10 @@ A job is a function of the session factory that does one round of work and says 
 many items it handled. The :class:`PeriodicWorker` runs it now and every
 ``interval_seconds``; when a round handled a full ``batch_size``, more is probably due,
 so the next round starts at once instead of after the interval. A round that raises is
-logged and retried at the next interval: a job never dies with a bad moment.
+logged and retried at the next interval: a job never dies with a bad moment. While a
+dependency is down every round fails alike, so a failure's traceback is logged once per
+kind per window, with a count of the repeats
+(:mod:`aftercare_shared.observability.repeated_failures`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aftercare_shared.observability.repeated_failures import RepeatedFailureLog
 
 logger = structlog.get_logger(__name__)
 
@@ -40,6 +45,7 @@ class PeriodicWorker:
         self._job = job
         self._session_factory = session_factory
         self._stop_requested = asyncio.Event()
+        self._failures = RepeatedFailureLog(logger.bind(job=job.name))
 
     async def run(self) -> None:
         while not self._stop_requested.is_set():
@@ -53,9 +59,10 @@ class PeriodicWorker:
     async def _run_round(self) -> int:
         try:
             handled = await self._job.run(self._session_factory)
-        except Exception:
-            logger.exception("periodic job round failed", job=self._job.name)
+        except Exception as error:
+            self._failures.exception("periodic job round failed", error)
             return 0
+        self._failures.succeeded("periodic job rounds succeed again")
         if handled:
             logger.debug("periodic job round", job=self._job.name, handled=handled)
         return handled

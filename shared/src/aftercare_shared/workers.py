@@ -12,6 +12,8 @@ from typing import Protocol
 
 import structlog
 
+from aftercare_shared.observability.repeated_failures import RepeatedFailureLog
+
 logger = structlog.get_logger(__name__)
 
 MAX_RESTART_BACKOFF_SECONDS = 30.0
@@ -54,13 +56,14 @@ class WorkerSupervisor:
 
     async def _supervise(self, worker: BackgroundWorker) -> None:
         backoff = 0.5
+        failures = RepeatedFailureLog(logger.bind(worker=worker.name))
         while not self._stopping:
             try:
                 await worker.run()
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("worker crashed; restarting", worker=worker.name, backoff=backoff)
+            except Exception as error:
+                failures.exception("worker crashed; restarting", error, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_RESTART_BACKOFF_SECONDS)

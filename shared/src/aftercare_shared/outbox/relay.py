@@ -26,6 +26,7 @@ from sqlalchemy import MetaData, Row, Select, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aftercare_shared.events.envelope import STRUCTURED_CONTENT_TYPE
+from aftercare_shared.observability.repeated_failures import RepeatedFailureLog
 from aftercare_shared.outbox.leader import relay_leadership
 from aftercare_shared.outbox.metrics import (
     OUTBOX_LAG_SECONDS,
@@ -90,6 +91,7 @@ class OutboxRelay:
         self._idle.set()
         self._run_task: asyncio.Task[Any] | None = None
         self._log = logger.bind(relay_schema=schema)
+        self._failures = RepeatedFailureLog(self._log)
 
     async def run(self) -> None:
         """Lead (or stand by) and publish until stopped; survives database and Kafka outages."""
@@ -102,10 +104,13 @@ class OutboxRelay:
                 try:
                     await self._lead_or_stand_by()
                     backoff = self._initial_backoff
-                except Exception:
+                except Exception as error:
                     # Usually the database went away; any other surprise gets the same
                     # treatment, because a relay that gives up stalls the service's events.
-                    self._log.exception("outbox relay interrupted; retrying", backoff=backoff)
+                    # Logged once per kind per window while the outage lasts.
+                    self._failures.exception(
+                        "outbox relay interrupted; retrying", error, backoff=backoff
+                    )
                     await self._pause(backoff)
                     backoff = min(backoff * 2, self._max_backoff)
         finally:
@@ -121,6 +126,7 @@ class OutboxRelay:
         async with relay_leadership(
             self._engine, self._schema, on_wakeup=self._wakeup.set
         ) as leader_connection:
+            self._failures.succeeded("outbox relay reaches its database again")
             if leader_connection is None:
                 await self._pause(self._poll_interval)
                 return
