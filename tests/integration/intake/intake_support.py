@@ -19,6 +19,7 @@ from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.db import create_session_factory
 from aftercare_shared.events import CloudEvent
 from devkit.databases import admin_token
+from devkit.kafka_groups import start_groups_at_the_end
 from devkit.sentry_payloads import envelope_of
 from tests.conftest import common_settings_for
 from tests.support.asgi import serving
@@ -30,13 +31,14 @@ STAFF = {"Authorization": f"Bearer {admin_token()}"}
 
 @asynccontextmanager
 async def intake_api(database_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """intake in process (lifespan and all) on ``database_url`` with these INTAKE_ settings."""
+    """intake in process (lifespan and all) on ``database_url`` with these INTAKE_ settings.
+
+    Its consumer group is new and starts at the end of the shared topics (not at the
+    history every earlier test left there)."""
+    group = f"test-intake-{uuid.uuid4().hex[:8]}"
+    await start_groups_at_the_end(group)
     app: FastAPI = create_app(
-        IntakeSettings(
-            common=common_settings_for(database_url),
-            consumer_group=f"test-intake-{uuid.uuid4().hex[:8]}",
-            **settings,
-        )
+        IntakeSettings(common=common_settings_for(database_url), consumer_group=group, **settings)
     )
     async with serving(app, base_url="http://intake", startup_timeout=5) as client:
         yield client

@@ -21,6 +21,7 @@ from devkit.databases import (
     drop_database,
     kafka_bootstrap_servers,
 )
+from devkit.kafka_groups import start_groups_at_the_end
 from tests.conftest import common_settings_for
 from tests.support.asgi import asgi_client
 
@@ -35,10 +36,12 @@ async def releases_database_url() -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 async def releases_app(releases_database_url: str) -> AsyncIterator[FastAPI]:
     await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
+    # Our own group: other test runs and the dev stack keep their offsets. It starts at
+    # the end of the shared topics, not at the history every earlier test left there.
+    group = f"aftercare-releases-test-{secrets.token_hex(4)}"
+    await start_groups_at_the_end(group)
     settings = ReleasesSettings(
-        common=common_settings_for(releases_database_url),
-        # Our own group: other test runs and the dev stack keep their offsets.
-        consumer_group=f"aftercare-releases-test-{secrets.token_hex(4)}",
+        common=common_settings_for(releases_database_url), consumer_group=group
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
