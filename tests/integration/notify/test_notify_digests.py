@@ -383,6 +383,16 @@ async def test_grouping_settings_are_validated_naming_the_field() -> None:
         assert response.status_code == 200, response.text
         assert (response.json()["group_by"], response.json()["group_wait_seconds"]) == (None, None)
 
+        # Disabling an endpoint drops what waits in its groups, as it cancels deliveries.
+        grouped = await notify.create_endpoint(**base, group_by=["client_id"])
+        await notify.fan_out(at_risk(unique_client_id()))
+        assert len(await groups_of(notify, grouped["id"])) == 1
+        response = await notify.client.patch(
+            f"/v1/endpoints/{grouped['id']}", json={"status": "disabled"}, headers=STAFF
+        )
+        assert response.status_code == 200, response.text
+        assert await groups_of(notify, grouped["id"]) == []
+
 
 async def test_events_from_kafka_make_one_verified_digest() -> None:
     await ensure_topics(
