@@ -45,8 +45,7 @@ from tests.integration.notify.smtp_support import RecordingHandler, smtp_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-# Signatures are checked against the receiver's real clock (5 minutes' tolerance).
-START = utc_now().replace(microsecond=0)
+START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # a Tuesday, noon
 # Saturday 28 November 2026, 10:00 in London (UTC in winter); the office opens Monday 09:00.
 SATURDAY = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 MONDAY_OPENING = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -87,7 +86,9 @@ async def groups_of(notify: RunningNotify, endpoint_id: str) -> list[DigestGroup
 
 
 async def test_a_storm_becomes_one_signed_digest_per_group_retried_with_its_webhook_id() -> None:
-    clock = FrozenClock(START)
+    # Signatures are checked against the receiver's real clock (5 minutes' tolerance).
+    start = utc_now().replace(microsecond=0)
+    clock = FrozenClock(start)
     async with (
         migrated_notify_database() as url,
         started_receiver() as receiver,
@@ -112,16 +113,16 @@ async def test_a_storm_becomes_one_signed_digest_per_group_retried_with_its_webh
             for event in [*storm, *others, ticket]:
                 await notify.fan_out(event)
 
-            # Within group_wait nothing is sent: three groups wait for START + 30 s.
+            # Within group_wait nothing is sent: three groups wait for start + 30 s.
             groups = await groups_of(notify, endpoint["id"])
             assert sorted((g.labels["client_id"], g.labels["type"]) for g in groups) == sorted(
                 [(first, "sla.at_risk"), (second, "sla.at_risk"), (first, "ticket.created")]
             )
-            assert {g.flush_at for g in groups} == {START + timedelta(seconds=30)}
+            assert {g.flush_at for g in groups} == {start + timedelta(seconds=30)}
             assert await notify.deliveries(endpoint["id"]) == []
 
             receiver.answer_next(503)  # the first digest to arrive is refused once
-            clock.set(START + timedelta(seconds=30))
+            clock.set(start + timedelta(seconds=30))
             await receiver.wait_for(3)
             clock.advance(timedelta(seconds=1))  # the retry schedule's 0.2 s
             await receiver.wait_for(4)
@@ -165,7 +166,7 @@ async def test_a_storm_becomes_one_signed_digest_per_group_retried_with_its_webh
             # (ten minutes on, beyond the receiver's signature tolerance).
             receiver.verify_signatures = False
             late = [at_risk(first), at_risk(first)]
-            clock.set(START + timedelta(seconds=40))
+            clock.set(start + timedelta(seconds=40))
             for event in late:
                 await notify.fan_out(event)
             (group,) = [
@@ -381,6 +382,16 @@ async def test_grouping_settings_are_validated_naming_the_field() -> None:
         )
         assert response.status_code == 200, response.text
         assert (response.json()["group_by"], response.json()["group_wait_seconds"]) == (None, None)
+
+        # Disabling an endpoint drops what waits in its groups, as it cancels deliveries.
+        grouped = await notify.create_endpoint(**base, group_by=["client_id"])
+        await notify.fan_out(at_risk(unique_client_id()))
+        assert len(await groups_of(notify, grouped["id"])) == 1
+        response = await notify.client.patch(
+            f"/v1/endpoints/{grouped['id']}", json={"status": "disabled"}, headers=STAFF
+        )
+        assert response.status_code == 200, response.text
+        assert await groups_of(notify, grouped["id"]) == []
 
 
 async def test_events_from_kafka_make_one_verified_digest() -> None:

@@ -13,6 +13,7 @@ from aftercare_notify.errors import (
     EndpointDisabledError,
     EndpointNotFoundError,
     InvalidEventTypesError,
+    InvalidGroupingError,
     UrlNotAllowedError,
     UrlUnresolvableError,
 )
@@ -32,6 +33,7 @@ from aftercare_shared.errors import DomainError
             422,
             "channel-not-supported",
         ),
+        (InvalidGroupingError("twice", field="group_by"), 422, "invalid-grouping"),
         (EndpointDisabledError("disabled"), 409, "conflict"),
         (DeliveryInFlightError("in flight"), 409, "conflict"),
     ],

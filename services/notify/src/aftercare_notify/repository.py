@@ -853,6 +853,15 @@ async def insert_digest_message(
     )
 
 
+async def drop_digest_groups(session: AsyncSession, *, endpoint_id: str) -> None:
+    """Forget an endpoint's groups and what waits in them (it was disabled)."""
+    await session.execute(
+        delete(DigestGroup)
+        .where(DigestGroup.endpoint_id == endpoint_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def delete_idle_digest_groups(session: AsyncSession, *, now: datetime) -> int:
     """Forget groups with nothing waiting whose interval has passed since their last flush.
 

@@ -347,7 +347,8 @@ async def rotate_secret(
 async def _disable_endpoint(
     session: AsyncSession, *, endpoint: Endpoint, reason: str, now: datetime
 ) -> None:
-    """Disable, cancel what was waiting for it, and tell the world (same transaction)."""
+    """Disable, cancel what was waiting for it (digest groups too), and tell the world
+    (same transaction)."""
     endpoint.status = "disabled"
     endpoint.disabled_reason = reason
     endpoint.disabled_at = now
@@ -355,6 +356,8 @@ async def _disable_endpoint(
     await repository.cancel_pending_deliveries(
         session, endpoint_id=endpoint.id, reason=f"endpoint disabled: {reason}", now=now
     )
+    # Events waiting in its digest groups are dropped alike.
+    await repository.drop_digest_groups(session, endpoint_id=endpoint.id)
     payload = NotificationEndpointDisabled(endpoint_id=endpoint.id, reason=reason, disabled_at=now)
     await enqueue_event(
         session,
