@@ -28,7 +28,7 @@ from aftercare_shared.problems import PROBLEM_CONTENT_TYPE
 from tests.integration.platform.live_stack import STAFF, LiveStack
 from tests.integration.platform.route_access import MATRIX, Access, Entry, documented_routes
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 PROPAGATION_SECONDS = 60.0
 """How long an event may take to reach another service's read model."""
