@@ -36,6 +36,8 @@ class Entry:
     body: Any = None
     """A valid body (so the answer is about access, not validation)."""
     content_type: str = "application/json"
+    query: str = ""
+    """Required query parameters, appended to the path."""
 
 
 STAFF = Entry(Access.STAFF_ONLY)
@@ -92,7 +94,9 @@ MATRIX: dict[ServiceName, dict[str, Entry]] = {
         "POST /v1/monitors/{monitor_id}/check-ins": Entry(Access.OTHER_TENANT, {"status": "ok"}),
         "GET /v1/monitors/{monitor_id}/check-ins": OTHER,
         "GET /v1/monitors/{monitor_id}/probes": OTHER,
-        "GET /v1/monitors/{monitor_id}/uptime": OTHER,
+        "GET /v1/monitors/{monitor_id}/uptime": Entry(
+            Access.OTHER_TENANT, query="?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
+        ),
         "GET /ping/{ping_key}": NONE,
         "GET /ping/{ping_key}/{action}": NONE,
         "HEAD /ping/{ping_key}": NONE,
@@ -112,7 +116,7 @@ MATRIX: dict[ServiceName, dict[str, Entry]] = {
         "DELETE /v1/clients/{client_id}/plan": STAFF,
         "GET /v1/clients/{client_id}/plan": OTHER,
         "GET /v1/tickets/{ticket_id}/sla": OTHER,
-        "GET /v1/reports/sla": OWN,
+        "GET /v1/reports/sla": Entry(Access.OWN_DATA, query="?from=2026-11-01&to=2026-12-01"),
         "GET /v1/clients/{client_id}/reports/{period}": OTHER,
     },
     ServiceName.RELEASES: {
@@ -133,7 +137,7 @@ MATRIX: dict[ServiceName, dict[str, Entry]] = {
         "GET /v1/releases/{release_id}/changelog": OTHER,
         "GET /v1/tickets/{ticket_id}/releases": OTHER,
         "POST /v1/deployments": Entry(
-            Access.FORBIDDEN_OTHER_TENANT,
+            Access.OTHER_TENANT,
             {
                 "client_id": "{client_id}",
                 "environment": "production",

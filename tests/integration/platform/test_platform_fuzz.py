@@ -37,7 +37,8 @@ from aftercare_shared.problems import PROBLEM_CONTENT_TYPE
 from tests.integration.platform.live_stack import STAFF, LiveStack
 from tests.integration.platform.route_access import MATRIX, Access
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(240)]
+# The first test also starts the live stack (up to START_SECONDS on a busy machine).
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 EXAMPLES = int(os.environ.get("AFTERCARE_FUZZ_EXAMPLES", "3"))
 """Valid examples per operation, and as many invalid ones; per principal."""

@@ -557,3 +557,17 @@ async def test_openapi_document_is_served(api: httpx.AsyncClient) -> None:
     assert document["openapi"].startswith("3.1")
     assert "/v1/releases/{release_id}/publish" in document["paths"]
     assert "/v1/tickets/{ticket_id}/releases" in document["paths"]
+
+
+async def test_a_product_named_in_any_unicode_gets_a_percent_encoded_location(
+    api: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    # Found by the schemathesis run: a name outside Latin-1 in the Location header was a 500.
+    name = f"caf\u00e9-\U000637f0-{uuid.uuid4().hex[:6]}"
+    created = await api.post("/v1/products", json={"name": name}, headers=staff)
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    assert location.isascii()
+    read = await api.get(location, headers=staff)
+    assert read.status_code == 200, read.text
+    assert read.json()["name"] == created.json()["name"]

@@ -17,7 +17,11 @@ from aftercare_shared.errors import (
     ProblemTypes,
 )
 from aftercare_shared.pagination import PageCursor, decode_cursor
-from aftercare_shared.problems import install_problem_handlers, problem_responses
+from aftercare_shared.problems import (
+    document_platform_answers,
+    install_problem_handlers,
+    problem_responses,
+)
 from aftercare_shared.service import provided
 from tests.support.asgi import asgi_client
 
@@ -127,6 +131,20 @@ async def test_problem_answers_are_in_the_openapi_document() -> None:
     responses = _app().openapi()["paths"]["/widgets/{name}"]["get"]["responses"]
     assert "application/problem+json" in responses["404"]["content"]
     assert responses["409"]["description"] == "Locked."
+
+
+async def test_the_platform_documents_its_own_answers_on_every_route() -> None:
+    app = _app()
+    document_platform_answers(app)
+    paths = app.openapi()["paths"]
+    widget = paths["/widgets/{name}"]["get"]["responses"]
+    # Its own descriptions kept; the platform's answers added, all problem+json.
+    assert widget["409"]["description"] == "Locked."
+    assert {"422", "431", "503"} <= widget.keys()
+    assert "413" not in widget  # no body
+    for status in ("422", "431", "503"):
+        assert set(widget[status]["content"]) == {"application/problem+json"}, status
+    assert {"431", "503"} <= paths["/greeting"]["get"]["responses"].keys()
 
 
 async def test_routes_receive_provided_objects_by_type() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Response
 
@@ -43,7 +44,8 @@ async def publish_advisory(
     advisory, outcome = await patch_use_cases.publish_advisory(session=session, document=document)
     if outcome != "created":
         response.status_code = 200
-    response.headers["Location"] = f"/v1/advisories/{advisory.id}"
+    # An advisory id comes from its source: a header carries it percent-encoded.
+    response.headers["Location"] = f"/v1/advisories/{quote(advisory.id, safe='')}"
     _, exposures = await patch_use_cases.get_advisory(session=session, advisory_id=advisory.id)
     return AdvisoryOut.of(advisory, exposures, outcome=outcome)
 

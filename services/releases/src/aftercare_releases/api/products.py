@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
@@ -52,7 +53,8 @@ async def create_product(
         ecosystem=body.ecosystem,
         repository_url=None if body.repository_url is None else str(body.repository_url),
     )
-    response.headers["Location"] = f"/v1/products/{product.name}"
+    # A product name may be any Unicode text: a header carries it percent-encoded.
+    response.headers["Location"] = f"/v1/products/{quote(product.name, safe='')}"
     return ProductOut.of(product)
 
 
