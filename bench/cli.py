@@ -342,7 +342,7 @@ async def _sla_timers(run: BenchRun) -> None:
 
 
 async def _monitor_timers(run: BenchRun) -> None:
-    print("bench: monitor timers (bench/monitor_timers.py, five to seven minutes)…")
+    print("bench: monitor timers (bench/monitor_timers.py, five to nine minutes)…")
     result = await measure_monitor_timers()
     run.document["monitor_timers"] = result.as_json()
     run.rows += monitor_timer_rows(result)

@@ -6,7 +6,7 @@ minute; intake's own deadline round (``monitors.rounds.heartbeat_round``, the co
 then another at once when it filled its batch, else a pause of the job's interval. After
 a warm-up minute (every monitor's incident is open, so each further miss is one more
 occurrence; rounds then run back to back until the warm-up's backlog is drained, at most
-two minutes), four measured windows of the same length, in the order A B B A so that a
+four minutes), four measured windows of the same length, in the order A B B A so that a
 machine whose load drifts shows it (the two A, or the two B, then differ):
 
 - A: the due monitors alone;
@@ -22,7 +22,7 @@ the insert's duration, not the runner's.)
 
 Reported per window and per kind (both A, both B): detection lag (deadline → the round
 that recorded the miss and its events committed), p50/p99/max, and this process's CPU
-seconds per due monitor-minute (Postgres' own CPU is not included). Bounded: five to seven
+seconds per due monitor-minute (Postgres' own CPU is not included). Bounded: five to nine
 minutes in all.
 """
 
@@ -51,7 +51,7 @@ from devkit.databases import create_migrated_database, drop_database
 MONITORS = 10_000
 IDLE_MONITORS = 10_000
 WINDOW_SECONDS = 40.0
-SETTLE_SECONDS = 120.0
+SETTLE_SECONDS = 240.0
 # Rounds run unmeasured this long after the idle monitors are added or deleted.
 SETTLE_AFTER_CHANGE_SECONDS = 5.0
 IDLE_PREFIX = "idle"
@@ -300,7 +300,13 @@ async def measure_monitor_timers(
         print(f"bench: monitors: {monitors} seeded in {seed_seconds:.1f} s; warm-up minute…")
         await _run(sessions, seconds=60.0, due=monitors, idle=0)  # every incident opens
         settle_seconds = await _settle(sessions)
-        print(f"bench: monitors: warm-up backlog drained in {settle_seconds:.1f} s more")
+        if settle_seconds >= SETTLE_SECONDS:
+            print(
+                f"bench: monitors: the warm-up backlog was not drained in {SETTLE_SECONDS:.0f} s:"
+                " window 1 measures what is left of it (a machine too busy for this bench)"
+            )
+        else:
+            print(f"bench: monitors: warm-up backlog drained in {settle_seconds:.1f} s more")
         windows = [("A", await _run(sessions, seconds=window, due=monitors, idle=0))]
         adding = _seed(
             sessions,
