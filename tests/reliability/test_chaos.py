@@ -222,12 +222,12 @@ async def _send_report(
             )
         except httpx.ConnectError:
             load.refused_connections += 1
-            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, 8.0)
             continue
         except httpx.TransportError:  # cut mid-flight: the outcome is unknown, so retry
             load.cut_connections += 1
-            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, 8.0)
             continue
         load.statuses[answer.status_code] += 1
