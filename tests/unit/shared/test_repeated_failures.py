@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
+from aftercare_shared import periodic
 from aftercare_shared.observability.repeated_failures import RepeatedFailureLog
 from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
 
@@ -54,7 +56,12 @@ def test_success_after_suppressed_failures_says_so_once_and_starts_afresh() -> N
     ]
 
 
-async def test_a_periodic_job_failing_every_round_logs_one_traceback() -> None:
+async def test_a_periodic_job_failing_every_round_logs_one_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A service app started earlier in the run has used (and, with the app's logging
+    # settings, cached) the module's logger; a fresh one is bound under capture_logs.
+    monkeypatch.setattr(periodic, "logger", structlog.get_logger(periodic.__name__))
     rounds = 0
     fifty_rounds = asyncio.Event()
 
@@ -66,9 +73,9 @@ async def test_a_periodic_job_failing_every_round_logs_one_traceback() -> None:
         raise ConnectionRefusedError("database restarting")
 
     job = PeriodicJob(name="failing", interval_seconds=0.001, run=failing_round)
-    # The job never opens a session: an unbound factory is enough.
-    worker = PeriodicWorker(job, async_sessionmaker())
     with capture_logs() as lines:
+        # The job never opens a session: an unbound factory is enough.
+        worker = PeriodicWorker(job, async_sessionmaker())
         task = asyncio.create_task(worker.run())
         await asyncio.wait_for(fifty_rounds.wait(), 30)
         await worker.stop()
