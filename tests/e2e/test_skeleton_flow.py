@@ -9,7 +9,6 @@ CloudEvents SDK.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,14 +21,13 @@ from aiokafka import AIOKafkaConsumer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 
 from aftercare_shared.observability.tracing import parse_trace_id
-from aftercare_shared.topics import TICKETS, ensure_topics
+from aftercare_shared.topics import TICKETS
 from devkit.databases import (
     admin_token,
-    create_migrated_database,
     drop_database,
     kafka_bootstrap_servers,
 )
-from devkit.kafka_groups import start_groups_at_the_end
+from devkit.isolated_services import isolated_services
 from devkit.service_processes import UvicornProcess, service_process
 from devkit.webhook_receiver import WebhookReceiver
 
@@ -59,20 +57,13 @@ async def eventually(
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[dict[str, UvicornProcess]]:
-    database_url = await create_migrated_database(*SERVICES, prefix="e2e")
-    await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
-    run_id = secrets.token_hex(4)
-    groups = {name: f"e2e-{name}-{run_id}" for name in SERVICES}
-    await start_groups_at_the_end(*groups.values())
+    isolated = await isolated_services(SERVICES, prefix="e2e")
+    database_url = isolated.database_url
     env = {
-        "AFTERCARE_DATABASE_URL": database_url,
-        "AFTERCARE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers(),
-        "AFTERCARE_ADMIN_TOKEN": admin_token(),
-        "AFTERCARE_ENVIRONMENT": "test",
+        **isolated.settings(),
         "AFTERCARE_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
         "NOTIFY_SSRF_ALLOWLIST": "127.0.0.0/8,::1/128",
         "NOTIFY_RETRY_SCHEDULE": "0,0.5,1,2",
-        **{f"{name.upper()}_CONSUMER_GROUP": group for name, group in groups.items()},
     }
     processes = {name: service_process(name, tmp_path / f"{name}.log") for name in SERVICES}
     try:

@@ -8,7 +8,6 @@ Real intake and sla processes, real Kafka and Postgres, the real console script.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -19,14 +18,12 @@ import pytest
 
 from aftercare_cli.dead_letters import DeadLetterFilter, read_dead_letters
 from aftercare_shared.names import ServiceName
-from aftercare_shared.topics import ensure_topics
 from devkit.databases import (
     admin_token,
-    create_migrated_database,
     drop_database,
     kafka_bootstrap_servers,
 )
-from devkit.kafka_groups import start_groups_at_the_end
+from devkit.isolated_services import isolated_services
 from devkit.service_processes import UvicornProcess, service_process
 from tests.integration.cli.cli_support import AftercareCli
 from tests.support.infra import holds_for
@@ -79,21 +76,14 @@ class Stack:
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     tmp_path = tmp_path_factory.mktemp("cli-stack")
-    database_url = await create_migrated_database(*SERVICES, prefix="cli")
-    await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
-    run_id = secrets.token_hex(4)
-    groups = {name: f"cli-{name}-{run_id}" for name in SERVICES}
-    await start_groups_at_the_end(*groups.values())
+    isolated = await isolated_services(SERVICES, prefix="cli")
+    database_url, groups = isolated.database_url, isolated.groups
     env = {
-        "AFTERCARE_DATABASE_URL": database_url,
-        "AFTERCARE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers(),
-        "AFTERCARE_ADMIN_TOKEN": admin_token(),
-        "AFTERCARE_ENVIRONMENT": "test",
+        **isolated.settings(),
         "AFTERCARE_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
         # Two quick tries, then the DLQ: the missing table will not come back by itself.
         "AFTERCARE_CONSUMER_MAX_ATTEMPTS": "2",
         "AFTERCARE_CONSUMER_RETRY_BACKOFF_SECONDS": "0.05",
-        **{f"{name.upper()}_CONSUMER_GROUP": group for name, group in groups.items()},
     }
     processes = {name: service_process(name, tmp_path / f"{name}.log") for name in SERVICES}
     try:

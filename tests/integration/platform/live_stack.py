@@ -5,7 +5,6 @@ tenant-isolation matrix call over real HTTP (as tests/e2e starts them)."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,14 +15,11 @@ from typing import Any
 import httpx
 
 from aftercare_shared.names import SERVICE_NAMES, ServiceName
-from aftercare_shared.topics import ensure_topics
 from devkit.databases import (
     admin_token,
-    create_migrated_database,
     drop_database,
-    kafka_bootstrap_servers,
 )
-from devkit.kafka_groups import start_groups_at_the_end
+from devkit.isolated_services import isolated_services
 from devkit.service_processes import UvicornProcess, service_process
 
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
@@ -93,16 +89,10 @@ async def _wait_until_known(
 
 @asynccontextmanager
 async def live_stack(log_dir: Path) -> AsyncIterator[LiveStack]:
-    database_url = await create_migrated_database(*SERVICE_NAMES, prefix="live")
-    await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
-    run_id = secrets.token_hex(4)
-    groups = {name: f"live-{name}-{run_id}" for name in SERVICE_NAMES}
-    await start_groups_at_the_end(*groups.values())
+    isolated = await isolated_services(SERVICE_NAMES, prefix="live")
+    database_url = isolated.database_url
     env = {
-        "AFTERCARE_DATABASE_URL": database_url,
-        "AFTERCARE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers(),
-        "AFTERCARE_ADMIN_TOKEN": admin_token(),
-        "AFTERCARE_ENVIRONMENT": "test",
+        **isolated.settings(),
         "AFTERCARE_OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
         # The fuzz run calls fast with one key: it tests answers, not the rate limit.
         "AFTERCARE_CLIENT_RATE_PER_SECOND": "100000",
@@ -110,7 +100,6 @@ async def live_stack(log_dir: Path) -> AsyncIterator[LiveStack]:
         "INTAKE_REPORT_RATE_PER_SECOND": "100000",
         "INTAKE_REPORT_RATE_BURST": "100000",
         "NOTIFY_SSRF_ALLOWLIST": "127.0.0.0/8,::1/128",
-        **{f"{name.upper()}_CONSUMER_GROUP": group for name, group in groups.items()},
     }
     processes = {name: service_process(name, log_dir / f"{name}.log") for name in SERVICE_NAMES}
     try:
