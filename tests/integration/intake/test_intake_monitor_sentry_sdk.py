@@ -5,8 +5,7 @@ A ``monitor_config`` upserts the monitor for the DSN key's client."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -22,6 +21,7 @@ from devkit.databases import (
 )
 from devkit.service_processes import service_process
 from tests.integration.intake.intake_support import STAFF, ingest_client
+from tests.integration.intake.sentry_client import sentry
 
 if TYPE_CHECKING:
     from sentry_sdk._types import MonitorConfig
@@ -66,23 +66,6 @@ async def api(intake_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@contextmanager
-def sentry(dsn: str) -> Iterator[None]:
-    sentry_sdk.init(
-        dsn=dsn,
-        environment="production",
-        default_integrations=False,
-        auto_enabling_integrations=False,
-    )
-    client = sentry_sdk.get_client()
-    try:
-        yield
-    finally:
-        client.flush(timeout=15)
-        client.close(timeout=15)
-        sentry_sdk.init()
-
-
 async def _monitor_by_slug(api: httpx.AsyncClient, client_id: str, slug: str) -> dict[str, Any]:
     listed = await api.get("/v1/monitors", params={"client_id": client_id}, headers=STAFF)
     assert listed.status_code == 200, listed.text
@@ -96,7 +79,7 @@ async def test_capture_checkin_with_a_monitor_config_upserts_and_checks_in(
     api: httpx.AsyncClient,
 ) -> None:
     ingest = await ingest_client(api, "Backups")
-    with sentry(ingest.dsn):
+    with sentry(ingest.dsn, environment="production"):
         check_in_id = capture_checkin(
             monitor_slug="db-backup",
             status=MonitorStatus.IN_PROGRESS,
@@ -126,7 +109,7 @@ async def test_capture_checkin_with_a_monitor_config_upserts_and_checks_in(
     ]
 
     # A later config changes the monitor in place (an upsert, not a second monitor).
-    with sentry(ingest.dsn):
+    with sentry(ingest.dsn, environment="production"):
         capture_checkin(
             monitor_slug="db-backup",
             status=MonitorStatus.OK,
@@ -153,7 +136,7 @@ async def test_the_monitor_decorator_reports_a_failing_job_as_an_incident(
     def clean_up() -> int:
         return 3
 
-    with sentry(ingest.dsn):
+    with sentry(ingest.dsn, environment="production"):
         with pytest.raises(RuntimeError):
             import_feed()
         assert clean_up() == 3

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from devkit.databases import (
 from devkit.sentry_payloads import envelope_of
 from devkit.service_processes import UvicornProcess, service_process
 from tests.integration.intake.intake_support import STAFF, IngestClient, ingest_client, sentry_event
+from tests.integration.intake.sentry_client import sentry
 
 pytestmark = pytest.mark.integration
 
@@ -75,22 +75,6 @@ async def replicas(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[li
 async def api(replicas: list[UvicornProcess]) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=replicas[0].url, timeout=30) as client:
         yield client
-
-
-@contextmanager
-def sentry(dsn: str, **options: Any) -> Iterator[sentry_sdk.Client]:
-    """The SDK initialised as an app would, with only what this test sends enabled."""
-    sentry_sdk.init(
-        dsn=dsn, default_integrations=False, auto_enabling_integrations=False, **options
-    )
-    client = sentry_sdk.get_client()
-    assert isinstance(client, sentry_sdk.Client)
-    try:
-        yield client
-    finally:
-        client.flush(timeout=15)
-        client.close(timeout=15)
-        sentry_sdk.init()  # no DSN: the SDK is off again
 
 
 def _price_for(sku: str) -> float:
