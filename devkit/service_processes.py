@@ -74,7 +74,9 @@ class UvicornProcess:
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    async def wait_ready(self, deadline_seconds: float = 60.0) -> None:
+    async def wait_ready(self, deadline_seconds: float = 180.0) -> None:
+        # Generous: on a busy 2-core machine four services importing at once take over a
+        # minute to answer (measured 85-100 s at load average 17); a healthy start is ~5 s.
         deadline = time.monotonic() + deadline_seconds
         async with httpx.AsyncClient(timeout=3.0) as client:
             while time.monotonic() < deadline:
