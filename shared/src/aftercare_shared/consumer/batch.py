@@ -101,7 +101,7 @@ async def apply_batch(
             for run in _runs(fresh, handler):
                 blamed = run[0].record if len(run) == 1 else None
                 if len(run) == 1:
-                    await apply_in_context(session, run[0], handler)
+                    await _apply_one(session, run[0], handler)
                 else:
                     assert isinstance(handler, EventHandlers)
                     await _apply_run(session, run, handler)
@@ -112,9 +112,7 @@ async def apply_batch(
     return outcome
 
 
-async def apply_in_context(
-    session: AsyncSession, delivery: Delivery, handler: EventHandler
-) -> None:
+async def _apply_one(session: AsyncSession, delivery: Delivery, handler: EventHandler) -> None:
     """Run ``handler`` for one event with the record's log fields and the event's trace."""
     record, event = delivery.record, delivery.event
     # Logs and any events the handler emits continue the producer's trace.
