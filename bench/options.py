@@ -51,7 +51,7 @@ class BenchOptions:
     """Open-but-not-due clocks of the large sla-timers run (the small one has 10,000)."""
     sla_timer_window_seconds: float = 20.0
     """How long clocks keep coming due in each sla-timers run."""
-    consumer_batch_events: int = 10_000
+    consumer_batch_events: int = 5_000
     """Events each mode of the consumer-batches bench applies."""
 
     def wants(self, benchmark: str) -> bool:
@@ -145,5 +145,5 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         only=only,
         sla_timer_clocks=100_000 if quick else 1_000_000,
         sla_timer_window_seconds=8.0 if quick else 20.0,
-        consumer_batch_events=2_000 if quick else 10_000,
+        consumer_batch_events=2_000 if quick else 5_000,
     )
