@@ -99,10 +99,11 @@ async def apply_batch(
                 else:
                     outcome.duplicates.append(delivery.record)
             for run in _runs(fresh, handler):
-                blamed = run[0].record if len(run) == 1 else None
                 if len(run) == 1:
+                    blamed = run[0].record
                     await _apply_one(session, run[0], handler)
                 else:
+                    blamed = None
                     assert isinstance(handler, EventHandlers)
                     await _apply_run(session, run, handler)
                 outcome.applied.extend(delivery.record for delivery in run)

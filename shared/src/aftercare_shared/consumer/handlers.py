@@ -174,6 +174,8 @@ class EventHandlers:
 
     async def apply_run(self, session: AsyncSession, events: Sequence[CloudEvent]) -> None:
         """Dispatch consecutive events of one :meth:`run_type` together; never commits."""
-        (short_type,) = {event.short_type for event in events}
-        registration = self._by_type[short_type]
+        short_types = {event.short_type for event in events}
+        if len(short_types) != 1:
+            raise ValueError(f"a run holds events of one type, not {sorted(short_types)}")
+        registration = self._by_type[short_types.pop()]
         await registration.apply(session, [registration.decode(event) for event in events])
