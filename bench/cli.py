@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.advisory_matching import matching_rows, measure_advisory_matching
+from bench.consumer_batches import consumer_batch_rows, measure_consumer_batches
 from bench.dedup_storm import DedupResults, measure_dedup_storm
 from bench.end_to_end import measure_end_to_end
 from bench.envelope_ingest import EnvelopeResults, envelope_rows, measure_envelopes
@@ -152,6 +153,9 @@ async def run_bench(options: BenchOptions) -> int:
 
     if options.wants("report_generation"):
         await run.attempt("report_generation", _report_generation(run))
+
+    if options.wants("consumer_batches"):
+        await run.attempt("consumer_batches", _consumer_batches(run))
 
     run.rows += footprint_rows(
         [ServiceFootprint(name, idle, run.after_loads.get(name)) for name, idle in run.idle.items()]
@@ -353,6 +357,13 @@ async def _report_generation(run: BenchRun) -> None:
     result = await measure_report_generation()
     run.document["report_generation"] = result.as_json()
     run.rows += report_rows(result)
+
+
+async def _consumer_batches(run: BenchRun) -> None:
+    print("bench: consumer batches (bench/consumer_batches.py)…")
+    result = await measure_consumer_batches(events=run.options.consumer_batch_events)
+    run.document["consumer_batches"] = result.as_json()
+    run.rows += consumer_batch_rows(result)
 
 
 def _sla_arithmetic(run: BenchRun) -> None:

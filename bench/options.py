@@ -21,6 +21,7 @@ BENCHMARKS = (
     "monitor_timers",
     "ping_checkins",
     "report_generation",
+    "consumer_batches",
 )
 
 
@@ -50,6 +51,8 @@ class BenchOptions:
     """Open-but-not-due clocks of the large sla-timers run (the small one has 10,000)."""
     sla_timer_window_seconds: float = 20.0
     """How long clocks keep coming due in each sla-timers run."""
+    consumer_batch_events: int = 5_000
+    """Events each mode of the consumer-batches bench applies."""
 
     def wants(self, benchmark: str) -> bool:
         return not self.only or benchmark in self.only
@@ -68,6 +71,7 @@ class BenchOptions:
             "fan_out_paced_seconds": self.fan_out_paced_seconds,
             "sla_timer_clocks": self.sla_timer_clocks,
             "sla_timer_window_seconds": self.sla_timer_window_seconds,
+            "consumer_batch_events": self.consumer_batch_events,
             "fan_out_events_per_second": self.fan_out_rate,
             "only": sorted(self.only),
         }
@@ -141,4 +145,5 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         only=only,
         sla_timer_clocks=100_000 if quick else 1_000_000,
         sla_timer_window_seconds=8.0 if quick else 20.0,
+        consumer_batch_events=2_000 if quick else 5_000,
     )

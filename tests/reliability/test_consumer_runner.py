@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -28,8 +29,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from aftercare_shared.consumer import ConsumerRunner, PermanentEventError
+from aftercare_shared.consumer import ConsumerRunner, EventHandlers, PermanentEventError
+from aftercare_shared.events.catalog import TicketCreated
 from aftercare_shared.events.envelope import CloudEvent
+from aftercare_shared.events.factory import new_event
 from aftercare_shared.observability.tracing import current_traceparent, parse_trace_id
 from devkit.databases import kafka_bootstrap_servers
 from tests.support.infra import (
@@ -57,6 +60,20 @@ class CrashBeforeOffsetCommit(ConsumerRunner):
 
     async def _commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
         raise SimulatedCrashError
+
+
+def ticket_created(subject: str, ticket_id: str) -> CloudEvent:
+    payload = TicketCreated(
+        ticket_id=ticket_id,
+        client_id="c-1",
+        title="Checkout fails",
+        severity="high",
+        priority="P2",
+        status="new",
+        fingerprint=f"fp-{ticket_id}",
+        created_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+    )
+    return new_event(payload, service="intake", subject=subject, client_id="c-1")
 
 
 def applied_table(schema: str) -> Table:
@@ -470,3 +487,49 @@ async def test_a_crash_after_a_batch_commit_redelivers_the_whole_batch_without_d
     assert all(ledger.attempts[event.id] == 1 for event in batch), "the inbox skipped them"
     duplicates = metric_value("aftercare_consumer_duplicate_events_total", service, topic=topic)
     assert duplicates == len(committed_first), "every record of the first batch came again"
+
+
+async def test_a_poison_record_inside_a_set_based_run_goes_to_the_dlq_alone(
+    engine: AsyncEngine, schema: str, producer: AIOKafkaProducer
+) -> None:
+    topic, group = unique_name("test.consumer.setpoison"), unique_name("group")
+    dlq_topic = unique_name("test.consumer.dlq")
+    events = [ticket_created("ticket-10", f"t-{n}") for n in range(1, 7)]
+    sent = await _produce_one_batch(producer, topic, "ticket-10", events)
+    run_sizes: list[int] = []
+    handlers = EventHandlers()
+
+    @handlers.on_many(TicketCreated)
+    async def created(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None:
+        run_sizes.append(len(tickets))
+        if any(ticket.ticket_id == "t-4" for ticket in tickets):
+            raise RuntimeError("cannot apply t-4")
+        rows = [
+            {"event_id": t.ticket_id, "subject": "ticket-10", "sequence": int(t.ticket_id[2:])}
+            for t in tickets
+        ]
+        await session.execute(insert(applied_table(schema)), rows)
+
+    runner = ConsumerRunner(
+        service=unique_name("svc"),
+        group_id=group,
+        topics=[topic],
+        bootstrap_servers=kafka_bootstrap_servers(),
+        session_factory=async_sessionmaker(engine, expire_on_commit=False),
+        schema=schema,
+        handler=handlers,
+        max_attempts=3,
+        retry_backoff=0.05,
+        poll_timeout=0.2,
+        dlq_topic=dlq_topic,
+    )
+    async with running(runner):
+        await wait_until(lambda: is_applied(engine, schema, "t-6"), within=30)
+
+    assert max(run_sizes) > 1, "a run of the batch went to the handler in one call"
+    assert await applied_counts(engine, schema) == {f"t-{n}": 1 for n in (1, 2, 3, 5, 6)}
+    assert await applied_in_order(engine, schema) == [("ticket-10", n) for n in (1, 2, 3, 5, 6)]
+    (dead,) = await read_topic(kafka_bootstrap_servers(), dlq_topic, expected=1)
+    assert dead.value == events[3].to_json_bytes()
+    assert header_map(dead.headers)["dlq-attempts"] == "3"
+    assert await committed_offset(group, topic, sent[-1].partition) == sent[-1].offset + 1

@@ -134,6 +134,7 @@ def _background_workers(
                 handler=spec.consumer.handlers,
                 max_attempts=settings.consumer_max_attempts,
                 retry_backoff=settings.consumer_retry_backoff_seconds,
+                max_batch_records=settings.consumer_max_batch_records,
             )
         )
     workers.extend(PeriodicWorker(job, context.session_factory) for job in spec.periodic_jobs)

@@ -65,6 +65,12 @@ class CommonSettings(BaseSettings):
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    consumer_max_batch_records: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Records a consumer polls and applies in one transaction (1: one by one).",
+    )
 
     @field_validator("database_url")
     @classmethod

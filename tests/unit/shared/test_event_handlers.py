@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -120,3 +121,81 @@ def test_include_merges_another_registry() -> None:
     handlers = EventHandlers()
     handlers.include(client_key_handlers(client_api_keys_table(MetaData())))
     assert {ClientApiKeyIssued.event_type, "client.api_key_revoked"} <= handlers.handled_types
+
+
+async def test_a_set_based_handler_gets_a_list_of_one_for_a_single_event() -> None:
+    handlers = EventHandlers()
+    calls: list[list[str]] = []
+
+    @handlers.on_many(TicketCreated)
+    async def created(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None:
+        calls.append([ticket.ticket_id for ticket in tickets])
+
+    await handlers(SESSION, _created())
+    assert calls == [["t-1"]]
+
+
+async def test_a_run_goes_to_set_based_handlers_in_one_call_and_per_event_ones_in_order() -> None:
+    handlers = EventHandlers()
+    seen: list[object] = []
+
+    @handlers.on_many(TicketCreated)
+    async def created(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None:
+        seen.append([ticket.ticket_id for ticket in tickets])
+
+    first, second = _created(), _with(_created(), subject="t-2")
+    assert handlers.run_type(first) == "ticket.created"
+    await handlers.apply_run(SESSION, [first, second])
+    assert seen == [["t-1", "t-1"]]
+
+
+def test_only_types_whose_handlers_all_take_sets_form_runs() -> None:
+    handlers = EventHandlers()
+
+    async def one(session: AsyncSession, ticket: TicketCreated) -> None: ...
+
+    async def many(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None: ...
+
+    handlers.add_many(TicketCreated, many)
+    assert handlers.run_type(_created()) == "ticket.created"
+    handlers.add(TicketCreated, one)
+    assert handlers.run_type(_created()) is None, "a per-event handler of the type"
+    unhandled = EventHandlers()
+    assert unhandled.run_type(_created()) is None
+
+
+def test_every_event_handlers_keep_every_event_alone() -> None:
+    handlers = EventHandlers()
+
+    async def many(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None: ...
+
+    async def every(session: AsyncSession, event: CloudEvent) -> None: ...
+
+    handlers.add_many(TicketCreated, many)
+    handlers.on_every_event(every)
+    assert handlers.run_type(_created()) is None
+
+
+async def test_a_run_with_a_payload_that_does_not_decode_is_a_permanent_failure() -> None:
+    handlers = EventHandlers()
+    seen: list[object] = []
+
+    @handlers.on_many(TicketCreated)
+    async def created(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None:
+        seen.append(tickets)
+
+    broken = _with(_created(), data={"ticket_id": "t-1", "priority": "P9"})
+    with pytest.raises(PermanentEventError):
+        await handlers.apply_run(SESSION, [_created(), broken])
+    assert seen == []
+
+
+def test_include_keeps_set_based_handlers_set_based() -> None:
+    shared = EventHandlers()
+
+    async def many(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None: ...
+
+    shared.add_many(TicketCreated, many)
+    handlers = EventHandlers()
+    handlers.include(shared)
+    assert handlers.run_type(_created()) == "ticket.created"

@@ -1,4 +1,4 @@
-"""Event consumers: one DB transaction per event, inbox de-duplication, retries, DLQ."""
+"""Event consumers: a DB transaction per polled batch, inbox de-duplication, retries, DLQ."""
 
 from aftercare_shared.consumer.dlq import (
     DLQ_ATTEMPTS,

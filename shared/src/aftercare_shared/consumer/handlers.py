@@ -18,11 +18,19 @@ record goes to the service's dead-letter topic at once, the same in every servic
 
 A catalog type the service has no handler for is skipped: topics carry many types and
 each service cares about some of them.
+
+A handler may instead take a set of payloads (``@handlers.on_many(TicketCreated)``,
+``async def f(session, tickets: Sequence[TicketCreated])``): it must have the same effect
+as applying them one by one in list order (say, one multi-row upsert where later rows
+win). The runner's batch path hands it a run of consecutive events of its type in offset
+order; a record applied alone hands it a list of one. A run is formed only for types
+whose handlers all take sets, in a registry without every-event handlers, so the order
+of effects is the same as one event at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,16 +42,43 @@ from aftercare_shared.events.factory import payload_as
 
 PayloadT = TypeVar("PayloadT", bound=EventPayload)
 PayloadHandler = Callable[[AsyncSession, PayloadT], Awaitable[None]]
+PayloadSetHandler = Callable[[AsyncSession, Sequence[PayloadT]], Awaitable[None]]
 
 _KNOWN_TYPES = frozenset(full_event_type(short_type) for short_type in PAYLOADS_BY_SHORT_TYPE)
 
 
+_AnyHandler = Callable[[AsyncSession, EventPayload], Awaitable[None]]
+_AnySetHandler = Callable[[AsyncSession, Sequence[EventPayload]], Awaitable[None]]
+
+
 class _Registration:
-    """One payload type's handlers, kept untyped inside the registry."""
+    """One payload type's handlers in registration order, kept untyped inside the registry.
+
+    Each entry is ``(handler, takes_a_set)``.
+    """
 
     def __init__(self, payload_type: type[EventPayload]) -> None:
         self.payload_type = payload_type
-        self.handlers: list[Callable[[AsyncSession, EventPayload], Awaitable[None]]] = []
+        self.handlers: list[tuple[_AnyHandler | _AnySetHandler, bool]] = []
+
+    @property
+    def takes_sets(self) -> bool:
+        return all(takes_a_set for _, takes_a_set in self.handlers)
+
+    def decode(self, event: CloudEvent) -> EventPayload:
+        try:
+            return payload_as(event, self.payload_type)
+        except EventDecodeError as error:
+            raise PermanentEventError(str(error)) from error
+
+    async def apply(self, session: AsyncSession, payloads: Sequence[EventPayload]) -> None:
+        """Every handler in order; a per-event handler once per payload."""
+        for handler, takes_a_set in self.handlers:
+            if takes_a_set:
+                await handler(session, payloads)  # type: ignore[arg-type]
+            else:
+                for payload in payloads:
+                    await handler(session, payload)  # type: ignore[arg-type]
 
 
 class EventHandlers:
@@ -65,11 +100,37 @@ class EventHandlers:
         return register
 
     def add(self, payload_type: type[PayloadT], handler: PayloadHandler[PayloadT]) -> None:
+        self._register(payload_type, handler, takes_a_set=False)
+
+    def on_many(
+        self, payload_type: type[PayloadT]
+    ) -> Callable[[PayloadSetHandler[PayloadT]], PayloadSetHandler[PayloadT]]:
+        """Decorator: run the function once for a run of events of ``payload_type``.
+
+        Same effect as one call per event in list order, required (see the module doc).
+        """
+
+        def register(handler: PayloadSetHandler[PayloadT]) -> PayloadSetHandler[PayloadT]:
+            self.add_many(payload_type, handler)
+            return handler
+
+        return register
+
+    def add_many(self, payload_type: type[PayloadT], handler: PayloadSetHandler[PayloadT]) -> None:
+        self._register(payload_type, handler, takes_a_set=True)
+
+    def _register(
+        self,
+        payload_type: type[EventPayload],
+        handler: Callable[..., Awaitable[None]],
+        *,
+        takes_a_set: bool,
+    ) -> None:
         registration = self._by_type.setdefault(
             payload_type.event_type, _Registration(payload_type)
         )
         # The registration decodes exactly ``payload_type`` before calling the handler.
-        registration.handlers.append(handler)  # type: ignore[arg-type]
+        registration.handlers.append((handler, takes_a_set))
 
     def on_every_event(self, handler: EventHandler) -> EventHandler:
         """Decorator: run the function for every known event, typed handlers first."""
@@ -79,8 +140,8 @@ class EventHandlers:
     def include(self, other: EventHandlers) -> None:
         """Add another registry's handlers (e.g. the shared client-key read model)."""
         for registration in other._by_type.values():
-            for handler in registration.handlers:
-                self.add(registration.payload_type, handler)
+            for handler, takes_a_set in registration.handlers:
+                self._register(registration.payload_type, handler, takes_a_set=takes_a_set)
         self._every_event.extend(other._every_event)
 
     @property
@@ -94,11 +155,27 @@ class EventHandlers:
             raise PermanentEventError(f"unknown event type {event.type!r}")
         registration = self._by_type.get(event.short_type)
         if registration is not None:
-            try:
-                payload = payload_as(event, registration.payload_type)
-            except EventDecodeError as error:
-                raise PermanentEventError(str(error)) from error
-            for handler in registration.handlers:
-                await handler(session, payload)
+            await registration.apply(session, [registration.decode(event)])
         for every_event_handler in self._every_event:
             await every_event_handler(session, event)
+
+    def run_type(self, event: CloudEvent) -> str | None:
+        """The type under which ``event`` may join a run of its neighbours, or None.
+
+        Only events whose handlers all take sets form runs, and only in a registry
+        without every-event handlers (they would otherwise run out of offset order).
+        """
+        if self._every_event or event.type not in _KNOWN_TYPES:
+            return None
+        registration = self._by_type.get(event.short_type)
+        if registration is None or not registration.takes_sets:
+            return None
+        return event.short_type
+
+    async def apply_run(self, session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        """Dispatch consecutive events of one :meth:`run_type` together; never commits."""
+        short_types = {event.short_type for event in events}
+        if len(short_types) != 1:
+            raise ValueError(f"a run holds events of one type, not {sorted(short_types)}")
+        registration = self._by_type[short_types.pop()]
+        await registration.apply(session, [registration.decode(event) for event in events])

@@ -4,12 +4,11 @@ Each record is applied at most once (the inbox), delivered at least once (offset
 committed only after the database commit, by hand), retried with backoff while its
 partition waits, and dead-lettered after ``max_attempts`` so the partition moves on.
 
-Why batches: one transaction and one offset commit per record cost more than the
-handlers themselves once events arrive by the hundred. A polled batch is applied in one
-transaction — inbox rows inserted set-wise, duplicates skipped, handlers in offset order
-per partition — and each partition's offset is committed once, after that commit. A
-batch that fails in any way is rolled back and handled again record by record, the
-path that owns retries and the DLQ, so those behave exactly as for a single record.
+A polled batch (at most ``max_batch_records``) is applied in one transaction by the fast
+path in :mod:`aftercare_shared.consumer.batch` (why it exists is written there) and each
+partition's offset is committed once, after that commit. A batch that fails in any way
+is rolled back and handled again record by record, the path here that owns retries and
+the DLQ, so those behave exactly as for a single record.
 """
 
 from __future__ import annotations
@@ -17,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from sqlalchemy import MetaData
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aftercare_shared.consumer.batch import BatchFailedError, Delivery, Record, apply_batch
 from aftercare_shared.consumer.dlq import dead_letter_headers, error_class_name
 from aftercare_shared.consumer.metrics import (
     CONSUMER_DEAD_LETTERED,
@@ -46,17 +45,6 @@ from aftercare_shared.outbox.tables import inbox_table
 from aftercare_shared.topics import dlq_topic as default_dlq_topic
 
 logger = structlog.get_logger(__name__)
-
-
-class Record(Protocol):
-    """The fields of an aiokafka ``ConsumerRecord`` the runner reads (aiokafka is untyped)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
 
 
 class _RecordAbandonedError(Exception):
@@ -280,66 +268,29 @@ class ConsumerRunner:
     async def _apply_batch(
         self, batch: Mapping[TopicPartition, Sequence[Record]]
     ) -> _BatchFailure | None:
-        """Apply every record in one transaction; None when it committed."""
-        decoded: list[tuple[Record, CloudEvent]] = []
+        """Apply every record in one transaction (the fast path); None when it committed."""
+        deliveries: list[Delivery] = []
         for records in batch.values():
             for record in records:
                 try:
-                    decoded.append((record, _decode(record)))
+                    deliveries.append(Delivery(record, _decode(record)))
                 except EventDecodeError:
                     return _BatchFailure(None, None)  # the record path dead-letters it
-        blamed: Record | None = None
-        applied: list[Record] = []
-        duplicates: list[Record] = []
         try:
-            async with self._session_factory() as session, session.begin():
-                event_ids = list(dict.fromkeys(event.id for _, event in decoded))
-                first_seen = set(
-                    (
-                        await session.execute(
-                            insert(self._inbox)
-                            .values(
-                                [
-                                    {"consumer": self._group_id, "event_id": event_id}
-                                    for event_id in event_ids
-                                ]
-                            )
-                            .on_conflict_do_nothing()
-                            .returning(self._inbox.c.event_id)
-                        )
-                    ).scalars()
-                )
-                for record, event in decoded:
-                    if event.id not in first_seen:
-                        duplicates.append(record)
-                        continue
-                    first_seen.discard(event.id)  # a second copy in this batch is a duplicate
-                    blamed = record
-                    await self._run_handler(session, record, event)
-                    applied.append(record)
-                blamed = None  # a failing commit is no single record's fault
-        except Exception as error:
-            return _BatchFailure(blamed, error)
-        for record in applied:
+            outcome = await apply_batch(
+                session_factory=self._session_factory,
+                inbox=self._inbox,
+                consumer=self._group_id,
+                deliveries=deliveries,
+                handler=self._handler,
+            )
+        except BatchFailedError as failed:
+            return _BatchFailure(failed.blamed, failed.error)
+        for record in outcome.applied:
             CONSUMER_PROCESSED.labels(self._service, record.topic).inc()
-        for record in duplicates:
+        for record in outcome.duplicates:
             CONSUMER_DUPLICATES.labels(self._service, record.topic).inc()
         return None
-
-    async def _run_handler(self, session: AsyncSession, record: Record, event: CloudEvent) -> None:
-        # Logs and any events the handler emits continue the producer's trace.
-        bind_traceparent(event.traceparent)
-        try:
-            with structlog.contextvars.bound_contextvars(
-                kafka_topic=record.topic,
-                kafka_partition=record.partition,
-                kafka_offset=record.offset,
-                event_id=event.id,
-                event_type=event.type,
-            ):
-                await self._handler(session, event)
-        finally:
-            clear_trace()
 
     async def _process_one_by_one(
         self,
