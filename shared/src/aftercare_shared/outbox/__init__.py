@@ -8,7 +8,9 @@ from aftercare_shared.outbox.enqueue import enqueue_event, enqueue_events, recor
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.outbox.tables import (
     create_messaging_tables,
+    create_outbox_purge_index,
     drop_messaging_tables,
+    drop_outbox_purge_index,
     inbox_table,
     outbox_notify_channel,
     outbox_table,
@@ -17,7 +19,9 @@ from aftercare_shared.outbox.tables import (
 __all__ = [
     "OutboxRelay",
     "create_messaging_tables",
+    "create_outbox_purge_index",
     "drop_messaging_tables",
+    "drop_outbox_purge_index",
     "enqueue_event",
     "enqueue_events",
     "inbox_table",
