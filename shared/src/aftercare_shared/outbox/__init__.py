@@ -1,9 +1,12 @@
 """Transactional outbox: events commit with the state change, a relay publishes them.
 
 A service's first migration calls :func:`create_messaging_tables`; its write paths call
-:func:`enqueue_event` inside their transaction; its lifespan runs one :class:`OutboxRelay`.
+:func:`enqueue_event` inside their transaction; its lifespan runs one :class:`OutboxRelay`
+(woken at commit through :mod:`aftercare_shared.outbox.wake`) and the purge job of
+:mod:`aftercare_shared.outbox.purge`.
 """
 
+from aftercare_shared.outbox import wake
 from aftercare_shared.outbox.enqueue import enqueue_event, enqueue_events, record_headers
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.outbox.tables import (
@@ -28,4 +31,5 @@ __all__ = [
     "outbox_notify_channel",
     "outbox_table",
     "record_headers",
+    "wake",
 ]

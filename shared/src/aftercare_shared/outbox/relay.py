@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aftercare_shared.events.envelope import STRUCTURED_CONTENT_TYPE
 from aftercare_shared.observability.repeated_failures import RepeatedFailureLog
+from aftercare_shared.outbox import wake
 from aftercare_shared.outbox.leader import relay_leadership
 from aftercare_shared.outbox.metrics import (
     OUTBOX_LAG_SECONDS,
@@ -147,7 +148,9 @@ class OutboxRelay:
             self._log.info("outbox relay leads publishing")
             OUTBOX_RELAY_LEADER.labels(self._service).set(1)
             try:
-                await self._publish_while_leading(leader_connection)
+                # This process's commits now wake the relay directly instead of notifying.
+                with wake.leading(self._schema, self._wakeup.set):
+                    await self._publish_while_leading(leader_connection)
             finally:
                 OUTBOX_RELAY_LEADER.labels(self._service).set(0)
 
@@ -285,7 +288,8 @@ class OutboxRelay:
             await asyncio.wait_for(self._stop_requested.wait(), seconds)
 
     async def _wait_for_work(self) -> None:
-        """Sleep until a NOTIFY (or stop) arrives; the poll interval is the safety net."""
+        """Sleep until a commit wakes the relay (in process or by NOTIFY) or stop is asked;
+        the poll interval is the safety net."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
 
