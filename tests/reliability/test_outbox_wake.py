@@ -112,6 +112,14 @@ async def commit_with_session(engine: AsyncEngine, schema: str, event: CloudEven
         await enqueue_event(session, event, schema=schema, topic=TOPIC)
 
 
+async def commit_inside_a_savepoint(engine: AsyncEngine, schema: str, event: CloudEvent) -> None:
+    """Releasing the savepoint commits nothing yet: the wake must wait for the real commit."""
+    async with AsyncSession(engine) as session, session.begin():
+        async with session.begin_nested():
+            await enqueue_event(session, event, schema=schema, topic=TOPIC)
+        await session.execute(select(text("pg_sleep(0.2)")))
+
+
 async def commit_with_raw_sql(engine: AsyncEngine, schema: str, event: CloudEvent) -> None:
     """What a hand-written fast path does: its own INSERT, the NOTIFY only if needed."""
     notify = wake.notify_needed(schema)
@@ -187,7 +195,12 @@ async def test_a_commit_wakes_the_local_leader_without_any_notify(
             return not wake.notify_needed(schema)
 
         await wait_until(leads_here, within=WINDOW_SECONDS, message="the relay to lead")
-        for commit in (commit_with_session, commit_with_session, commit_with_raw_sql):
+        for commit in (
+            commit_with_session,
+            commit_with_session,
+            commit_inside_a_savepoint,
+            commit_with_raw_sql,
+        ):
             event = make_event(subject="ticket-1", data={"sequence": 1})
             await commit(engine, schema, event)
             await wait_until(
