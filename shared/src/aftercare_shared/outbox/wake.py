@@ -66,7 +66,8 @@ def leading(schema: str, wake: Callable[[], None]) -> Iterator[None]:
 def notify_needed(schema: str) -> bool:
     """Whether a transaction adding rows to ``schema``'s outbox must send the NOTIFY:
     ``True`` unless this process's own relay leads ``schema``."""
-    return not _leaders.get(schema)
+    # A relay whose event loop was closed under it (never stopped) leads nothing any more.
+    return not any(not leader.loop.is_closed() for leader in _leaders.get(schema, ()))
 
 
 def committed(schema: str) -> None:
