@@ -1,7 +1,8 @@
 """Benchmark 1's commit ceiling with and without the NOTIFY a commit sends (issue 13).
 
-A transaction that sends ``NOTIFY`` takes a database-wide lock at commit and holds it
-through its WAL flush, so notifying commits are serialised. The outbox used to send one
+A transaction that sends ``NOTIFY`` takes the lock of Postgres's one, server-wide
+notification queue at commit and holds it through its WAL flush, so notifying commits
+are serialised. The outbox used to send one
 on every commit that enqueued an event; now only a process whose relay does not lead does
 (:mod:`aftercare_shared.outbox.wake`). pgbench runs intake's durable write — the ticket
 row (:data:`bench.pgbench_runner.ONE_ROW_INSERT`) and its outbox row (the real table,

@@ -1,8 +1,8 @@
 """Waking the outbox relay when outbox rows commit, without a NOTIFY on every commit.
 
-Why this exists: a transaction that sends ``NOTIFY`` takes a database-wide lock on
-Postgres's notification queue at commit and holds it through its WAL flush, so notifying
-commits are serialised — a ceiling on the commit rate of the hot write paths. Yet the
+Why this exists: a transaction that sends ``NOTIFY`` takes the lock of Postgres's one,
+server-wide notification queue at commit and holds it through its WAL flush, so
+notifying commits are serialised — a ceiling on the commit rate of the hot write paths. Yet the
 relay that must hear about a commit usually runs in the very process that committed.
 
 So the leading relay registers here (:func:`leading`) and a writer asks, before its
