@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.advisory_matching import matching_rows, measure_advisory_matching
+from bench.commit_notify import commit_notify_rows, measure_commit_notify
 from bench.consumer_batches import consumer_batch_rows, measure_consumer_batches
 from bench.dedup_storm import DedupResults, measure_dedup_storm
 from bench.end_to_end import measure_end_to_end
@@ -142,6 +143,8 @@ async def run_bench(options: BenchOptions) -> int:
     finally:
         await stack.stop(keep_databases=options.keep_databases)
     # After the servers are gone: pure CPU work wants a quiet machine.
+    if options.wants("commit_notify"):
+        await run.attempt("commit_notify", _commit_notify(run, pgbench))
     _sla_arithmetic(run)
     if options.wants("advisory_matching"):
         await run.attempt("advisory_matching", _advisory_matching(run))
@@ -327,6 +330,13 @@ async def _profile_intake(
         await load
     print(f"bench: raw profile (collapsed stacks) in {output}")
     return summary
+
+
+async def _commit_notify(run: BenchRun, pgbench: str) -> None:
+    print("bench: commit ceiling with and without NOTIFY (bench/commit_notify.py)…")
+    result = await measure_commit_notify(pgbench=pgbench, options=run.options)
+    run.document["commit_notify"] = result.as_json()
+    run.rows += commit_notify_rows(result)
 
 
 async def _advisory_matching(run: BenchRun) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS = (
     "throughput",
+    "commit_notify",
     "dedup_storm",
     "envelopes",
     "end_to_end",

@@ -95,10 +95,12 @@ async def run_pgbench(
     connections: int,
     threads: int,
     duration_seconds: float,
+    transaction: str | None = None,
 ) -> PgbenchResult:
+    """pgbench running ``transaction`` (default: :data:`ONE_ROW_INSERT` into ``table``)."""
     with tempfile.TemporaryDirectory(prefix="aftercare-pgbench-") as workdir:
-        script = Path(workdir) / "one_row_insert.sql"
-        script.write_text(ONE_ROW_INSERT.format(table=table))
+        script = Path(workdir) / "transaction.sql"
+        script.write_text(transaction or ONE_ROW_INSERT.format(table=table))
         log_prefix = Path(workdir) / "transactions"
         process = await asyncio.create_subprocess_exec(
             pgbench,

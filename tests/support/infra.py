@@ -21,7 +21,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aftercare_shared.events.envelope import CloudEvent
-from aftercare_shared.outbox import create_messaging_tables, drop_messaging_tables
+from aftercare_shared.outbox import (
+    create_messaging_tables,
+    create_outbox_purge_index,
+    drop_messaging_tables,
+    drop_outbox_purge_index,
+)
 from devkit.databases import base_database_url
 
 
@@ -42,7 +47,9 @@ def _run_alembic(connection: Connection, schema: str, *, create: bool) -> None:
     with Operations.context(MigrationContext.configure(connection)):
         if create:
             create_messaging_tables(schema)
+            create_outbox_purge_index(schema)
         else:
+            drop_outbox_purge_index(schema)
             drop_messaging_tables(schema)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
@@ -31,6 +32,7 @@ from aftercare_shared.observability.http_trace import TraceparentMiddleware
 from aftercare_shared.observability.logging import configure_logging
 from aftercare_shared.observability.metrics import MetricsMiddleware, metrics_endpoint
 from aftercare_shared.outages import LastResortMiddleware
+from aftercare_shared.outbox.purge import outbox_purge_job
 from aftercare_shared.outbox.relay import OutboxRelay
 from aftercare_shared.periodic import PeriodicJob, PeriodicWorker
 from aftercare_shared.problems import document_platform_answers, install_problem_handlers
@@ -137,7 +139,12 @@ def _background_workers(
                 max_batch_records=settings.consumer_max_batch_records,
             )
         )
-    workers.extend(PeriodicWorker(job, context.session_factory) for job in spec.periodic_jobs)
+    purge = outbox_purge_job(
+        schema_of(spec.service), retention=timedelta(seconds=settings.outbox_retention_seconds)
+    )
+    workers.extend(
+        PeriodicWorker(job, context.session_factory) for job in (purge, *spec.periodic_jobs)
+    )
     workers.extend(spec.workers(context))
     return workers
 

@@ -63,6 +63,12 @@ class CommonSettings(BaseSettings):
     )
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_retention_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Published outbox rows are deleted once published this long ago; "
+        "unpublished rows are never deleted.",
+    )
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_max_batch_records: int = Field(

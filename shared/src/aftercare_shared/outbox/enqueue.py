@@ -9,6 +9,7 @@ from sqlalchemy import MetaData, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.events.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent
+from aftercare_shared.outbox import wake
 from aftercare_shared.outbox.tables import outbox_notify_channel, outbox_table
 from aftercare_shared.topics import topic_for_event_type
 
@@ -33,32 +34,34 @@ async def enqueue_event(
 
     The record goes to ``topic`` (default: the topic of the event type) keyed by the
     event's subject, so all events of one aggregate keep their order. The relay is woken
-    by a NOTIFY that Postgres delivers only if and when the transaction commits.
+    when the transaction commits: in process when this process's relay leads, else by a
+    NOTIFY that Postgres delivers at commit (:mod:`aftercare_shared.outbox.wake`).
     """
     outbox = _outbox_in(schema)
-    # One round trip: the insert runs as a CTE and the NOTIFY is selected from it.
-    queued = (
-        insert(outbox)
-        .values(
-            event_id=event.id,
-            topic=topic or topic_for_event_type(event.type),
-            record_key=event.subject,
-            payload=event.to_json_bytes(),
-            headers=record_headers(event),
+    queued = insert(outbox).values(
+        event_id=event.id,
+        topic=topic or topic_for_event_type(event.type),
+        record_key=event.subject,
+        payload=event.to_json_bytes(),
+        headers=record_headers(event),
+    )
+    if wake.notify_needed(schema):
+        # Still one round trip: the insert runs as a CTE and the NOTIFY is selected from it.
+        cte = queued.returning(outbox.c.id).cte("queued")
+        await session.execute(
+            select(func.pg_notify(outbox_notify_channel(schema), "")).select_from(cte)
         )
-        .returning(outbox.c.id)
-        .cte("queued")
-    )
-    await session.execute(
-        select(func.pg_notify(outbox_notify_channel(schema), "")).select_from(queued)
-    )
+    else:
+        await session.execute(queued)
+    wake.wake_after_commit(session, schema)
 
 
 async def enqueue_events(
     session: AsyncSession, events: Sequence[CloudEvent], *, schema: str
 ) -> None:
-    """:func:`enqueue_event` for many events: one batched INSERT and one NOTIFY, so a
-    timer round announcing hundreds of events does not pay a round trip per event.
+    """:func:`enqueue_event` for many events: one batched INSERT (and one NOTIFY when
+    needed), so a timer round announcing hundreds of events does not pay a round trip per
+    event.
 
     Passed as executemany parameters, the INSERT is compiled once and cached (a ``values()``
     list would be compiled anew for every row count, which cost more than it saved) and
@@ -80,4 +83,6 @@ async def enqueue_events(
             for event in events
         ],
     )
-    await session.execute(select(func.pg_notify(outbox_notify_channel(schema), "")))
+    if wake.notify_needed(schema):
+        await session.execute(select(func.pg_notify(outbox_notify_channel(schema), "")))
+    wake.wake_after_commit(session, schema)

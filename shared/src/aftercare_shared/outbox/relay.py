@@ -22,11 +22,25 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sqlalchemy import MetaData, Row, Select, Table, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    MetaData,
+    Row,
+    Select,
+    Table,
+    Update,
+    any_,
+    bindparam,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aftercare_shared.events.envelope import STRUCTURED_CONTENT_TYPE
 from aftercare_shared.observability.repeated_failures import RepeatedFailureLog
+from aftercare_shared.outbox import wake
 from aftercare_shared.outbox.leader import relay_leadership
 from aftercare_shared.outbox.metrics import (
     OUTBOX_LAG_SECONDS,
@@ -84,6 +98,7 @@ class OutboxRelay:
         self._shutdown_grace = shutdown_grace
         self._producer_options = dict(producer_options or {})
         self._outbox: Table = outbox_table(MetaData(schema=schema))
+        self._mark_published = _mark_published_statement(self._outbox)
         self._producer: AIOKafkaProducer | None = None
         self._stop_requested = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -133,7 +148,9 @@ class OutboxRelay:
             self._log.info("outbox relay leads publishing")
             OUTBOX_RELAY_LEADER.labels(self._service).set(1)
             try:
-                await self._publish_while_leading(leader_connection)
+                # This process's commits now wake the relay directly instead of notifying.
+                with wake.leading(self._schema, self._wakeup.set):
+                    await self._publish_while_leading(leader_connection)
             finally:
                 OUTBOX_RELAY_LEADER.labels(self._service).set(0)
 
@@ -190,17 +207,12 @@ class OutboxRelay:
     async def _relay_batch(
         self, connection: AsyncConnection, producer: AIOKafkaProducer
     ) -> tuple[int, BatchOutcome]:
-        outbox = self._outbox
         async with connection.begin():
             rows = (await connection.execute(self._claim_statement())).all()
             records = [_record_from_row(row) for row in rows]
             outcome = await publish_in_key_order(records, partial(_send, producer))
             if outcome.published_ids:
-                await connection.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(outcome.published_ids))
-                    .values(published_at=func.now())
-                )
+                await connection.execute(self._mark_published, {"ids": outcome.published_ids})
         OUTBOX_PUBLISHED.labels(self._service).inc(len(outcome.published_ids))
         return len(records), outcome
 
@@ -276,9 +288,18 @@ class OutboxRelay:
             await asyncio.wait_for(self._stop_requested.wait(), seconds)
 
     async def _wait_for_work(self) -> None:
-        """Sleep until a NOTIFY (or stop) arrives; the poll interval is the safety net."""
+        """Sleep until a commit wakes the relay (in process or by NOTIFY) or stop is asked;
+        the poll interval is the safety net."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+
+
+def _mark_published_statement(outbox: Table) -> Update:
+    """``UPDATE … WHERE id = ANY(:ids)``: one array parameter, so the statement's text is
+    the same for every batch and asyncpg prepares it once (an ``IN (…)`` list of changing
+    length was a new statement, parsed and planned again, whenever the count changed)."""
+    ids = bindparam("ids", type_=ARRAY(BigInteger))
+    return update(outbox).where(outbox.c.id == any_(ids)).values(published_at=func.now())
 
 
 def _record_from_row(row: Row[Any]) -> OutboxRecord:

@@ -28,6 +28,7 @@ from sqlalchemy.sql.schema import SchemaItem
 
 OUTBOX_TABLE = "outbox"
 INBOX_TABLE = "inbox"
+OUTBOX_PURGE_INDEX = "ix_outbox_published_at"
 
 
 def outbox_notify_channel(schema: str) -> str:
@@ -35,9 +36,17 @@ def outbox_notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-def _outbox_items() -> list[SchemaItem]:
+def _outbox_purge_index() -> Index:
+    # Published rows by age, for the purge (:mod:`aftercare_shared.outbox.purge`) to find
+    # the oldest at once. Written by the relay when it marks a row, never on the commit path.
+    return Index(
+        OUTBOX_PURGE_INDEX, "published_at", postgresql_where=text("published_at IS NOT NULL")
+    )
+
+
+def _outbox_items(*, purge_index: bool = True) -> list[SchemaItem]:
     # Built fresh on every call: a Column belongs to exactly one Table.
-    return [
+    items: list[SchemaItem] = [
         Column("id", BigInteger, Identity(always=False), nullable=False),
         Column("event_id", Text, nullable=False),
         Column("topic", Text, nullable=False),
@@ -52,6 +61,9 @@ def _outbox_items() -> list[SchemaItem]:
         # The relay only ever scans unsent rows; this index stays as small as the backlog.
         Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
     ]
+    if purge_index:
+        items.append(_outbox_purge_index())
+    return items
 
 
 def _inbox_items() -> list[SchemaItem]:
@@ -85,10 +97,29 @@ def inbox_table(metadata: MetaData) -> Table:
 def create_messaging_tables(schema: str) -> None:
     """Create the outbox and inbox in ``schema``; call from a service's first migration.
 
-    The schema itself must already exist (the migration environment creates it).
+    The schema itself must already exist (the migration environment creates it). The
+    tables are made as the first migrations made them; :func:`create_outbox_purge_index`
+    (a later migration of each service) adds the purge's index.
     """
-    op.create_table(OUTBOX_TABLE, *_outbox_items(), schema=schema)
+    op.create_table(OUTBOX_TABLE, *_outbox_items(purge_index=False), schema=schema)
     op.create_table(INBOX_TABLE, *_inbox_items(), schema=schema)
+
+
+def create_outbox_purge_index(schema: str) -> None:
+    """Add the index the outbox purge reads (each service's ``outbox_purge_index`` revision)."""
+    index = _outbox_purge_index()
+    op.create_index(
+        OUTBOX_PURGE_INDEX,
+        OUTBOX_TABLE,
+        ["published_at"],
+        schema=schema,
+        postgresql_where=index.dialect_options["postgresql"]["where"],
+    )
+
+
+def drop_outbox_purge_index(schema: str) -> None:
+    """Undo :func:`create_outbox_purge_index`."""
+    op.drop_index(OUTBOX_PURGE_INDEX, table_name=OUTBOX_TABLE, schema=schema)
 
 
 def drop_messaging_tables(schema: str) -> None:
