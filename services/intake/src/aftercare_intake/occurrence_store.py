@@ -142,24 +142,15 @@ COUNTED_COLUMNS = """counted.id AS counted_id, counted.client_id, counted.status
     counted.fixed_in_product, counted.fixed_in_version"""
 
 
-def record_ctes(*, admitted_by: str | None = None) -> str:
-    """The CTEs that count one occurrence (``route`` … ``tallies``), for a ``WITH``.
-
-    With ``admitted_by`` (a CTE's name) nothing is written unless that CTE has a row: the
-    report fast path admits the occurrence only when its key and rate limits allow it.
-    """
-    values = f":client_id, :fingerprint, :new_ticket_id, :new_ticket_id, 1, {NOW}, {NOW}"
-    route_values = (
-        f"SELECT {values} FROM {admitted_by}"  # noqa: S608 - a CTE name
-        if admitted_by
-        else f"VALUES ({values})"
-    )
+def record_ctes() -> str:
+    """The CTEs that count one occurrence (``route`` … ``tallies``), for a ``WITH``: this
+    module's statement, and the report fast path's (which adds its outbox row)."""
     return f"""
     route AS (
         INSERT INTO {SCHEMA}.ticket_fingerprints AS f
             (client_id, fingerprint, ticket_id, origin_ticket_id, occurrences,
              first_seen_at, last_seen_at)
-        {route_values}
+        VALUES (:client_id, :fingerprint, :new_ticket_id, :new_ticket_id, 1, {NOW}, {NOW})
         ON CONFLICT (client_id, fingerprint) DO UPDATE
         SET occurrences = f.occurrences + 1,
             last_seen_at = GREATEST(f.last_seen_at, EXCLUDED.last_seen_at)
@@ -210,7 +201,7 @@ def record_ctes(*, admitted_by: str | None = None) -> str:
         SET occurrences = t.occurrences + 1,
             last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
     )
-    """  # noqa: S608 - formats in constants only (schema, casts, a CTE name)
+    """  # noqa: S608 - formats in constants only (schema, casts)
 
 
 _RECORD = text(
