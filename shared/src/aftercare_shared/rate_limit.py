@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +43,8 @@ def rate_buckets_table(metadata: MetaData) -> Table:
 
 
 def create_rate_buckets_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.create_table(
         TABLE_NAME,
         *_columns(),
@@ -53,6 +54,8 @@ def create_rate_buckets_table(schema: str) -> None:
 
 
 def drop_rate_buckets_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.drop_table(TABLE_NAME, schema=schema)
 
 
