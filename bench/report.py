@@ -85,6 +85,8 @@ def throughput_rows(results: ThroughputResults) -> list[TableRow]:
     )
     name = "1 durable intake"
     peer_name = "peer: FastAPI + 1 asyncpg INSERT"
+    durable_name = "durable peer: FastAPI + 1 asyncpg statement (key, dedup, outbox)"
+    durable = results.peer_durable
     outbox = results.outbox
     drained = (
         f"{number(outbox.backlog_rows)} rows, drained in {number(outbox.drain_seconds, 1)} s"
@@ -99,6 +101,14 @@ def throughput_rows(results: ThroughputResults) -> list[TableRow]:
             peer_name,
             number(peer.wrk.acknowledged_per_second),
             ratio_text(results.intake_vs_peer),
+        ),
+        TableRow(
+            name,
+            "reports/s (2xx)",
+            number(intake.wrk.acknowledged_per_second),
+            durable_name,
+            number(durable.wrk.acknowledged_per_second),
+            ratio_text(results.intake_vs_peer_durable),
         ),
         TableRow(
             name,
@@ -130,6 +140,14 @@ def throughput_rows(results: ThroughputResults) -> list[TableRow]:
             peer_name,
             number(peer.server_cpu_ms_per_request, 2),
             ratio_text(ratio(intake.server_cpu_ms_per_request, peer.server_cpu_ms_per_request)),
+        ),
+        TableRow(
+            name,
+            "server CPU ms / request",
+            number(intake.server_cpu_ms_per_request, 2),
+            durable_name,
+            number(durable.server_cpu_ms_per_request, 2),
+            ratio_text(ratio(intake.server_cpu_ms_per_request, durable.server_cpu_ms_per_request)),
         ),
         TableRow(
             name,

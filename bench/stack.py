@@ -19,7 +19,14 @@ import httpx
 
 from aftercare_shared.migrations import upgrade
 from aftercare_shared.topics import ensure_topics
-from bench.peer_app import DATABASE_URL_SETTING, PEER_TABLE, POOL_SIZE_SETTING, reports_table_ddl
+from bench.peer_app import (
+    DATABASE_URL_SETTING,
+    KIND_SETTING,
+    PEER_TABLE,
+    POOL_SIZE_SETTING,
+    durable_tables_ddl,
+    reports_table_ddl,
+)
 from bench.processes import UvicornProcess
 from devkit.databases import (
     admin_token,
@@ -58,6 +65,8 @@ class BenchStack:
     intake: UvicornProcess | None = None
     notify: UvicornProcess | None = None
     peer: UvicornProcess | None = None
+    peer_durable: UvicornProcess | None = None
+    """The same bare app doing intake's durable work in one statement (benchmark 1)."""
     notify_unavailable: str | None = None
     """Why the end-to-end benchmark cannot run (notify missing or not migratable)."""
 
@@ -96,6 +105,8 @@ class BenchStack:
             for table in (PEER_TABLE, DB_CEILING_TABLE):
                 for statement in reports_table_ddl(table):
                     await connection.execute(statement)
+            for statement in durable_tables_ddl():
+                await connection.execute(statement)
         finally:
             await connection.close()
         await ensure_topics(kafka_bootstrap_servers(), partitions=6, replication_factor=1)
@@ -106,14 +117,24 @@ class BenchStack:
         self.peer = UvicornProcess(
             "peer", "bench.peer_app:create_app", self.logs_dir / "peer.log", ready_path="/ping"
         )
-        self.intake.start(self.service_env())
-        self.peer.start(
-            {
-                DATABASE_URL_SETTING: libpq_url(self.peer_database_url),
-                POOL_SIZE_SETTING: str(DB_POOL_SIZE),
-            }
+        self.peer_durable = UvicornProcess(
+            "peer-durable",
+            "bench.peer_app:create_app",
+            self.logs_dir / "peer-durable.log",
+            ready_path="/ping",
         )
-        await asyncio.gather(self.intake.wait_ready(), self.peer.wait_ready())
+        self.intake.start(self.service_env())
+        for peer, kind in ((self.peer, "insert"), (self.peer_durable, "durable")):
+            peer.start(
+                {
+                    DATABASE_URL_SETTING: libpq_url(self.peer_database_url),
+                    POOL_SIZE_SETTING: str(DB_POOL_SIZE),
+                    KIND_SETTING: kind,
+                }
+            )
+        await asyncio.gather(
+            self.intake.wait_ready(), self.peer.wait_ready(), self.peer_durable.wait_ready()
+        )
 
     async def start_notify(self) -> UvicornProcess:
         """Start notify reading only events from now on.
@@ -157,7 +178,7 @@ class BenchStack:
         return clients
 
     async def stop(self, *, keep_databases: bool = False) -> None:
-        for process in (self.notify, self.intake, self.peer):
+        for process in (self.notify, self.intake, self.peer, self.peer_durable):
             if process is not None:
                 await asyncio.to_thread(process.stop)
         if keep_databases:

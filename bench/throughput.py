@@ -12,6 +12,7 @@ import asyncpg
 from bench.intake_database import CommittedReports, committed_reports, unpublished_outbox_rows
 from bench.load_runs import LoadRun, load_server, warm_up
 from bench.options import BenchOptions
+from bench.peer_app import DURABLE_KEYS_TABLE, hash_key
 from bench.pgbench_runner import PgbenchResult, run_pgbench
 from bench.stack import DB_CEILING_TABLE, BenchStack, libpq_url
 from bench.stats import ratio
@@ -45,6 +46,8 @@ class OutboxDrain:
 class ThroughputResults:
     intake: LoadRun
     peer: LoadRun
+    peer_durable: LoadRun
+    """The same bare app doing the same durable work hand-written in one statement."""
     http_ceiling: LoadRun
     db_ceiling: PgbenchResult
     outbox: OutboxDrain
@@ -69,6 +72,13 @@ class ThroughputResults:
         return ratio(self.intake.wrk.acknowledged_per_second, self.peer.wrk.acknowledged_per_second)
 
     @property
+    def intake_vs_peer_durable(self) -> float | None:
+        return ratio(
+            self.intake.wrk.acknowledged_per_second,
+            self.peer_durable.wrk.acknowledged_per_second,
+        )
+
+    @property
     def intake_vs_db_ceiling(self) -> float | None:
         return ratio(
             self.intake.wrk.acknowledged_per_second, self.db_ceiling.transactions_per_second
@@ -79,6 +89,7 @@ class ThroughputResults:
         return {
             "intake": self.intake.as_json(),
             "peer": self.peer.as_json(),
+            "peer_durable": self.peer_durable.as_json(),
             "http_ceiling": self.http_ceiling.as_json(),
             "db_ceiling": {
                 "target": "pgbench, one-row INSERT per transaction",
@@ -99,6 +110,7 @@ class ThroughputResults:
             },
             "ratios": {
                 "intake_vs_peer": _rounded(self.intake_vs_peer),
+                "intake_vs_peer_durable": _rounded(self.intake_vs_peer_durable),
                 "intake_vs_db_ceiling": _rounded(self.intake_vs_db_ceiling),
                 "peer_vs_http_ceiling": _rounded(
                     ratio(
@@ -119,6 +131,7 @@ async def measure_throughput(
 ) -> ThroughputResults:
     assert stack.intake is not None
     assert stack.peer is not None
+    assert stack.peer_durable is not None
     peer_args = [f"peer-{stack.run_tag}", "unused-by-the-peer"]
     intake_tag = f"intake-{stack.run_tag}"
 
@@ -155,6 +168,9 @@ async def measure_throughput(
         options=options,
     )
 
+    print("bench: durable peer (FastAPI + one asyncpg statement: key, dedup, outbox)…")
+    peer_durable = await _load_durable_peer(stack, wrk=wrk, api_keys=api_keys, options=options)
+
     print("bench: durable intake throughput (POST /v1/reports, unique reports)…")
     await warm_up(
         wrk,
@@ -179,7 +195,41 @@ async def measure_throughput(
         committed = await committed_reports(connection, f"bench-{intake_tag}-run-")
     finally:
         await connection.close()
-    return ThroughputResults(intake, peer, http_ceiling, db_ceiling, outbox, committed)
+    return ThroughputResults(
+        intake, peer, peer_durable, http_ceiling, db_ceiling, outbox, committed
+    )
+
+
+async def _load_durable_peer(
+    stack: BenchStack, *, wrk: str, api_keys: list[str], options: BenchOptions
+) -> LoadRun:
+    """The durable peer, sent the same reports with intake's keys (which it is given)."""
+    assert stack.peer_durable is not None
+    connection = await asyncpg.connect(libpq_url(stack.peer_database_url))
+    try:
+        await connection.executemany(
+            f"INSERT INTO {DURABLE_KEYS_TABLE} (key_hash, client_id) VALUES ($1, $2)"  # noqa: S608
+            " ON CONFLICT DO NOTHING",
+            [(hash_key(key), f"peer-client-{index}") for index, key in enumerate(api_keys)],
+        )
+    finally:
+        await connection.close()
+    tag = f"peer-durable-{stack.run_tag}"
+    await warm_up(
+        wrk,
+        stack.peer_durable,
+        script=UNIQUE_REPORTS_SCRIPT,
+        script_args=[f"{tag}-warm", *api_keys],
+        options=options,
+    )
+    return await load_server(
+        wrk,
+        stack.peer_durable,
+        target="durable peer POST /v1/reports",
+        script=UNIQUE_REPORTS_SCRIPT,
+        script_args=[f"{tag}-run", *api_keys],
+        options=options,
+    )
 
 
 async def wait_for_outbox_drain(stack: BenchStack) -> OutboxDrain:

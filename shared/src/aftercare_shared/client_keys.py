@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +34,8 @@ def client_api_keys_table(metadata: MetaData) -> Table:
 
 
 def create_client_api_keys_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.create_table(
         TABLE_NAME,
         sa.Column("api_key_id", sa.Text, primary_key=True),
@@ -48,11 +49,15 @@ def create_client_api_keys_table(schema: str) -> None:
 
 
 def drop_client_api_keys_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.drop_table(TABLE_NAME, schema=schema)
 
 
 def add_client_api_key_expiry(schema: str) -> None:
     """Migration step (after the table exists): keys may carry an expiry."""
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.add_column(
         TABLE_NAME,
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
@@ -61,6 +66,8 @@ def add_client_api_key_expiry(schema: str) -> None:
 
 
 def drop_client_api_key_expiry(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.drop_column(TABLE_NAME, "expires_at", schema=schema)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +43,8 @@ def rate_buckets_table(metadata: MetaData) -> Table:
 
 
 def create_rate_buckets_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.create_table(
         TABLE_NAME,
         *_columns(),
@@ -53,22 +54,44 @@ def create_rate_buckets_table(schema: str) -> None:
 
 
 def drop_rate_buckets_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.drop_table(TABLE_NAME, schema=schema)
 
 
-_REFILL_AND_TAKE = """
+def refill_and_take_sql(
+    schema: str,
+    *,
+    key: str = ":key",
+    burst: str = ":burst",
+    rate: str = ":rate",
+    gate: str | None = None,
+) -> str:
+    """The bucket's one statement: refill for the time since its last use, take a token.
+
+    Formats in the schema, parameter names and a CTE name only. ``key``, ``burst`` and
+    ``rate`` name its parameters. With ``gate`` (a CTE's name) the
+    bucket is taken only when that CTE has a row, so a caller can take it inside a larger
+    statement (intake's report fast path takes its two buckets that way).
+    """
+    available = (
+        f"LEAST(CAST({burst} AS float8), bucket.tokens + {rate} * GREATEST(0, "
+        "EXTRACT(EPOCH FROM statement_timestamp() - bucket.refilled_at)))"
+    )
+    rows = (
+        f"SELECT {key}, {burst} - 1, statement_timestamp(), true FROM {gate}"  # noqa: S608
+        if gate
+        else f"VALUES ({key}, {burst} - 1, statement_timestamp(), true)"
+    )
+    return f"""
 INSERT INTO {schema}.rate_buckets AS bucket (bucket_key, tokens, refilled_at, allowed)
-VALUES (:key, :burst - 1, statement_timestamp(), true)
+{rows}
 ON CONFLICT (bucket_key) DO UPDATE SET
     tokens = CASE WHEN {available} >= 1 THEN {available} - 1 ELSE {available} END,
     allowed = {available} >= 1,
     refilled_at = statement_timestamp()
 RETURNING allowed, tokens
 """
-_AVAILABLE = (
-    "LEAST(CAST(:burst AS float8), bucket.tokens + :rate * GREATEST(0, "
-    "EXTRACT(EPOCH FROM statement_timestamp() - bucket.refilled_at)))"
-)
 
 
 class RateLimiter:
@@ -78,7 +101,33 @@ class RateLimiter:
         self._name = name
         self._rate = rate_per_second
         self._burst = burst
-        self._statement = sa.text(_REFILL_AND_TAKE.format(schema=schema, available=_AVAILABLE))
+        self._statement = sa.text(refill_and_take_sql(schema))
+
+    @property
+    def rate_per_second(self) -> float:
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        return self._burst
+
+    def bucket_key(self, key: str) -> str:
+        """The ``rate_buckets`` row of ``key`` in this kind of bucket."""
+        return f"{self._name}:{key}"
+
+    def retry_after_tokens(self, tokens: float) -> float:
+        """Seconds until a bucket left with ``tokens`` has a whole one again."""
+        return max(0.0, (1.0 - tokens) / self._rate)
+
+    @staticmethod
+    def limited(wait: float) -> Problem:
+        """The 429 a refused take answers."""
+        return Problem(
+            429,
+            f"Too many requests for this API key; retry in {math.ceil(wait)} s.",
+            problem_type=PROBLEM_BASE_URI + "rate-limited",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
 
     async def retry_after(self, session: AsyncSession, key: str) -> float:
         """Take a token for ``key``: 0 when allowed, else seconds until one is available.
@@ -88,20 +137,15 @@ class RateLimiter:
         row = (
             await session.execute(
                 self._statement,
-                {"key": f"{self._name}:{key}", "burst": self._burst, "rate": self._rate},
+                {"key": self.bucket_key(key), "burst": self._burst, "rate": self._rate},
             )
         ).one()
         await session.commit()
         allowed, tokens = bool(row[0]), float(row[1])
-        return 0.0 if allowed else max(0.0, (1.0 - tokens) / self._rate)
+        return 0.0 if allowed else self.retry_after_tokens(tokens)
 
     async def check(self, session: AsyncSession, key: str) -> None:
         """Raise a 429 problem when ``key`` is over its rate."""
         wait = await self.retry_after(session, key)
         if wait > 0:
-            raise Problem(
-                429,
-                f"Too many requests for this API key; retry in {math.ceil(wait)} s.",
-                problem_type=PROBLEM_BASE_URI + "rate-limited",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
+            raise self.limited(wait)

@@ -14,7 +14,6 @@ takes (the revoke upserts the row).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy import MetaData, Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +49,8 @@ def staff_token_copies_table(metadata: MetaData) -> Table:
 
 
 def create_staff_token_copies_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.create_table(
         TABLE_NAME,
         *_columns(),
@@ -60,6 +61,8 @@ def create_staff_token_copies_table(schema: str) -> None:
 
 
 def drop_staff_token_copies_table(schema: str) -> None:
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.drop_table(TABLE_NAME, schema=schema)
 
 

@@ -64,9 +64,9 @@ async def file_occurrence(
         session,
         client_id=client_id,
         fingerprint=occurrence.fingerprint,
-        new_ticket=_new_ticket(occurrence, priority),
+        new_ticket=new_ticket_values(occurrence, priority),
         new_ticket_id=new_id(),
-        sample=_sample(occurrence),
+        sample=sample_of(occurrence),
         samples=policy.samples,
         now=now,
         announce_before=policy.announce_before(now),
@@ -106,7 +106,7 @@ async def file_occurrence(
     )
 
 
-def _new_ticket(occurrence: Occurrence, priority: Priority) -> dict[str, Any]:
+def new_ticket_values(occurrence: Occurrence, priority: Priority) -> dict[str, Any]:
     """The ticket an occurrence of a new fingerprint opens."""
     return {
         "title": occurrence.title,
@@ -120,7 +120,7 @@ def _new_ticket(occurrence: Occurrence, priority: Priority) -> dict[str, Any]:
     }
 
 
-def _sample(occurrence: Occurrence) -> SampleRow:
+def sample_of(occurrence: Occurrence) -> SampleRow:
     return SampleRow(
         sample_id=new_id(),
         event_id=occurrence.event_id,
@@ -136,6 +136,25 @@ def _sample(occurrence: Occurrence) -> SampleRow:
     )
 
 
+def ticket_created(
+    *, client_id: str, ticket_id: str, occurrence: Occurrence, priority: Priority, now: datetime
+) -> TicketCreated:
+    """What a new fingerprint's ticket announces."""
+    return TicketCreated(
+        ticket_id=ticket_id,
+        client_id=client_id,
+        title=occurrence.title,
+        severity=occurrence.severity,
+        priority=priority,
+        status=domain.NEW_STATUS,
+        kind=domain.ticket_kind(occurrence.kind),
+        environment=occurrence.environment,
+        release=occurrence.release,
+        fingerprint=occurrence.fingerprint,
+        created_at=now,
+    )
+
+
 async def _announce_new_ticket(
     session: AsyncSession,
     *,
@@ -147,18 +166,12 @@ async def _announce_new_ticket(
 ) -> Filed:
     await announce(
         session,
-        TicketCreated(
-            ticket_id=ticket_id,
+        ticket_created(
             client_id=client_id,
-            title=occurrence.title,
-            severity=occurrence.severity,
+            ticket_id=ticket_id,
+            occurrence=occurrence,
             priority=priority,
-            status=domain.NEW_STATUS,
-            kind=domain.ticket_kind(occurrence.kind),
-            environment=occurrence.environment,
-            release=occurrence.release,
-            fingerprint=occurrence.fingerprint,
-            created_at=now,
+            now=now,
         ),
         subject=ticket_id,
         client_id=client_id,

@@ -141,9 +141,12 @@ COUNTED_COLUMNS = """counted.id AS counted_id, counted.client_id, counted.status
     counted.announced_before, counted.announced_at_before, counted.close_reason,
     counted.fixed_in_product, counted.fixed_in_version"""
 
-_RECORD = text(
-    f"""
-    WITH route AS (
+
+def record_ctes() -> str:
+    """The CTEs that count one occurrence (``route`` … ``tallies``), for a ``WITH``: this
+    module's statement, and the report fast path's (which adds its outbox row)."""
+    return f"""
+    route AS (
         INSERT INTO {SCHEMA}.ticket_fingerprints AS f
             (client_id, fingerprint, ticket_id, origin_ticket_id, occurrences,
              first_seen_at, last_seen_at)
@@ -198,6 +201,12 @@ _RECORD = text(
         SET occurrences = t.occurrences + 1,
             last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
     )
+    """  # noqa: S608 - formats in constants only (schema, casts)
+
+
+_RECORD = text(
+    f"""
+    WITH {record_ctes()}
     SELECT route.id AS fingerprint_id, route.ticket_id, route.occurrences AS number,
         route.created, {COUNTED_COLUMNS}
     FROM route LEFT JOIN counted ON true
@@ -229,19 +238,16 @@ async def record_occurrence(
 ) -> Recorded:
     """Count one occurrence of ``fingerprint`` (opening its ticket from ``new_ticket`` when
     the fingerprint is new) and keep its sample and tallies."""
-    parameters = {
-        **new_ticket,
-        "client_id": client_id,
-        "fingerprint": fingerprint,
-        "new_ticket_id": new_ticket_id,
-        "context": None
-        if new_ticket["context"] is None
-        else orjson.dumps(new_ticket["context"]).decode(),
-        **sample.parameters(),
-        "samples": samples,
-        "now": now,
-        "announce_before": announce_before,
-    }
+    parameters = record_parameters(
+        client_id=client_id,
+        fingerprint=fingerprint,
+        new_ticket=new_ticket,
+        new_ticket_id=new_ticket_id,
+        sample=sample,
+        samples=samples,
+        now=now,
+        announce_before=announce_before,
+    )
     row = (await session.execute(_RECORD, parameters)).one()
     route = Route(
         fingerprint_id=row.fingerprint_id,
@@ -259,6 +265,33 @@ async def record_occurrence(
             ),
         )
     return Recorded(route, counted_ticket(row))
+
+
+def record_parameters(
+    *,
+    client_id: str,
+    fingerprint: str,
+    new_ticket: dict[str, Any],
+    new_ticket_id: str,
+    sample: SampleRow,
+    samples: int,
+    now: datetime,
+    announce_before: datetime,
+) -> dict[str, Any]:
+    """The parameters of :func:`record_ctes`."""
+    return {
+        **new_ticket,
+        "client_id": client_id,
+        "fingerprint": fingerprint,
+        "new_ticket_id": new_ticket_id,
+        "context": None
+        if new_ticket["context"] is None
+        else orjson.dumps(new_ticket["context"]).decode(),
+        **sample.parameters(),
+        "samples": samples,
+        "now": now,
+        "announce_before": announce_before,
+    }
 
 
 async def count_on_ticket(

@@ -4,27 +4,30 @@ The document is validated against its CycloneDX JSON schema first (strict: what 
 specification does not allow is refused), then deserialised into the library's ``Bom``.
 Components are walked recursively; those without a Package URL cannot be matched against
 advisories and are left out.
+
+The library (and its schemas, ~26 MiB resident) is imported on the first SBOM upload, not
+at start-up: most of the service's life never reads one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
-from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
 
 from aftercare_releases.advisories import package_key_of_purl
 
-SUPPORTED_SPEC_VERSIONS: Final[dict[str, SchemaVersion]] = {
-    "1.4": SchemaVersion.V1_4,
-    "1.5": SchemaVersion.V1_5,
-    "1.6": SchemaVersion.V1_6,
+if TYPE_CHECKING:
+    from cyclonedx.model.component import Component
+
+SUPPORTED_SPEC_VERSIONS: Final[dict[str, str]] = {
+    "1.4": "V1_4",
+    "1.5": "V1_5",
+    "1.6": "V1_6",
 }
+"""specVersion → the library's ``SchemaVersion`` member."""
 
 
 class SbomRuleError(ValueError):
@@ -55,6 +58,10 @@ def _walk(components: Iterable[Component]) -> Iterator[Component]:
 
 
 def parse_cyclonedx_json(raw: bytes, *, max_components: int) -> ParsedSbom:
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
     try:
         document: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -62,9 +69,10 @@ def parse_cyclonedx_json(raw: bytes, *, max_components: int) -> ParsedSbom:
     if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
         raise SbomRuleError('the document is not a CycloneDX BOM (bomFormat "CycloneDX")')
     spec_version = document.get("specVersion")
-    schema = SUPPORTED_SPEC_VERSIONS.get(str(spec_version))
-    if schema is None:
+    member = SUPPORTED_SPEC_VERSIONS.get(str(spec_version))
+    if member is None:
         raise SbomRuleError("specVersion must be 1.4, 1.5 or 1.6")
+    schema = SchemaVersion[member]
     problem = JsonStrictValidator(schema).validate_str(raw.decode("utf-8"))
     if problem is not None:
         first_line = str(problem).splitlines()[0][:300]

@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Header, Response
 
-from aftercare_intake import use_cases
+from aftercare_intake import report_fast_path, use_cases
 from aftercare_intake.api.dependencies import ReportingClientId, SettingsDep
 from aftercare_intake.api.schemas import ReportAccepted, ReportCreate
 from aftercare_shared.problems import problem_responses
@@ -60,3 +60,8 @@ async def submit_report(
         media_type="application/json",
         headers={"Location": f"/v1/tickets/{outcome.body['ticket_id']}"},
     )
+
+
+# Most reports never reach the route above: the fast path answers them in one statement
+# and hands it the rest (report_fast_path.py says which, and why it exists).
+report_fast_path.install(router)
