@@ -63,7 +63,7 @@ from aftercare_shared.clock import utc_now
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.names import ServiceName
 from aftercare_shared.outages import outage_of
-from aftercare_shared.outbox import outbox_notify_channel, record_headers
+from aftercare_shared.outbox import outbox_notify_channel, record_headers, wake
 from aftercare_shared.rate_limit import RateLimiter, refill_and_take_sql
 from aftercare_shared.topics import topic_for_event_type
 
@@ -89,13 +89,13 @@ REPORT_PATHS = Counter(
 _FINISHED = ", ".join(f"'{status}'" for status in sorted(domain.FINISHED_STATUSES))
 
 
-def relay_wakeup_sql() -> str:
-    """How the statement wakes the outbox relay once its row commits: a NOTIFY selected
-    from the outbox insert, delivered by Postgres at commit (as ``enqueue_event`` does).
-
-    The one place the fast path wakes the relay, so another wake-up (an in-process signal
-    after the statement) replaces this function alone.
-    """
+def relay_wakeup_sql(*, notify: bool) -> str:
+    """The statement's part in waking the outbox relay (see ``aftercare_shared.outbox.wake``):
+    a NOTIFY selected from the outbox insert, delivered by Postgres at commit, only when
+    this process's relay does not lead (``notify``); else nothing, and the caller wakes the
+    local relay after the commit (:func:`_file_in_one_statement`)."""
+    if not notify:
+        return "0"
     channel = outbox_notify_channel(SCHEMA)
     return f"(SELECT count(pg_notify('{channel}', '')) FROM queued)"  # noqa: S608 - a constant
 
@@ -142,6 +142,7 @@ _TAKE = text(
     """  # noqa: S608 - formats in constants only (schema, parameter and CTE names)
 )
 
+
 # The report: count the occurrence (the ordinary path's CTEs), queue ``ticket.created``
 # when the fingerprint was new, wake the relay; one statement, committed (synchronously)
 # before the answer.
@@ -150,8 +151,9 @@ _TAKE = text(
 # the CASE below yield the DEFERRED text, whose cast to integer fails at run time, and
 # the statement is rolled back whole. (The CASE's condition reads the CTEs, so the
 # planner cannot fold the cast away.)
-_FILE = text(
-    f"""
+def _file_statement(*, notify: bool) -> TextClause:
+    return text(
+        f"""
     WITH {occurrence_store.record_ctes()},
     queued AS (
         INSERT INTO {SCHEMA}.outbox (event_id, topic, record_key, payload, headers)
@@ -161,7 +163,7 @@ _FILE = text(
         RETURNING id
     )
     SELECT route.ticket_id, route.created, counted.status, counted.priority,
-        counted.occurrences, {relay_wakeup_sql()} AS woken,
+        counted.occurrences, {relay_wakeup_sql(notify=notify)} AS woken,
         CAST(CASE WHEN NOT route.created AND (
                 counted.id IS NULL
                 OR counted.occurrences_announced = counted.occurrences
@@ -169,7 +171,8 @@ _FILE = text(
             THEN '{DEFERRED}' ELSE '0' END AS integer) AS deferred
     FROM route LEFT JOIN counted ON true
     """  # noqa: S608 - formats in constants only (schema, statuses, CTEs)
-)
+    )
+
 
 _LIVE_KEY = f"""
     SELECT id, client_id FROM {SCHEMA}.api_keys
@@ -214,7 +217,7 @@ class FastReportPath:
     def __init__(self, ordinary: APIRoute) -> None:
         self._ordinary = ordinary
         self._keys: dict[str, _Key] = {}
-        self._statements: tuple[_Compiled, _Compiled] | None = None
+        self._statements: tuple[_Compiled, _Compiled, _Compiled] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Metrics label requests by the matched route: the documented one.
@@ -253,8 +256,12 @@ class FastReportPath:
             return "invalid_body"
         engine: AsyncEngine = app.state.engine
         if self._statements is None:
-            self._statements = (_Compiled(_TAKE, engine), _Compiled(_FILE, engine))
-        take, file = self._statements
+            self._statements = (
+                _Compiled(_TAKE, engine),
+                _Compiled(_file_statement(notify=True), engine),
+                _Compiled(_file_statement(notify=False), engine),
+            )
+        take, file_notifying, file_quiet = self._statements
         settings: IntakeSettings = app.state.provided[IntakeSettings]
         client_limiter: RateLimiter = app.state.client_rate_limiter
         report_limiter: ReportRateLimiter = app.state.provided[ReportRateLimiter]
@@ -290,7 +297,11 @@ class FastReportPath:
                 raise report_limiter.limited(
                     report_limiter.retry_after_tokens(taken["report_tokens"])
                 )
+            notify = wake.notify_needed(SCHEMA)
+            file = file_notifying if notify else file_quiet
             answer = await _file_in_one_statement(driver, file, settings, key, report)
+            if answer is not None and answer.status == 201 and not notify:
+                wake.committed(SCHEMA)  # its ticket.created row is in the outbox now
         if answer is None:
             # Declined: filed by the ordinary use case, as the route would after its
             # checks (the key and both tokens are taken already, so not by the route).

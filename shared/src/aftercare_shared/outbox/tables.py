@@ -7,7 +7,6 @@ re-delivered record is a no-op.
 
 from __future__ import annotations
 
-from alembic import op
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -101,12 +100,16 @@ def create_messaging_tables(schema: str) -> None:
     tables are made as the first migrations made them; :func:`create_outbox_purge_index`
     (a later migration of each service) adds the purge's index.
     """
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.create_table(OUTBOX_TABLE, *_outbox_items(purge_index=False), schema=schema)
     op.create_table(INBOX_TABLE, *_inbox_items(), schema=schema)
 
 
 def create_outbox_purge_index(schema: str) -> None:
     """Add the index the outbox purge reads (each service's ``outbox_purge_index`` revision)."""
+    from alembic import op  # migrations only: the running service never loads alembic
+
     index = _outbox_purge_index()
     op.create_index(
         OUTBOX_PURGE_INDEX,
@@ -119,10 +122,14 @@ def create_outbox_purge_index(schema: str) -> None:
 
 def drop_outbox_purge_index(schema: str) -> None:
     """Undo :func:`create_outbox_purge_index`."""
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.drop_index(OUTBOX_PURGE_INDEX, table_name=OUTBOX_TABLE, schema=schema)
 
 
 def drop_messaging_tables(schema: str) -> None:
     """Drop what :func:`create_messaging_tables` created (the first migration's downgrade)."""
+    from alembic import op  # migrations only: the running service never loads alembic
+
     op.drop_table(INBOX_TABLE, schema=schema)
     op.drop_table(OUTBOX_TABLE, schema=schema)
