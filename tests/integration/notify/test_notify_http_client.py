@@ -4,8 +4,11 @@ timeouts and failover between vetted addresses."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -17,6 +20,7 @@ from aftercare_notify.repository import ClaimedDelivery
 from aftercare_shared.ssrf import IPAddress, parse_allowlist
 from aftercare_shared.url_guard import UrlGuard
 from devkit.webhook_receiver import WebhookReceiver
+from tests.integration.notify.smtp_support import self_signed_certificate
 
 BODY = b'{"specversion":"1.0","id":"evt-9"}'
 
@@ -175,3 +179,81 @@ async def test_an_address_outside_the_allowlist_is_never_connected_to() -> None:
     assert result.error is not None
     assert result.error.startswith("ssrf: ")
     assert not result.unreachable
+
+
+@pytest.fixture
+async def tls_receiver(tmp_path: Path) -> AsyncIterator[tuple[int, ssl.SSLContext, list[int]]]:
+    """An HTTPS receiver (certificate for ``localhost``) answering 200, kept alive.
+
+    Yields its port, a client context trusting its certificate, and the connections
+    whose handshake completed (one entry each).
+    """
+    cert, key = self_signed_certificate(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(str(cert), str(key))
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+    client_context = ssl.create_default_context(cafile=str(cert))
+    try:
+        yield int(server.sockets[0].getsockname()[1]), client_context, connections
+    finally:
+        server.close()
+
+
+async def test_https_is_verified_against_the_url_host_name_and_kept_alive(
+    tls_receiver: tuple[int, ssl.SSLContext, list[int]],
+) -> None:
+    port, trusting, connections = tls_receiver
+    dns = ScriptedDns("127.0.0.1")
+    guard = UrlGuard(allowlist=parse_allowlist("127.0.0.0/8"), dns_timeout_seconds=1, resolver=dns)
+
+    def client(context: ssl.SSLContext | None) -> GuardedHttpClient:
+        return GuardedHttpClient(
+            guard=guard,
+            timeout_seconds=2.0,
+            connect_timeout_seconds=1,
+            response_body_max_bytes=16,
+            connections_per_host=4,
+            ssl_context=context,
+        )
+
+    trusted = client(trusting)
+    untrusted = client(None)  # the system's authorities: a self-signed certificate fails
+    try:
+        first = await trusted.post(f"https://localhost:{port}/hooks", {}, BODY)
+        second = await trusted.post(f"https://localhost:{port}/hooks", {}, BODY)
+        # The same certificate presented for another name: refused.
+        other_name = await trusted.post(f"https://other.test:{port}/hooks", {}, BODY)
+        unknown_authority = await untrusted.post(f"https://localhost:{port}/hooks", {}, BODY)
+    finally:
+        await trusted.aclose()
+        await untrusted.aclose()
+    assert (first.status_code, first.response_body) == (200, "ok")
+    assert second.succeeded
+    for refused in (other_name, unknown_authority):
+        assert not refused.succeeded
+        assert refused.unreachable
+        assert refused.error is not None
+        assert refused.error.startswith("connect: ")
+        assert "certificate" in refused.error.lower()
+    # One kept-alive connection for the two trusted requests (a refused handshake never
+    # reaches the receiver's handler).
+    assert len(connections) == 1

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 import httpcore
 
+from aftercare_notify.channels.asyncio_network import AsyncioBackend
 from aftercare_notify.domain.delivery_policy import AttemptResult
 from aftercare_notify.domain.retry_after import retry_after_seconds
 from aftercare_shared.ssrf import SsrfRefused, parse_target_url
@@ -52,7 +53,7 @@ class GuardedHttpClient:
         connections_per_host: int,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._backend = VettingNetworkBackend(guard)
+        self._backend = VettingNetworkBackend(guard, inner=AsyncioBackend())
         self._timeout_seconds = timeout_seconds
         self._timeouts = {
             "connect": min(connect_timeout_seconds, timeout_seconds),
