@@ -17,7 +17,7 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 
@@ -40,8 +40,9 @@ class _BufferingProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: uvloop's transports (the services' loop) do not
+        # subclass asyncio's classes, though they are the same interface.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -156,8 +157,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError) as error:  # SSLError (a failed verification) is one
             self._transport.close()
             raise httpcore.ConnectError(str(error)) from error
-        assert isinstance(transport, asyncio.Transport)
-        return AsyncioStream(transport, self._protocol)
+        return AsyncioStream(cast(asyncio.Transport, transport), self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
@@ -199,7 +199,6 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"no connection within {timeout:g} s") from error
         except OSError as error:
             raise httpcore.ConnectError(str(error) or type(error).__name__) from error
-        assert isinstance(transport, asyncio.Transport)
         raw: socket.socket | None = transport.get_extra_info("socket")
         if raw is not None:
             for option in socket_options or ():
