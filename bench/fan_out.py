@@ -441,16 +441,23 @@ async def profile_notify_fan_out(stack: BenchStack, *, burst_events: int) -> Pro
     try:
         async with receivers(ENDPOINTS) as sink:
             endpoints = await _subscribe(stack, stack.notify.url, sink.healthy)
-            profiling = asyncio.create_task(
-                record_profile(stack.notify.pid, seconds=PROFILE_SECONDS, output=output)
-            )
-            sent = await _produce(producer, burst_events, rate=None)
-            summary = await profiling
-            # Drained before the measured runs: no event of this run may reach their endpoints.
-            await _wait_for_succeeded(
-                stack.service_database_url, list(sent), len(sent) * ENDPOINTS, within_seconds=180
-            )
-            await _unsubscribe(stack, stack.notify.url, [e for e, _ in endpoints.values()])
+            try:
+                profiling = asyncio.create_task(
+                    record_profile(stack.notify.pid, seconds=PROFILE_SECONDS, output=output)
+                )
+                sent = await _produce(producer, burst_events, rate=None)
+                summary = await profiling
+                # Drained before the measured runs: no event of this run may reach theirs.
+                await _wait_for_succeeded(
+                    stack.service_database_url,
+                    list(sent),
+                    len(sent) * ENDPOINTS,
+                    within_seconds=180,
+                )
+            finally:
+                # Even when py-spy could not run: endpoints left subscribed (their receivers
+                # gone) would take every event of the measured runs too.
+                await _unsubscribe(stack, stack.notify.url, [e for e, _ in endpoints.values()])
             await sink.finish()
     finally:
         await producer.stop()
