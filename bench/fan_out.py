@@ -37,6 +37,7 @@ from aftercare_shared.clock import utc_now
 from aftercare_shared.events.catalog import TicketCreated
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.topics import topic_for_event_type
+from bench.footprint import read_footprint
 from bench.options import RESULTS_DIR
 from bench.profile_summary import ProfileSummary
 from bench.profiling import record_profile
@@ -61,6 +62,8 @@ class FanOutResults:
     notify_per_second: float | None = None
     bare_deliveries: int = 0
     bare_per_second: float | None = None
+    notify_cpu_seconds: float | None = None
+    bare_cpu_seconds: float | None = None
     signatures_verified: int = 0
     signatures_rejected: int = 0
     paced_rate: float = PACED_RATE
@@ -79,6 +82,18 @@ class FanOutResults:
         return ratio(self.notify_per_second, self.bare_per_second)
 
     @property
+    def notify_cpu_ms_per_delivery(self) -> float | None:
+        if self.notify_cpu_seconds is None or not self.notify_deliveries:
+            return None
+        return self.notify_cpu_seconds * 1000 / self.notify_deliveries
+
+    @property
+    def bare_cpu_ms_per_delivery(self) -> float | None:
+        if self.bare_cpu_seconds is None or not self.bare_deliveries:
+            return None
+        return self.bare_cpu_seconds * 1000 / self.bare_deliveries
+
+    @property
     def isolation_ratio(self) -> float | None:
         return ratio(self.isolated_p95_ms, self.healthy_p95_ms)
 
@@ -91,6 +106,8 @@ class FanOutResults:
             "bare_sender_deliveries": self.bare_deliveries,
             "bare_sender_deliveries_per_second": _round(self.bare_per_second),
             "notify_vs_bare": _round(self.notify_vs_bare, 2),
+            "notify_cpu_ms_per_delivery": _round(self.notify_cpu_ms_per_delivery, 3),
+            "bare_sender_cpu_ms_per_delivery": _round(self.bare_cpu_ms_per_delivery, 3),
             "signatures_verified_sample": self.signatures_verified,
             "signatures_rejected": self.signatures_rejected,
             "paced_events_per_second": self.paced_rate,
@@ -336,16 +353,24 @@ async def measure_fan_out(
             secrets = {port: secret for port, (_, secret) in endpoints.items()}
             await sink.send({"secrets": {str(port): s for port, s in secrets.items()}})
             started = time.time()
+            # notify's own CPU time over the burst (consuming, fanning out, sending,
+            # recording), from /proc: the whole process, every thread.
+            notify_cpu_before = read_footprint(stack.notify.pid).cpu_seconds
             sent = await _produce(producer, burst_events, rate=None)
             expected = burst_events * ENDPOINTS
             results.notify_deliveries = await _wait_for_succeeded(
                 stack.service_database_url, list(sent), expected, within_seconds=180
             )
+            results.notify_cpu_seconds = (
+                read_footprint(stack.notify.pid).cpu_seconds - notify_cpu_before
+            )
             await _unsubscribe(
                 stack, notify_url, [endpoint_id for endpoint_id, _ in endpoints.values()]
             )
             bodies = [_ticket_created()[:2] for _ in range(burst_events)]
+            bare_cpu_before = time.process_time()  # the bench process sends alone meanwhile
             results.bare_per_second = await bare_sender(sink.healthy, secrets, bodies)
+            results.bare_cpu_seconds = time.process_time() - bare_cpu_before
             results.bare_deliveries = expected
             report = await sink.finish()
         last_arrival = max(
@@ -416,16 +441,23 @@ async def profile_notify_fan_out(stack: BenchStack, *, burst_events: int) -> Pro
     try:
         async with receivers(ENDPOINTS) as sink:
             endpoints = await _subscribe(stack, stack.notify.url, sink.healthy)
-            profiling = asyncio.create_task(
-                record_profile(stack.notify.pid, seconds=PROFILE_SECONDS, output=output)
-            )
-            sent = await _produce(producer, burst_events, rate=None)
-            summary = await profiling
-            # Drained before the measured runs: no event of this run may reach their endpoints.
-            await _wait_for_succeeded(
-                stack.service_database_url, list(sent), len(sent) * ENDPOINTS, within_seconds=180
-            )
-            await _unsubscribe(stack, stack.notify.url, [e for e, _ in endpoints.values()])
+            try:
+                profiling = asyncio.create_task(
+                    record_profile(stack.notify.pid, seconds=PROFILE_SECONDS, output=output)
+                )
+                sent = await _produce(producer, burst_events, rate=None)
+                summary = await profiling
+                # Drained before the measured runs: no event of this run may reach theirs.
+                await _wait_for_succeeded(
+                    stack.service_database_url,
+                    list(sent),
+                    len(sent) * ENDPOINTS,
+                    within_seconds=180,
+                )
+            finally:
+                # Even when py-spy could not run: endpoints left subscribed (their receivers
+                # gone) would take every event of the measured runs too.
+                await _unsubscribe(stack, stack.notify.url, [e for e, _ in endpoints.values()])
             await sink.finish()
     finally:
         await producer.stop()

@@ -291,6 +291,14 @@ def fan_out_rows(fan: FanOutResults) -> list[TableRow]:
         ),
         TableRow(
             name,
+            "CPU ms per delivery (notify: whole process over the burst)",
+            number(fan.notify_cpu_ms_per_delivery, 3),
+            "bare sender (bench process)",
+            number(fan.bare_cpu_ms_per_delivery, 3),
+            ratio_text(ratio(fan.notify_cpu_ms_per_delivery, fan.bare_cpu_ms_per_delivery)),
+        ),
+        TableRow(
+            name,
             "signatures verified (sample) · rejected · deliveries missing",
             f"{fan.signatures_verified} · {fan.signatures_rejected} · {missing}",
         ),

@@ -104,11 +104,15 @@ class UrlGuard:
 
 class VettingNetworkBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend: connects only to addresses the guard vetted,
-    resolving the name at connect time (a rebound name is caught on a new connection)."""
+    resolving the name at connect time (a rebound name is caught on a new connection).
 
-    def __init__(self, guard: UrlGuard) -> None:
+    ``inner`` connects to a vetted address (httpcore's anyio backend unless given)."""
+
+    def __init__(
+        self, guard: UrlGuard, *, inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
         self._guard = guard
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,

@@ -4,19 +4,26 @@ timeouts and failover between vetted addresses."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
+import uvloop
 from standardwebhooks.webhooks import Webhook
 
 from aftercare_notify.channels.http_client import GuardedHttpClient
 from aftercare_notify.channels.webhook import WebhookChannel
+from aftercare_notify.domain.delivery_policy import AttemptResult
 from aftercare_notify.domain.signing import generate_secret
 from aftercare_notify.repository import ClaimedDelivery
 from aftercare_shared.ssrf import IPAddress, parse_allowlist
 from aftercare_shared.url_guard import UrlGuard
 from devkit.webhook_receiver import WebhookReceiver
+from tests.integration.notify.smtp_support import self_signed_certificate
 
 BODY = b'{"specversion":"1.0","id":"evt-9"}'
 
@@ -175,3 +182,128 @@ async def test_an_address_outside_the_allowlist_is_never_connected_to() -> None:
     assert result.error is not None
     assert result.error.startswith("ssrf: ")
     assert not result.unreachable
+
+
+@asynccontextmanager
+async def serving_tls(cert: Path, key: Path) -> AsyncIterator[tuple[int, list[int]]]:
+    """An HTTPS receiver (certificate for ``localhost``) answering 200, kept alive.
+
+    Yields its port and the connections whose handshake completed (one entry each).
+    """
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(str(cert), str(key))
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+    try:
+        yield int(server.sockets[0].getsockname()[1]), connections
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def tls_receiver(tmp_path: Path) -> AsyncIterator[tuple[int, ssl.SSLContext, list[int]]]:
+    """:func:`serving_tls`'s port and connections, and a client context trusting it."""
+    cert, key = self_signed_certificate(tmp_path)
+    async with serving_tls(cert, key) as (port, connections):
+        yield port, ssl.create_default_context(cafile=str(cert)), connections
+
+
+async def test_https_is_verified_against_the_url_host_name_and_kept_alive(
+    tls_receiver: tuple[int, ssl.SSLContext, list[int]],
+) -> None:
+    port, trusting, connections = tls_receiver
+    dns = ScriptedDns("127.0.0.1")
+    guard = UrlGuard(allowlist=parse_allowlist("127.0.0.0/8"), dns_timeout_seconds=1, resolver=dns)
+
+    def client(context: ssl.SSLContext | None) -> GuardedHttpClient:
+        return GuardedHttpClient(
+            guard=guard,
+            timeout_seconds=2.0,
+            connect_timeout_seconds=1,
+            response_body_max_bytes=16,
+            connections_per_host=4,
+            ssl_context=context,
+        )
+
+    trusted = client(trusting)
+    untrusted = client(None)  # the system's authorities: a self-signed certificate fails
+    try:
+        first = await trusted.post(f"https://localhost:{port}/hooks", {}, BODY)
+        second = await trusted.post(f"https://localhost:{port}/hooks", {}, BODY)
+        # The same certificate presented for another name: refused.
+        other_name = await trusted.post(f"https://other.test:{port}/hooks", {}, BODY)
+        unknown_authority = await untrusted.post(f"https://localhost:{port}/hooks", {}, BODY)
+    finally:
+        await trusted.aclose()
+        await untrusted.aclose()
+    assert (first.status_code, first.response_body) == (200, "ok")
+    assert second.succeeded
+    for refused in (other_name, unknown_authority):
+        assert not refused.succeeded
+        assert refused.unreachable
+        assert refused.error is not None
+        assert refused.error.startswith("connect: ")
+        assert "certificate" in refused.error.lower()
+    # One kept-alive connection for the two trusted requests (a refused handshake never
+    # reaches the receiver's handler).
+    assert len(connections) == 1
+
+
+def test_on_uvloop_the_services_event_loop_plain_and_tls_deliveries_succeed(
+    tmp_path: Path,
+) -> None:
+    # The services run on uvloop, whose transports are not asyncio's classes; the
+    # client's network layer must work on both loops (the tests above use asyncio's).
+    cert, key = self_signed_certificate(tmp_path)
+
+    async def scenario() -> list[AttemptResult]:
+        plain = WebhookReceiver()
+        await plain.start()
+        guard = UrlGuard(
+            allowlist=parse_allowlist("127.0.0.0/8"),
+            dns_timeout_seconds=1,
+            resolver=ScriptedDns("127.0.0.1"),
+        )
+        client = GuardedHttpClient(
+            guard=guard,
+            timeout_seconds=2.0,
+            connect_timeout_seconds=1,
+            response_body_max_bytes=16,
+            connections_per_host=4,
+            ssl_context=ssl.create_default_context(cafile=str(cert)),
+        )
+        try:
+            async with serving_tls(cert, key) as (port, _):
+                return [
+                    await client.post(url, {}, BODY)
+                    for url in (
+                        f"http://hooks.test:{plain.port}/hooks",
+                        f"http://hooks.test:{plain.port}/hooks",
+                        f"https://localhost:{port}/hooks",
+                        f"https://localhost:{port}/hooks",
+                    )
+                ]
+        finally:
+            await client.aclose()
+            await plain.stop()
+
+    results = uvloop.run(scenario())
+    assert [result.succeeded for result in results] == [True] * 4

@@ -104,14 +104,19 @@ class Endpoint(Base):
 
     def secrets_in_use(self, now: datetime) -> list[str]:
         """The secrets that sign right now: the current one, plus the old one in overlap."""
-        secrets = [self.secret]
-        if (
-            self.previous_secret is not None
-            and self.previous_secret_expires_at is not None
-            and self.previous_secret_expires_at > now
-        ):
-            secrets.append(self.previous_secret)
-        return secrets
+        return list(
+            signing_secrets(self.secret, self.previous_secret, self.previous_secret_expires_at, now)
+        )
+
+
+def signing_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """An endpoint's secrets that sign at ``now``: the current one, plus the old one in
+    a rotation's overlap (from the columns, for callers that read no ``Endpoint``)."""
+    if previous is not None and previous_expires_at is not None and previous_expires_at > now:
+        return (secret, previous)
+    return (secret,)
 
 
 class Xid8(UserDefinedType[int]):

@@ -27,7 +27,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_notify.domain.grouping import (
@@ -45,6 +45,7 @@ from aftercare_notify.models import (
     DigestItem,
     Endpoint,
     Message,
+    signing_secrets,
 )
 from aftercare_shared.pagination import CursorPosition, after_position
 
@@ -527,6 +528,10 @@ async def claim_due_deliveries(
     ``per_endpoint_limit`` deliveries of one endpoint (1 for ``single_slot_endpoint_ids``,
     a breaker's probe), none of ``excluded_endpoint_ids`` (saturated or breaker open):
     one endpoint's backlog never fills a claim that healthy endpoints are waiting for.
+
+    One statement, one round trip: the claiming UPDATE … RETURNING is a CTE the SELECT
+    of what the attempt needs joins to. Id lists are bound as arrays (``= ANY``), so the
+    SQL text is the same whatever their length and Postgres reuses its prepared plan.
     """
     scan = (
         select(
@@ -544,7 +549,7 @@ async def claim_due_deliveries(
         )
     )
     if excluded_endpoint_ids:
-        scan = scan.where(Delivery.endpoint_id.not_in(list(excluded_endpoint_ids)))
+        scan = scan.where(not_(Delivery.endpoint_id == _any_text(excluded_endpoint_ids)))
     # A window over every due row would cost what is due, so bound the scan first.
     candidates = scan.order_by(Delivery.due_at).limit(limit * 20).subquery()
     ranked = select(candidates.c.id)
@@ -553,7 +558,7 @@ async def claim_due_deliveries(
     if single_slot_endpoint_ids:
         ranked = ranked.where(
             or_(
-                candidates.c.endpoint_id.not_in(list(single_slot_endpoint_ids)),
+                not_(candidates.c.endpoint_id == _any_text(single_slot_endpoint_ids)),
                 candidates.c.rank <= 1,
             )
         )
@@ -570,48 +575,76 @@ async def claim_due_deliveries(
         .with_for_update(skip_locked=True)
     )
     claim_token = new_id()
-    claimed_ids = list(
-        (
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(due.scalar_subquery()))
-                .values(
-                    due_at=lease_until,
-                    locked_until=lease_until,
-                    claim_token=claim_token,
-                    attempt_count=Delivery.attempt_count + 1,
-                    updated_at=now,
-                )
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
-            )
-        ).scalars()
+    claimed = (
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id.in_(due.scalar_subquery()))
+        .values(
+            due_at=lease_until,
+            locked_until=lease_until,
+            claim_token=claim_token,
+            attempt_count=_DELIVERIES.c.attempt_count + 1,
+            updated_at=now,
+        )
+        .returning(
+            _DELIVERIES.c.id,
+            _DELIVERIES.c.endpoint_id,
+            _DELIVERIES.c.message_id,
+            _DELIVERIES.c.attempt_count,
+        )
+        .cte("claimed")
     )
-    if not claimed_ids:
-        return []
     rows = await session.execute(
-        select(Delivery, Endpoint, Message)
-        .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
-        .join(Message, Message.id == Delivery.message_id)
-        .where(Delivery.id.in_(claimed_ids))
-        .execution_options(populate_existing=True)
+        select(
+            claimed.c.id,
+            claimed.c.attempt_count,
+            Endpoint.id,
+            Endpoint.channel,
+            Endpoint.url,
+            Endpoint.address,
+            Endpoint.secret,
+            Endpoint.previous_secret,
+            Endpoint.previous_secret_expires_at,
+            Message.id,
+            Message.event_type,
+            Message.body,
+        )
+        .join_from(claimed, Endpoint, Endpoint.id == claimed.c.endpoint_id)
+        .join(Message, Message.id == claimed.c.message_id)
     )
     return [
         ClaimedDelivery(
-            delivery_id=delivery.id,
+            delivery_id=delivery_id,
             claim_token=claim_token,
-            attempt_number=delivery.attempt_count,
-            endpoint_id=endpoint.id,
-            channel=endpoint.channel,
-            url=endpoint.url,
-            address=endpoint.address,
-            secrets_in_use=tuple(endpoint.secrets_in_use(now)),
-            message_id=message.id,
-            event_type=message.event_type,
-            body=message.body,
+            attempt_number=attempt_count,
+            endpoint_id=endpoint_id,
+            channel=channel,
+            url=url,
+            address=address,
+            secrets_in_use=signing_secrets(secret, previous_secret, previous_expires_at, now),
+            message_id=message_id,
+            event_type=event_type,
+            body=body,
         )
-        for delivery, endpoint, message in rows
+        for (
+            delivery_id,
+            attempt_count,
+            endpoint_id,
+            channel,
+            url,
+            address,
+            secret,
+            previous_secret,
+            previous_expires_at,
+            message_id,
+            event_type,
+            body,
+        ) in rows
     ]
+
+
+def _any_text(values: Sequence[str]) -> ColumnElement[bool]:
+    """``ANY($1)`` over one text[] parameter: the same SQL whatever the list's length."""
+    return any_(literal(list(values), ARRAY(Text)))
 
 
 # --- deliveries and attempts -----------------------------------------------------------
@@ -699,7 +732,7 @@ async def lock_endpoints(session: AsyncSession, endpoint_ids: Sequence[str]) -> 
     """The endpoints, locked FOR NO KEY UPDATE in id order (the lock order everywhere)."""
     rows = await session.execute(
         select(Endpoint)
-        .where(Endpoint.id.in_(list(endpoint_ids)))
+        .where(Endpoint.id == _any_text(endpoint_ids))
         .order_by(Endpoint.id)
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
@@ -713,7 +746,7 @@ async def lock_delivery_claims(
     """Delivery id → its current claim token, each row locked, in id order."""
     rows = await session.execute(
         select(Delivery.id, Delivery.claim_token)
-        .where(Delivery.id.in_(sorted(set(delivery_ids))))
+        .where(Delivery.id == _any_text(sorted(set(delivery_ids))))
         .order_by(Delivery.id)
         .with_for_update()
     )
@@ -759,8 +792,8 @@ async def renew_claims(
     result = await session.execute(
         update(Delivery)
         .where(
-            Delivery.id.in_(ids),
-            Delivery.claim_token.in_(tokens),
+            Delivery.id == _any_text(ids),
+            Delivery.claim_token == _any_text(tokens),
             Delivery.status == "pending",
         )
         .values(due_at=lease_until, locked_until=lease_until)

@@ -19,9 +19,11 @@ import asyncio
 import ssl
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import httpcore
 
+from aftercare_notify.channels.asyncio_network import AsyncioBackend
 from aftercare_notify.domain.delivery_policy import AttemptResult
 from aftercare_notify.domain.retry_after import retry_after_seconds
 from aftercare_shared.ssrf import SsrfRefused, parse_target_url
@@ -33,6 +35,16 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 KEEPALIVE_EXPIRY_SECONDS = 30.0
 # Reading this much of an answer we do not keep is cheaper than a new connection.
 DRAIN_LIMIT_BYTES = 65_536
+
+
+# URLs whose parsed form is kept (a delivery worker sends to a few hundred endpoints).
+_ROUTES_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    pool: httpcore.AsyncConnectionPool
+    headers: tuple[tuple[bytes, bytes], ...]
 
 
 class GuardedHttpClient:
@@ -52,7 +64,7 @@ class GuardedHttpClient:
         connections_per_host: int,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._backend = VettingNetworkBackend(guard)
+        self._backend = VettingNetworkBackend(guard, inner=AsyncioBackend())
         self._timeout_seconds = timeout_seconds
         self._timeouts = {
             "connect": min(connect_timeout_seconds, timeout_seconds),
@@ -64,9 +76,11 @@ class GuardedHttpClient:
         self._connections_per_host = connections_per_host
         self._ssl_context = ssl_context or ssl.create_default_context()
         self._pools: dict[tuple[str, str, int], httpcore.AsyncConnectionPool] = {}
+        self._routes: dict[str, _Route] = {}
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
+        self._routes = {}
         await asyncio.gather(*(pool.aclose() for pool in pools), return_exceptions=True)
 
     def _pool_for(self, scheme: str, host: str, port: int) -> httpcore.AsyncConnectionPool:
@@ -81,20 +95,38 @@ class GuardedHttpClient:
             )
         return pool
 
+    def _route_for(self, url: str) -> _Route:
+        """The URL taken apart, its pool and fixed headers; kept per URL (raises SsrfRefused).
+
+        Only the URL's shape is kept: every address is still vetted when a connection opens.
+        """
+        route = self._routes.get(url)
+        if route is None:
+            target = parse_target_url(url)
+            if len(self._routes) >= _ROUTES_KEPT:
+                self._routes.clear()  # endpoints come and go; a bound, not an LRU
+            route = self._routes[url] = _Route(
+                pool=self._pool_for(target.scheme, target.host, target.port),
+                headers=(
+                    (b"host", target.host_header.encode()),
+                    (b"user-agent", USER_AGENT.encode()),
+                    # Uncompressed answers only: we keep the first bytes of a response,
+                    # and decompressing an unbounded stream to get them is a needless risk.
+                    (b"accept-encoding", b"identity"),
+                ),
+            )
+        return route
+
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> AttemptResult:
         try:
-            target = parse_target_url(url)
+            route = self._route_for(url)
         except SsrfRefused as refusal:
             return AttemptResult(None, None, None, f"ssrf: {refusal}")
         request_headers = [
-            (b"host", target.host_header.encode()),
-            (b"user-agent", USER_AGENT.encode()),
-            # Uncompressed answers only: we keep the first bytes of a response, and
-            # decompressing an unbounded stream to get them is a needless risk.
-            (b"accept-encoding", b"identity"),
+            *route.headers,
             *((name.encode(), value.encode()) for name, value in headers.items()),
         ]
-        pool = self._pool_for(target.scheme, target.host, target.port)
+        pool = route.pool
         started = time.perf_counter()
         try:
             # The attempt as a whole is bounded too: a receiver trickling its answer a
