@@ -19,10 +19,16 @@ class ProfilerUnavailableError(RuntimeError):
     pass
 
 
+# Where `make` installs uv when the machine has none (deploy/devstack/python_env.py).
+_DEVSTACK_UV = Path(__file__).resolve().parents[1] / ".devstack" / "tools" / "bin" / "uv"
+
+
 def py_spy_command(pid: int, *, seconds: float, output: Path) -> list[str]:
-    uv = shutil.which("uv")
+    uv = shutil.which("uv") or (str(_DEVSTACK_UV) if _DEVSTACK_UV.exists() else None)
     if uv is None:
-        raise ProfilerUnavailableError("uv is not on PATH (needed for `uv tool run py-spy`)")
+        raise ProfilerUnavailableError(
+            f"uv is neither on PATH nor at {_DEVSTACK_UV} (needed for `uv tool run py-spy`)"
+        )
     return [
         uv,
         "tool",
