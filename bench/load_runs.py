@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.footprint import read_footprint
 from bench.options import BenchOptions
+from bench.postgres_cpu import cluster_cpu_seconds
 from bench.processes import UvicornProcess
 from bench.wrk_runner import WrkResult, run_wrk, wrk_command
 
@@ -17,12 +18,20 @@ class LoadRun:
     wrk: WrkResult
     server_cpu_seconds: float
     """CPU the server process used during the run (its event loop is single-threaded)."""
+    postgres_cpu_seconds: float | None = None
+    """CPU the whole Postgres cluster used during the run, when its postmaster was given."""
 
     @property
     def server_cpu_ms_per_request(self) -> float | None:
         if self.wrk.requests == 0:
             return None
         return self.server_cpu_seconds * 1000 / self.wrk.requests
+
+    @property
+    def postgres_cpu_ms_per_request(self) -> float | None:
+        if self.postgres_cpu_seconds is None or self.wrk.requests == 0:
+            return None
+        return self.postgres_cpu_seconds * 1000 / self.wrk.requests
 
     @property
     def server_cpu_utilisation(self) -> float:
@@ -51,6 +60,7 @@ class LoadRun:
             "server_cpu_seconds": round(self.server_cpu_seconds, 2),
             "server_cpu_ms_per_request": _rounded(self.server_cpu_ms_per_request, 3),
             "server_cpu_utilisation": round(self.server_cpu_utilisation, 2),
+            "postgres_cpu_ms_per_request": _rounded(self.postgres_cpu_ms_per_request, 3),
         }
 
 
@@ -67,6 +77,7 @@ async def load_server(
     script_args: list[str],
     options: BenchOptions,
     seconds: float | None = None,
+    postmaster_pid: int | None = None,
 ) -> LoadRun:
     command = wrk_command(
         wrk,
@@ -77,10 +88,16 @@ async def load_server(
         duration_seconds=seconds if seconds is not None else options.duration_seconds,
         script_args=script_args,
     )
+    postgres_before = None if postmaster_pid is None else cluster_cpu_seconds(postmaster_pid)
     before = read_footprint(server.pid)
     result = await run_wrk(command)
     after = read_footprint(server.pid)
-    return LoadRun(target, result, after.cpu_seconds - before.cpu_seconds)
+    postgres = (
+        None
+        if postmaster_pid is None or postgres_before is None
+        else cluster_cpu_seconds(postmaster_pid) - postgres_before
+    )
+    return LoadRun(target, result, after.cpu_seconds - before.cpu_seconds, postgres)
 
 
 async def warm_up(

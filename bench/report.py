@@ -151,6 +151,24 @@ def throughput_rows(results: ThroughputResults) -> list[TableRow]:
         ),
         TableRow(
             name,
+            "Postgres CPU ms / request (the whole cluster)",
+            number(intake.postgres_cpu_ms_per_request, 2),
+            peer_name,
+            number(peer.postgres_cpu_ms_per_request, 2),
+            ratio_text(ratio(intake.postgres_cpu_ms_per_request, peer.postgres_cpu_ms_per_request)),
+        ),
+        TableRow(
+            name,
+            "Postgres CPU ms / request (the whole cluster)",
+            number(intake.postgres_cpu_ms_per_request, 2),
+            durable_name,
+            number(durable.postgres_cpu_ms_per_request, 2),
+            ratio_text(
+                ratio(intake.postgres_cpu_ms_per_request, durable.postgres_cpu_ms_per_request)
+            ),
+        ),
+        TableRow(
+            name,
             "server CPU use (cores)",
             number(intake.server_cpu_utilisation, 2),
             peer_name,

@@ -14,6 +14,7 @@ from bench.load_runs import LoadRun, load_server, warm_up
 from bench.options import BenchOptions
 from bench.peer_app import DURABLE_KEYS_TABLE, hash_key
 from bench.pgbench_runner import PgbenchResult, run_pgbench
+from bench.postgres_cpu import parent_pid
 from bench.stack import DB_CEILING_TABLE, BenchStack, libpq_url
 from bench.stats import ratio
 
@@ -134,6 +135,7 @@ async def measure_throughput(
     assert stack.peer_durable is not None
     peer_args = [f"peer-{stack.run_tag}", "unused-by-the-peer"]
     intake_tag = f"intake-{stack.run_tag}"
+    postmaster = await _postmaster_pid(stack.service_database_url)
 
     print("bench: HTTP ceiling (peer GET /ping)…")
     await warm_up(wrk, stack.peer, script="ping.lua", script_args=[], options=options)
@@ -166,10 +168,13 @@ async def measure_throughput(
         script=UNIQUE_REPORTS_SCRIPT,
         script_args=peer_args,
         options=options,
+        postmaster_pid=postmaster,
     )
 
     print("bench: durable peer (FastAPI + one asyncpg statement: key, dedup, outbox)…")
-    peer_durable = await _load_durable_peer(stack, wrk=wrk, api_keys=api_keys, options=options)
+    peer_durable = await _load_durable_peer(
+        stack, wrk=wrk, api_keys=api_keys, options=options, postmaster_pid=postmaster
+    )
 
     print("bench: durable intake throughput (POST /v1/reports, unique reports)…")
     await warm_up(
@@ -187,6 +192,7 @@ async def measure_throughput(
         script=UNIQUE_REPORTS_SCRIPT,
         script_args=[f"{intake_tag}-run", *api_keys],
         options=options,
+        postmaster_pid=postmaster,
     )
     outbox = await wait_for_outbox_drain(stack)
     connection = await asyncpg.connect(libpq_url(stack.service_database_url))
@@ -200,8 +206,24 @@ async def measure_throughput(
     )
 
 
+async def _postmaster_pid(database_url: str) -> int:
+    """The bench cluster's postmaster: the parent of any of its backends (all three servers'
+    databases live in that one cluster)."""
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        backend: int = await connection.fetchval("SELECT pg_backend_pid()")
+    finally:
+        await connection.close()
+    return parent_pid(backend)
+
+
 async def _load_durable_peer(
-    stack: BenchStack, *, wrk: str, api_keys: list[str], options: BenchOptions
+    stack: BenchStack,
+    *,
+    wrk: str,
+    api_keys: list[str],
+    options: BenchOptions,
+    postmaster_pid: int,
 ) -> LoadRun:
     """The durable peer, sent the same reports with intake's keys (which it is given)."""
     assert stack.peer_durable is not None
@@ -229,6 +251,7 @@ async def _load_durable_peer(
         script=UNIQUE_REPORTS_SCRIPT,
         script_args=[f"{tag}-run", *api_keys],
         options=options,
+        postmaster_pid=postmaster_pid,
     )
 
 
