@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from bench.dedup_storm import DedupResults
 from bench.end_to_end import EndToEndResults
 from bench.fan_out import FanOutResults
 from bench.footprint import Footprint
+from bench.load_runs import LoadRun
 from bench.profile_summary import ProfileSummary
 from bench.stats import ratio
 from bench.throughput import ThroughputResults
@@ -76,6 +77,13 @@ def markdown_table(rows: Sequence[TableRow]) -> str:
     return "\n".join(lines)
 
 
+# What one request costs, each compared with both peers: the server's CPU and Postgres's.
+_COSTS_PER_REQUEST: tuple[tuple[str, Callable[[LoadRun], float | None]], ...] = (
+    ("server CPU ms / request", lambda run: run.server_cpu_ms_per_request),
+    ("Postgres CPU ms / request (the whole cluster)", lambda run: run.postgres_cpu_ms_per_request),
+)
+
+
 def throughput_rows(results: ThroughputResults) -> list[TableRow]:
     intake, peer, ceiling, db = (
         results.intake,
@@ -133,39 +141,17 @@ def throughput_rows(results: ThroughputResults) -> list[TableRow]:
             peer_name,
             number(peer.wrk.errors),
         ),
-        TableRow(
-            name,
-            "server CPU ms / request",
-            number(intake.server_cpu_ms_per_request, 2),
-            peer_name,
-            number(peer.server_cpu_ms_per_request, 2),
-            ratio_text(ratio(intake.server_cpu_ms_per_request, peer.server_cpu_ms_per_request)),
-        ),
-        TableRow(
-            name,
-            "server CPU ms / request",
-            number(intake.server_cpu_ms_per_request, 2),
-            durable_name,
-            number(durable.server_cpu_ms_per_request, 2),
-            ratio_text(ratio(intake.server_cpu_ms_per_request, durable.server_cpu_ms_per_request)),
-        ),
-        TableRow(
-            name,
-            "Postgres CPU ms / request (the whole cluster)",
-            number(intake.postgres_cpu_ms_per_request, 2),
-            peer_name,
-            number(peer.postgres_cpu_ms_per_request, 2),
-            ratio_text(ratio(intake.postgres_cpu_ms_per_request, peer.postgres_cpu_ms_per_request)),
-        ),
-        TableRow(
-            name,
-            "Postgres CPU ms / request (the whole cluster)",
-            number(intake.postgres_cpu_ms_per_request, 2),
-            durable_name,
-            number(durable.postgres_cpu_ms_per_request, 2),
-            ratio_text(
-                ratio(intake.postgres_cpu_ms_per_request, durable.postgres_cpu_ms_per_request)
-            ),
+        *(
+            TableRow(
+                name,
+                figure,
+                number(cost(intake), 2),
+                baseline_name,
+                number(cost(baseline), 2),
+                ratio_text(ratio(cost(intake), cost(baseline))),
+            )
+            for figure, cost in _COSTS_PER_REQUEST
+            for baseline_name, baseline in ((peer_name, peer), (durable_name, durable))
         ),
         TableRow(
             name,
