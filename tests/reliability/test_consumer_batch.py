@@ -7,7 +7,7 @@ rows, handler effects in order, and the outbox events handlers emit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from aftercare_shared.consumer import EventHandlers
@@ -28,12 +27,6 @@ from aftercare_shared.events.catalog import TicketClosed, TicketCreated
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.outbox import enqueue_event, outbox_table
 from aftercare_shared.outbox.tables import inbox_table
-from tests.support.infra import (
-    create_messaging_schema,
-    database_url,
-    drop_messaging_schema,
-    unique_name,
-)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -52,20 +45,11 @@ def effects_table(schema: str) -> Table:
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url(), pool_size=2)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def schema(engine: AsyncEngine) -> AsyncIterator[str]:
-    name = unique_name("batch")
-    await create_messaging_schema(engine, name)
+async def schema(schema: str, engine: AsyncEngine) -> str:
+    """The shared messaging schema, with this module's own table in it."""
     async with engine.begin() as connection:
-        await connection.run_sync(effects_table(name).create)
-    yield name
-    await drop_messaging_schema(engine, name)
+        await connection.run_sync(effects_table(schema).create)
+    return schema
 
 
 def created(ticket: str) -> CloudEvent:

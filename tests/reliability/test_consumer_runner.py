@@ -36,9 +36,6 @@ from aftercare_shared.events.factory import new_event
 from aftercare_shared.observability.tracing import current_traceparent, parse_trace_id
 from devkit.databases import kafka_bootstrap_servers
 from tests.support.infra import (
-    create_messaging_schema,
-    database_url,
-    drop_messaging_schema,
     header_map,
     make_event,
     metric_value,
@@ -122,20 +119,11 @@ class Ledger:
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url(), pool_size=10)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def schema(engine: AsyncEngine) -> AsyncIterator[str]:
-    name = unique_name("consumer")
-    await create_messaging_schema(engine, name)
+async def schema(schema: str, engine: AsyncEngine) -> str:
+    """The shared messaging schema, with this module's own table in it."""
     async with engine.begin() as connection:
-        await connection.run_sync(applied_table(name).create)
-    yield name
-    await drop_messaging_schema(engine, name)
+        await connection.run_sync(applied_table(schema).create)
+    return schema
 
 
 @pytest.fixture

@@ -15,14 +15,13 @@ import secrets
 import signal
 import sys
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import MetaData, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare_cli.lag import group_lag
 from aftercare_shared.events.envelope import CloudEvent
@@ -31,9 +30,6 @@ from aftercare_shared.outbox.tables import outbox_table
 from devkit.databases import kafka_bootstrap_servers
 from tests.support.crash_window_process import applied_table
 from tests.support.infra import (
-    create_messaging_schema,
-    database_url,
-    drop_messaging_schema,
     make_event,
     read_topic,
     unique_name,
@@ -55,20 +51,11 @@ WINDOW_SECONDS = 60.0
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url(), pool_size=5)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def schema(engine: AsyncEngine) -> AsyncIterator[str]:
-    name = unique_name("crashwin")
-    await create_messaging_schema(engine, name)
+async def schema(schema: str, engine: AsyncEngine) -> str:
+    """The shared messaging schema, with this module's own table in it."""
     async with engine.begin() as connection:
-        await connection.run_sync(applied_table(name).create)
-    yield name
-    await drop_messaging_schema(engine, name)
+        await connection.run_sync(applied_table(schema).create)
+    return schema
 
 
 class Component:

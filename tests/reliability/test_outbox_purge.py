@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from aftercare_shared.clock import utc_now
@@ -19,31 +17,12 @@ from aftercare_shared.outbox import enqueue_events
 from aftercare_shared.outbox.purge import OutboxPurge
 from aftercare_shared.outbox.tables import outbox_table
 from tests.support.infra import (
-    create_messaging_schema,
-    database_url,
-    drop_messaging_schema,
     make_event,
-    unique_name,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 RETENTION = timedelta(hours=24)
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url(), pool_size=4)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def schema(engine: AsyncEngine) -> AsyncIterator[str]:
-    name = unique_name("purge")
-    await create_messaging_schema(engine, name)
-    yield name
-    await drop_messaging_schema(engine, name)
 
 
 async def write_rows(

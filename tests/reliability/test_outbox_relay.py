@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import MetaData, Table, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.outbox import OutboxRelay, enqueue_event
@@ -21,7 +21,6 @@ from aftercare_shared.outbox.tables import outbox_table
 from devkit.databases import kafka_bootstrap_servers
 from tests.support.infra import (
     create_messaging_schema,
-    database_url,
     drop_messaging_schema,
     header_map,
     make_event,
@@ -33,21 +32,6 @@ from tests.support.infra import (
 from tests.support.kafka_broker import throwaway_kafka_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url(), pool_size=10)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def schema(engine: AsyncEngine) -> AsyncIterator[str]:
-    name = unique_name("outbox")
-    await create_messaging_schema(engine, name)
-    yield name
-    await drop_messaging_schema(engine, name)
 
 
 @contextlib.asynccontextmanager

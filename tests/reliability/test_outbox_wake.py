@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import MetaData, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from aftercare_shared.events.envelope import CloudEvent
 from aftercare_shared.outbox import OutboxRelay, enqueue_event, outbox_notify_channel, wake
@@ -28,9 +28,6 @@ from aftercare_shared.outbox.leader import relay_lock_key
 from aftercare_shared.outbox.tables import outbox_table
 from devkit.databases import kafka_bootstrap_servers
 from tests.support.infra import (
-    create_messaging_schema,
-    database_url,
-    drop_messaging_schema,
     make_event,
     unique_name,
     wait_until,
@@ -41,21 +38,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SLOW_POLL_SECONDS = 60.0
 WINDOW_SECONDS = 20.0
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url(), pool_size=5)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def schema(engine: AsyncEngine) -> AsyncIterator[str]:
-    name = unique_name("wake")
-    await create_messaging_schema(engine, name)
-    yield name
-    await drop_messaging_schema(engine, name)
 
 
 def slow_polling_relay(engine: AsyncEngine, schema: str) -> OutboxRelay:
