@@ -40,41 +40,23 @@ DURABLE_OUTBOX_TABLE = "peer_outbox"
 
 
 def reports_table_ddl(table: str) -> list[str]:
-    """A table like ``intake.tickets``: same columns and the same three indexes."""
-    return [
-        f"""
-        CREATE TABLE {table} (
-            id text PRIMARY KEY,
-            client_id text NOT NULL,
-            title text NOT NULL,
-            description text,
-            severity text NOT NULL,
-            priority text NOT NULL,
-            kind text,
-            status text NOT NULL,
-            fingerprint text NOT NULL,
-            environment text,
-            release text,
-            stacktrace text,
-            context jsonb,
-            occurrences integer NOT NULL DEFAULT 1,
-            first_seen_at timestamptz NOT NULL,
-            last_seen_at timestamptz NOT NULL,
-            created_at timestamptz NOT NULL,
-            updated_at timestamptz NOT NULL
-        )
-        """,
-        f"CREATE UNIQUE INDEX {table}_open_fingerprint ON {table} (client_id, fingerprint)"
-        " WHERE status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')",
-        f"CREATE INDEX {table}_client_created ON {table} (client_id, created_at, id)",
-        f"CREATE INDEX {table}_created ON {table} (created_at, id)",
-    ]
+    """A table shaped as ``intake.tickets`` is (columns, generated search column, indexes)."""
+    # Imported here: the peer process itself never creates tables and must not load
+    # intake's models (its memory is a baseline of benchmark 4).
+    from bench.ticket_table import ticket_table_ddl
+
+    return ticket_table_ddl(table)
 
 
 def durable_tables_ddl() -> list[str]:
     """The durable peer's tables: keys, tickets deduplicated per client fingerprint, outbox."""
     return [
         *reports_table_ddl(DURABLE_TABLE),
+        # Its deduplication: one open ticket per client fingerprint (intake keeps a
+        # fingerprints table with the same unique key instead).
+        f"CREATE UNIQUE INDEX {DURABLE_TABLE}_open_fingerprint ON {DURABLE_TABLE}"
+        " (client_id, fingerprint)"
+        " WHERE status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')",
         f"CREATE TABLE {DURABLE_KEYS_TABLE} (key_hash text PRIMARY KEY, client_id text NOT NULL)",
         f"""
         CREATE TABLE {DURABLE_OUTBOX_TABLE} (
@@ -103,10 +85,10 @@ _INSERT = f"""
     INSERT INTO {PEER_TABLE} (
         id, client_id, title, description, severity, priority, kind, status, fingerprint,
         environment, release, stacktrace, context, first_seen_at, last_seen_at, created_at,
-        updated_at
+        updated_at, occurrence_announced_at
     )
     VALUES ($1, $2, $3, $4, $5, $6, $7, 'new', $8, $9, $10, $11, $12::jsonb,
-            now(), now(), now(), now())
+            now(), now(), now(), now(), now())
 """  # noqa: S608
 
 
@@ -117,10 +99,10 @@ _DURABLE = f"""
         INSERT INTO {DURABLE_TABLE} AS t (
             id, client_id, title, description, severity, priority, kind, status, fingerprint,
             environment, release, stacktrace, context, first_seen_at, last_seen_at,
-            created_at, updated_at
+            created_at, updated_at, occurrence_announced_at
         )
         SELECT $2, api_key.client_id, $3, $4, $5, $6, $7, 'new', $8, $9, $10, $11, $12::jsonb,
-               now(), now(), now(), now()
+               now(), now(), now(), now(), now()
         FROM api_key
         ON CONFLICT (client_id, fingerprint)
             WHERE status IN ('new', 'triaged', 'in_progress', 'waiting_on_client')
@@ -188,7 +170,7 @@ async def submit_report(report: Report, request: Request) -> dict[str, str]:
         report.description,
         report.severity,
         _PRIORITIES[report.severity],
-        report.kind,
+        report.kind or "bug",
         report.fingerprint,
         report.environment,
         report.release,
@@ -234,7 +216,7 @@ async def submit_durable_report(
         report.description,
         report.severity,
         _PRIORITIES[report.severity],
-        report.kind,
+        report.kind or "bug",
         report.fingerprint,
         report.environment,
         report.release,

@@ -16,12 +16,12 @@ ONE_ROW_INSERT = """\
 INSERT INTO {table} (
     id, client_id, title, description, severity, priority, kind, status, fingerprint,
     environment, release, stacktrace, context, first_seen_at, last_seen_at, created_at,
-    updated_at
+    updated_at, occurrence_announced_at
 ) VALUES (
     gen_random_uuid()::text, 'pgbench-client',
     'Checkout failed for order ' || :client_id, 'Payment provider answered 502 while
 capturing the order; the customer saw a generic error page and retried.',
-    'high', 'P2', 'error', 'new', gen_random_uuid()::text, 'production', 'shop@4.2.1',
+    'high', 'P2', 'bug', 'new', gen_random_uuid()::text, 'production', 'shop@4.2.1',
     'Traceback (most recent call last):
   File "shop/checkout.py", line 218, in capture
     receipt = provider.capture(order.payment_id)
@@ -31,7 +31,7 @@ capturing the order; the customer saw a generic error page and retried.',
     raise HTTPStatusError(message, request=request, response=self)
 httpx.HTTPStatusError: Server error 502 Bad Gateway',
     '{{"order_sequence": 1, "thread": 0, "user_agent": "Mozilla/5.0", "locale": "en-GB"}}',
-    now(), now(), now(), now()
+    now(), now(), now(), now(), now()
 );
 """
 
