@@ -130,7 +130,7 @@ async def run_bench(options: BenchOptions) -> int:
         settings={
             **options.as_settings(),
             "servers": f"uvicorn {' '.join(UVICORN_SETTINGS)} (intake, notify and peer alike)",
-            "database_pool": f"{DB_POOL_SIZE} connections + {DB_POOL_SIZE} overflow per server",
+            "database_pool": f"up to {2 * DB_POOL_SIZE} connections, kept open, per server",
             "kafka": kafka_bootstrap_servers(),
         },
     )

@@ -138,8 +138,8 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Sized like the services' SQLAlchemy pool: pool_size kept open, as many again
-        # opened under load (aftercare_shared.db sets max_overflow=pool_size).
+        # Sized like the services' SQLAlchemy pool: up to 2 * pool_size connections, kept
+        # open once opened (aftercare_shared.db.create_engine).
         pool = await asyncpg.create_pool(database_url, min_size=pool_size, max_size=2 * pool_size)
         app.state.pool = pool
         try:
