@@ -40,6 +40,9 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 KEEPALIVE_EXPIRY_SECONDS = 30.0
 # Reading this much of an answer we do not keep is cheaper than a new connection.
 DRAIN_LIMIT_BYTES = 65_536
+# An error kept with an attempt: aiohttp quotes what the receiver sent (a bad status line
+# of up to 8 KiB), which is the receiver's text, not ours to store in full.
+_ERROR_CHARS_KEPT = 300
 
 
 # URLs whose parsed form is kept (a delivery worker sends to a few hundred endpoints).
@@ -152,7 +155,9 @@ class GuardedHttpClient:
             error = f"connect: {str(connect_error.os_error) or connect_error}"
         except aiohttp.ClientError as failure:
             error = f"http: {type(failure).__name__}: {failure}"
-        return AttemptResult(None, _elapsed_ms(started), None, error, unreachable=True)
+        return AttemptResult(
+            None, _elapsed_ms(started), None, error[:_ERROR_CHARS_KEPT], unreachable=True
+        )
 
     async def _exchange(
         self, route: _Route, headers: Mapping[str, str], body: bytes, started: float
