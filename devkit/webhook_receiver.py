@@ -161,11 +161,15 @@ class WebhookReceiver:
             await asyncio.sleep(self.response_delay_seconds)
         keep_alive = self.keep_alive and headers.get("connection", "").lower() != "close"
         extra = "".join(f"{name}: {value}\r\n" for name, value in self.response_headers.items())
+        # A 204 or 304 has no content (RFC 9110): bytes sent after one would be read by
+        # the client as the start of the next response on the connection.
+        body = b"" if status in (204, 304) else self.response_body
+        framing = "" if status in (204, 304) else f"content-length: {len(body)}\r\n"
         writer.write(
-            f"HTTP/1.1 {status} Scripted\r\ncontent-length: {len(self.response_body)}\r\n"
+            f"HTTP/1.1 {status} Scripted\r\n{framing}"
             f"content-type: text/plain\r\n{extra}"
             f"connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n".encode()
-            + self.response_body
+            + body
         )
         await writer.drain()
         return keep_alive

@@ -1,6 +1,7 @@
-"""The URL channels' HTTP client against a real local receiver: keep-alive per host,
-every new connection vetted (DNS rebinding refused), signatures, redirects, Retry-After,
-timeouts and failover between vetted addresses."""
+"""The URL channels' HTTP client (aiohttp) against a real local receiver: keep-alive per
+host, every new connection vetted (DNS rebinding refused), IP literals vetted, signatures,
+redirects, Retry-After, timeouts, long answers cut, proxies ignored, the per-host cap and
+failover between vetted addresses."""
 
 from __future__ import annotations
 
@@ -40,14 +41,21 @@ class ScriptedDns:
         return [ipaddress.ip_address(answer) for answer in self.answers]
 
 
-def _client(dns: ScriptedDns, *, timeout: float = 2.0, max_bytes: int = 1024) -> GuardedHttpClient:
-    guard = UrlGuard(allowlist=parse_allowlist("127.0.0.0/8"), dns_timeout_seconds=1, resolver=dns)
+def _client(
+    dns: ScriptedDns,
+    *,
+    timeout: float = 2.0,
+    max_bytes: int = 1024,
+    per_host: int = 4,
+    allowlist: str = "127.0.0.0/8",
+) -> GuardedHttpClient:
+    guard = UrlGuard(allowlist=parse_allowlist(allowlist), dns_timeout_seconds=1, resolver=dns)
     return GuardedHttpClient(
         guard=guard,
         timeout_seconds=timeout,
         connect_timeout_seconds=1,
         response_body_max_bytes=max_bytes,
-        connections_per_host=4,
+        connections_per_host=per_host,
     )
 
 
@@ -182,6 +190,77 @@ async def test_an_address_outside_the_allowlist_is_never_connected_to() -> None:
     assert result.error is not None
     assert result.error.startswith("ssrf: ")
     assert not result.unreachable
+
+
+async def test_an_ip_literal_host_is_vetted_though_no_name_is_resolved(
+    receiver: WebhookReceiver,
+) -> None:
+    # 127.0.0.1 listens, but only 127.0.0.2 is admitted: the literal must be refused
+    # even though no DNS lookup (where names are vetted) ever happens for it.
+    dns = ScriptedDns("127.0.0.1")
+    client = _client(dns, allowlist="127.0.0.2/32")
+    try:
+        result = await client.post(f"http://127.0.0.1:{receiver.port}/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+    assert result.error is not None
+    assert result.error.startswith("ssrf: ")
+    assert receiver.connections == 0
+    assert dns.lookups == 0
+
+
+async def test_a_long_answer_is_cut_and_its_connection_dropped_not_read_to_the_end(
+    receiver: WebhookReceiver,
+) -> None:
+    receiver.response_body = b"x" * 300_000  # far beyond what is worth draining
+    client = _client(ScriptedDns("127.0.0.1"), max_bytes=10)
+    url = f"http://long.test:{receiver.port}/hooks"
+    try:
+        first = await client.post(url, {}, BODY)
+        second = await client.post(url, {}, BODY)
+    finally:
+        await client.aclose()
+    assert (first.status_code, first.response_body) == (200, "x" * 10)
+    assert second.succeeded
+    # The first answer was abandoned with its connection: the second needed a new one.
+    assert receiver.connections == 2
+
+
+async def test_proxy_settings_in_the_environment_are_ignored(
+    receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = _client(ScriptedDns("127.0.0.1"))
+    try:
+        result = await client.post(f"http://direct.test:{receiver.port}/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+    assert result.succeeded
+    assert len(receiver.received) == 1
+
+
+async def test_a_slow_host_holds_at_most_its_per_host_connections(
+    receiver: WebhookReceiver,
+) -> None:
+    slow = WebhookReceiver(response_delay_seconds=0.3)
+    await slow.start()
+    client = _client(ScriptedDns("127.0.0.1"), per_host=2)
+    try:
+        slow_results, fast = await asyncio.gather(
+            asyncio.gather(
+                *(client.post(f"http://slow.test:{slow.port}/hooks", {}, BODY) for _ in range(4))
+            ),
+            client.post(f"http://fast.test:{receiver.port}/hooks", {}, BODY),
+        )
+    finally:
+        await client.aclose()
+        await slow.stop()
+    assert all(result.succeeded for result in slow_results)
+    assert fast.succeeded
+    assert slow.connections == 2  # four requests at once, two connections: the cap
 
 
 @asynccontextmanager
