@@ -129,12 +129,13 @@ async def run_bench(options: BenchOptions) -> int:
         machine=machine,
         settings={
             **options.as_settings(),
-            "servers": f"uvicorn {' '.join(UVICORN_SETTINGS)} (intake, notify and peer alike)",
+            "servers": f"uvicorn {' '.join(UVICORN_SETTINGS)} (every service and peer alike)"
+            + ("; benchmark 1 again with --workers 2" if options.two_workers else ""),
             "database_pool": f"{DB_POOL_SIZE} connections + {DB_POOL_SIZE} overflow per server",
             "kafka": kafka_bootstrap_servers(),
         },
     )
-    stack = BenchStack(logs_dir=RESULTS_DIR / "logs")
+    stack = BenchStack(logs_dir=RESULTS_DIR / "logs", keep_databases=options.keep_databases)
     try:
         await run.attempt("stack_start", stack.start())
         if "stack_start" in run.failures:
