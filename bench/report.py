@@ -360,9 +360,27 @@ def end_to_end_rows(e2e: EndToEndResults) -> list[TableRow]:
         ),
         TableRow(
             name,
-            "CPU ms per webhook: notify · intake",
-            f"{number(e2e.cpu_ms_per_webhook(e2e.notify_cpu_seconds), 2)} · "
-            f"{number(e2e.cpu_ms_per_webhook(e2e.intake_cpu_seconds), 2)}",
+            "CPU ms per acknowledged report over the window: " + " · ".join(e2e.cpu_seconds),
+            " · ".join(number(e2e.cpu_ms_per_report(service), 2) for service in e2e.cpu_seconds),
+        ),
+        TableRow(
+            name,
+            "ticket events applied in the window (/metrics): "
+            + " · ".join(e2e.ticket_events_applied),
+            " · ".join(number(applied) for applied in e2e.ticket_events_applied.values()),
+            "reports acknowledged",
+            number(len(load.acknowledged)),
+        ),
+        TableRow(
+            name,
+            "consumer lag on aftercare.tickets at end, records: "
+            + " · ".join(e2e.consumer_lag_at_end),
+            " · ".join(number(lag) for lag in e2e.consumer_lag_at_end.values())
+            + (
+                f" (BEHIND: {', '.join(e2e.consumers_behind)})"
+                if e2e.consumers_behind
+                else " ✓ kept up"
+            ),
         ),
     ]
 
@@ -582,9 +600,18 @@ def describe_run(document: Mapping[str, Any]) -> str:
             f"**Warning**: the pipeline did not keep up with the paced end-to-end rate "
             f"({number(settings.get('e2e_rate_per_second'))}/s; intake's capacity "
             f"{number(end_to_end.get('intake_capacity_per_second'))}/s, webhooks arrived at "
-            f"{number(end_to_end.get('webhooks_per_second'))}/s): its latencies measure a "
-            "queue; rerun with a lower `--e2e-rate` for the pipeline's own latency."
+            f"{number(end_to_end.get('webhooks_per_second'))}/s"
+            + (
+                f"; behind at the end: {', '.join(end_to_end['consumers_behind'])}"
+                if end_to_end.get("consumers_behind")
+                else ""
+            )
+            + "): its latencies measure a queue; rerun with a lower `--e2e-rate` for the "
+            "pipeline's own latency."
         )
+    if isinstance(end_to_end, Mapping) and end_to_end.get("services_unavailable"):
+        reasons = "; ".join(end_to_end["services_unavailable"].values())
+        lines.append(f"**End-to-end ran without**: {reasons}.")
     busy = load_average[0] is not None and load_average[0] > 0.5 * (
         machine.get("logical_cpus") or 1
     )
