@@ -360,9 +360,10 @@ async def _postmaster_pid(database_url: str) -> int:
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         backend: int = await connection.fetchval("SELECT pg_backend_pid()")
+        # Read while the connection is open: its backend exits as soon as it closes.
+        return parent_pid(backend)
     finally:
         await connection.close()
-    return parent_pid(backend)
 
 
 async def _load_durable_peer(
