@@ -66,7 +66,7 @@ class TwoWorkerServers:
 
     Intake gets a database of its own: its two outbox relays then elect a leader between
     themselves, and the one-worker intake (still running for the later benchmarks) cannot
-    do their relaying for them, out of their CPU count.
+    do their relaying for them, where its CPU would not be counted.
     """
 
     intake: UvicornProcess
