@@ -373,9 +373,12 @@ def end_to_end_rows(e2e: EndToEndResults) -> list[TableRow]:
         ),
         TableRow(
             name,
-            "consumer lag on aftercare.tickets at end, records: "
-            + " · ".join(e2e.consumer_lag_at_end),
-            " · ".join(number(lag) for lag in e2e.consumer_lag_at_end.values())
+            "consumer lag on aftercare.tickets, largest sampled → at end, records: "
+            + " · ".join(e2e.consumer_lag_largest),
+            " · ".join(
+                f"{number(largest)} → {number(e2e.consumer_lag_at_end.get(service))}"
+                for service, largest in e2e.consumer_lag_largest.items()
+            )
             + (
                 f" (BEHIND: {', '.join(e2e.consumers_behind)})"
                 if e2e.consumers_behind
