@@ -129,12 +129,13 @@ async def run_bench(options: BenchOptions) -> int:
         machine=machine,
         settings={
             **options.as_settings(),
-            "servers": f"uvicorn {' '.join(UVICORN_SETTINGS)} (intake, notify and peer alike)",
+            "servers": f"uvicorn {' '.join(UVICORN_SETTINGS)} (every service and peer alike)"
+            + ("; benchmark 1 again with --workers 2" if options.two_workers else ""),
             "database_pool": f"up to {2 * DB_POOL_SIZE} connections, kept open, per server",
             "kafka": kafka_bootstrap_servers(),
         },
     )
-    stack = BenchStack(logs_dir=RESULTS_DIR / "logs")
+    stack = BenchStack(logs_dir=RESULTS_DIR / "logs", keep_databases=options.keep_databases)
     try:
         await run.attempt("stack_start", stack.start())
         if "stack_start" in run.failures:
@@ -293,14 +294,29 @@ def _beside_rest(
 async def _end_to_end(
     run: BenchRun, stack: BenchStack, api_keys: list[str], intake_capacity: float | None
 ) -> None:
-    # The notify group is moved to the end of the topics: everything must be there first.
+    # The consumers' groups are moved to the end of the topics: everything must be there first.
     await wait_for_outbox_drain(stack)
-    notify = await stack.start_notify()
-    await run.note_idle(notify)
-    e2e = await measure_end_to_end(
-        stack, api_keys=api_keys, options=run.options, intake_capacity_per_second=intake_capacity
+    for reason in stack.consumers_unavailable.values():
+        print(f"bench: end_to_end runs without it: {reason}")
+    notify, consumers = await asyncio.gather(
+        stack.start_notify(), stack.start_consumers_beside_notify()
     )
-    run.document["end_to_end"] = e2e.as_json()
+    await asyncio.gather(*(run.note_idle(p) for p in (notify, *consumers.values())))
+    try:
+        e2e = await measure_end_to_end(
+            stack,
+            api_keys=api_keys,
+            options=run.options,
+            intake_capacity_per_second=intake_capacity,
+        )
+    finally:
+        # sla and releases run for this benchmark only: the fan-out one measures notify alone.
+        run.note_after_loads(*consumers.values())
+        await stack.stop_consumers_beside_notify()
+    run.document["end_to_end"] = {
+        **e2e.as_json(),
+        "services_unavailable": dict(stack.consumers_unavailable),
+    }
     run.rows += end_to_end_rows(e2e)
 
 

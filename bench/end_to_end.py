@@ -1,8 +1,12 @@
 """Benchmark 3 — from a report sent to its signed ``ticket.created`` webhook received.
 
-Intake and notify run as real processes; a local receiver (the tests' one, verifying every
+All four services run as real processes — intake, sla, releases and notify, the last three
+consuming ``aftercare.tickets`` — and a local receiver (the tests' one, verifying every
 signature with the official ``standardwebhooks`` package) notes each arrival. The lags in
-between come from what the services expose on ``/metrics`` and from intake's outbox table.
+between come from what the services expose on ``/metrics`` and from intake's outbox table;
+for each consumer, the ticket events it applied in the window (its ``/metrics``) and how
+far its group was behind at the end (Kafka offsets); for each service, its CPU over the
+window (``/proc``).
 """
 
 from __future__ import annotations
@@ -10,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 
-from bench.footprint import read_footprint
+from bench.consumer_lag import ConsumerLagSampler
 from bench.intake_database import outbox_claim_lag_ms
 from bench.options import BenchOptions
 from bench.paced_load import PacedLoadOutcome, send_paced_reports
+from bench.process_cpu import tree_cpu_seconds
+from bench.processes import UvicornProcess
 from bench.prometheus_scrape import Sample, scrape, total, window_quantiles
 from bench.stack import BenchStack, libpq_url
 from bench.stats import percentile
@@ -30,7 +36,12 @@ QUANTILES = (0.5, 0.95, 0.99)
 OUTBOX_LAG_GAUGE = "aftercare_outbox_lag_seconds"
 FANOUT_LAG_HISTOGRAM = "aftercare_notify_fanout_lag_seconds"
 DELIVERY_LATENCY_HISTOGRAM = "aftercare_notify_delivery_latency_seconds"
+CONSUMED_COUNTER = "aftercare_consumer_events_processed_total"
+TICKETS_TOPIC = "aftercare.tickets"
 GAUGE_SAMPLE_INTERVAL_SECONDS = 0.5
+# A consumer whose group is more than this many seconds' worth of reports behind at the
+# end of the window did not keep up (a few records in flight at that instant are normal).
+KEPT_UP_LAG_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +60,49 @@ class EndToEndResults:
     """Intake's closed-loop throughput from benchmark 1, when it ran."""
     webhooks_per_second: float | None = None
     """Webhooks received over the time from the first report sent to the last webhook."""
-    intake_cpu_seconds: float = 0.0
-    notify_cpu_seconds: float = 0.0
-    """CPU each service used from the first report to the last webhook (or the deadline)."""
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU each running service used from the first report to the last webhook (or the
+    deadline), keyed by service."""
+    ticket_events_applied: dict[str, float | None] = field(default_factory=dict)
+    """``aftercare.tickets`` events each consumer applied in the window (its ``/metrics``)."""
+    consumer_lag_largest: dict[str, int] = field(default_factory=dict)
+    """Largest number of records each consumer's group was behind on ``aftercare.tickets``,
+    sampled every second through the window."""
+    consumer_lag_at_end: dict[str, int] = field(default_factory=dict)
+    """Records each consumer's group was behind on ``aftercare.tickets`` after the window."""
 
-    def cpu_ms_per_webhook(self, cpu_seconds: float) -> float | None:
-        return cpu_seconds * 1000 / len(self.latencies_ms) if self.latencies_ms else None
+    def cpu_ms_per_webhook(self, service: str) -> float | None:
+        cpu = self.cpu_seconds.get(service)
+        if cpu is None or not self.latencies_ms:
+            return None
+        return cpu * 1000 / len(self.latencies_ms)
+
+    def cpu_ms_per_report(self, service: str) -> float | None:
+        """The service's CPU over the window per acknowledged report."""
+        cpu = self.cpu_seconds.get(service)
+        if cpu is None or not self.load.acknowledged:
+            return None
+        return cpu * 1000 / len(self.load.acknowledged)
+
+    @property
+    def consumers_behind(self) -> list[str]:
+        """Consumers that were, at some sample, more than ``KEPT_UP_LAG_SECONDS`` of the paced
+        rate behind: a backlog drained after the load still means they fell behind."""
+        allowed = KEPT_UP_LAG_SECONDS * self.rate_per_second
+        return [name for name, lag in self.consumer_lag_largest.items() if lag > allowed]
 
     @property
     def over_capacity(self) -> bool:
         """The pipeline could not keep up: latencies then measure a queue, not the pipeline.
 
         Either the rate is beyond 80 % of intake's closed-loop capacity (a paced load near
-        saturation queues already) or webhooks arrived slower than reports were sent.
+        saturation queues already), webhooks arrived slower than reports were sent, or a
+        consumer (sla, releases, notify) fell more than a second's worth of reports behind.
         """
         capacity = self.intake_capacity_per_second
         if capacity is not None and self.rate_per_second > 0.8 * capacity:
+            return True
+        if self.consumers_behind:
             return True
         delivered = self.webhooks_per_second
         return self.missing > 0 or (
@@ -109,8 +147,17 @@ class EndToEndResults:
             "outbox_claim_lag_ms": _rounded_all(self.outbox_claim_lag_ms),
             "kafka_to_notify_fanout_lag_ms": _rounded_all(self.fanout_lag_ms),
             "webhook_request_latency_ms": _rounded_all(self.delivery_latency_ms),
-            "intake_cpu_ms_per_webhook": _rounded(self.cpu_ms_per_webhook(self.intake_cpu_seconds)),
-            "notify_cpu_ms_per_webhook": _rounded(self.cpu_ms_per_webhook(self.notify_cpu_seconds)),
+            "intake_cpu_ms_per_webhook": _rounded(self.cpu_ms_per_webhook("intake")),
+            "notify_cpu_ms_per_webhook": _rounded(self.cpu_ms_per_webhook("notify")),
+            "cpu_ms_per_acknowledged_report": {
+                service: None if value is None else round(value, 2)
+                for service in self.cpu_seconds
+                for value in (self.cpu_ms_per_report(service),)
+            },
+            "ticket_events_applied": self.ticket_events_applied,
+            "consumer_lag_largest_records": self.consumer_lag_largest,
+            "consumer_lag_at_end_records": self.consumer_lag_at_end,
+            "consumers_behind": self.consumers_behind,
         }
 
 
@@ -172,21 +219,34 @@ async def measure_end_to_end(
     assert stack.intake is not None
     assert stack.notify is not None
     intake_url, notify_url = stack.intake.url, stack.notify.url
+    services: dict[str, UvicornProcess] = {
+        "intake": stack.intake,
+        **stack.consumers_beside_notify,
+        "notify": stack.notify,
+    }
+    consumers = {name: process for name, process in services.items() if name != "intake"}
     receiver = WebhookReceiver(verify_signatures=True)
     await receiver.start()
     try:
         await _subscribe(stack, notify_url, receiver)
         print(
             f"bench: end-to-end latency ({options.e2e_rate:g} reports/s for "
-            f"{options.e2e_seconds:g} s, webhook on ticket.created)…"
+            f"{options.e2e_seconds:g} s, webhook on ticket.created; running: "
+            f"{', '.join(services)})…"
         )
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            notify_before: list[Sample] = await scrape(http, notify_url)
-            intake_cpu_before = read_footprint(stack.intake.pid).cpu_seconds
-            notify_cpu_before = read_footprint(stack.notify.pid).cpu_seconds
+        groups = [stack.consumer_group(name) for name in consumers]
+        async with (
+            httpx.AsyncClient(timeout=10.0) as http,
+            ConsumerLagSampler(groups, TICKETS_TOPIC) as consumer_lag,
+        ):
+            metrics_before: dict[str, list[Sample]] = {
+                name: await scrape(http, process.url) for name, process in consumers.items()
+            }
+            cpu_before = {name: tree_cpu_seconds(p.pid) for name, p in services.items()}
             started_at = datetime.now(UTC)
             gauge_samples: list[float] = []
             sampler = asyncio.create_task(_sample_outbox_lag(http, intake_url, gauge_samples))
+            consumer_lag.start_sampling()
             try:
                 # One deadline for the last answers and the last webhooks together: a rate
                 # beyond the pipeline's capacity must not stretch the run without bound.
@@ -206,11 +266,16 @@ async def measure_end_to_end(
                 sampler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sampler
-            intake_cpu = read_footprint(stack.intake.pid).cpu_seconds - intake_cpu_before
-            notify_cpu = read_footprint(stack.notify.pid).cpu_seconds - notify_cpu_before
-            notify_after = await scrape(http, notify_url)
+                await consumer_lag.stop_sampling()
+            cpu = {name: tree_cpu_seconds(p.pid) - cpu_before[name] for name, p in services.items()}
+            lag_at_end = await consumer_lag.lag()
+            lag_largest = dict(consumer_lag.largest)
+            metrics_after = {
+                name: await scrape(http, process.url) for name, process in consumers.items()
+            }
     finally:
         await receiver.stop()
+    notify_before, notify_after = metrics_before["notify"], metrics_after["notify"]
 
     latencies: list[float] = []
     seen: set[str] = set()
@@ -253,6 +318,18 @@ async def measure_end_to_end(
         ),
         intake_capacity_per_second=intake_capacity_per_second,
         webhooks_per_second=webhook_rate,
-        intake_cpu_seconds=intake_cpu,
-        notify_cpu_seconds=notify_cpu,
+        cpu_seconds=cpu,
+        ticket_events_applied={
+            name: _applied(metrics_before[name], metrics_after[name], name) for name in consumers
+        },
+        consumer_lag_largest={name: lag_largest[stack.consumer_group(name)] for name in consumers},
+        consumer_lag_at_end={name: lag_at_end[stack.consumer_group(name)] for name in consumers},
     )
+
+
+def _applied(before: list[Sample], after: list[Sample], service: str) -> float | None:
+    labels = {"service": service, "topic": TICKETS_TOPIC}
+    end = total(after, CONSUMED_COUNTER, labels)
+    if end is None:
+        return None
+    return end - (total(before, CONSUMED_COUNTER, labels) or 0.0)

@@ -1,13 +1,18 @@
-"""One wrk run against one server process, with the server's CPU time over the run."""
+"""One wrk run against one server, with the server's CPU time over the run.
+
+The server's CPU is its whole process tree's (``bench/process_cpu.py``): with one worker
+that is the uvicorn process itself; with ``--workers 2`` the supervising parent and both
+worker children, so CPU per request compares like with like.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from bench.footprint import read_footprint
 from bench.options import BenchOptions
 from bench.postgres_cpu import cluster_cpu_seconds
+from bench.process_cpu import tree_cpu_seconds
 from bench.processes import UvicornProcess
 from bench.wrk_runner import WrkResult, run_wrk, wrk_command
 
@@ -17,7 +22,7 @@ class LoadRun:
     target: str
     wrk: WrkResult
     server_cpu_seconds: float
-    """CPU the server process used during the run (its event loop is single-threaded)."""
+    """CPU the server's process tree used during the run (parent and any worker children)."""
     postgres_cpu_seconds: float | None = None
     """CPU the whole Postgres cluster used during the run, when its postmaster was given."""
 
@@ -89,15 +94,15 @@ async def load_server(
         script_args=script_args,
     )
     postgres_before = None if postmaster_pid is None else cluster_cpu_seconds(postmaster_pid)
-    before = read_footprint(server.pid)
+    before = tree_cpu_seconds(server.pid)
     result = await run_wrk(command)
-    after = read_footprint(server.pid)
+    after = tree_cpu_seconds(server.pid)
     postgres = (
         None
         if postmaster_pid is None or postgres_before is None
         else cluster_cpu_seconds(postmaster_pid) - postgres_before
     )
-    return LoadRun(target, result, after.cpu_seconds - before.cpu_seconds, postgres)
+    return LoadRun(target, result, after - before, postgres)
 
 
 async def warm_up(

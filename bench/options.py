@@ -54,6 +54,8 @@ class BenchOptions:
     """How long clocks keep coming due in each sla-timers run."""
     consumer_batch_events: int = 5_000
     """Events each mode of the consumer-batches bench applies."""
+    two_workers: bool = True
+    """Benchmark 1 also runs intake and both peers with ``--workers 2``."""
 
     def wants(self, benchmark: str) -> bool:
         return not self.only or benchmark in self.only
@@ -74,6 +76,7 @@ class BenchOptions:
             "sla_timer_window_seconds": self.sla_timer_window_seconds,
             "consumer_batch_events": self.consumer_batch_events,
             "fan_out_events_per_second": self.fan_out_rate,
+            "two_worker_runs": self.two_workers,
             "only": sorted(self.only),
         }
 
@@ -115,6 +118,12 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         help="comma-separated benchmarks to run: " + ", ".join(BENCHMARKS) + " (default: all)",
     )
     parser.add_argument(
+        "--no-two-workers",
+        action="store_true",
+        help="skip benchmark 1's runs of intake and the peers with --workers 2 (saves three"
+        " warm-ups and measured runs)",
+    )
+    parser.add_argument(
         "--keep-databases", action="store_true", help="leave the run's databases for inspection"
     )
     parser.add_argument(
@@ -147,4 +156,5 @@ def parse_options(argv: Sequence[str]) -> BenchOptions:
         sla_timer_clocks=100_000 if quick else 1_000_000,
         sla_timer_window_seconds=8.0 if quick else 20.0,
         consumer_batch_events=2_000 if quick else 5_000,
+        two_workers=not arguments.no_two_workers,
     )

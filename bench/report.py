@@ -15,7 +15,7 @@ from bench.footprint import Footprint
 from bench.load_runs import LoadRun
 from bench.profile_summary import ProfileSummary
 from bench.stats import ratio
-from bench.throughput import ThroughputResults
+from bench.throughput import ThroughputResults, TwoWorkerResults
 
 MISSING = "n/a"
 
@@ -183,7 +183,93 @@ def throughput_rows(results: ThroughputResults) -> list[TableRow]:
             f"{number(results.committed.with_outbox_row)} "
             + ("✓ all durable" if results.durable else "✗ MISSING ROWS"),
         ),
+        *two_worker_rows(results),
     ]
+
+
+def two_worker_rows(results: ThroughputResults) -> list[TableRow]:
+    """Benchmark 1 again with ``--workers 2`` for intake and both peers."""
+    two = results.two_workers
+    if two is None:
+        return []
+    name = "1 intake, 2 workers"
+    peer_name = "peer, 2 workers"
+    durable_name = "durable peer, 2 workers"
+    scaling = results.scaling
+    return [
+        TableRow(
+            name,
+            "reports/s (2xx)",
+            number(two.intake.wrk.acknowledged_per_second),
+            peer_name,
+            number(two.peer.wrk.acknowledged_per_second),
+            ratio_text(two.intake_vs_peer),
+        ),
+        TableRow(
+            name,
+            "reports/s (2xx)",
+            number(two.intake.wrk.acknowledged_per_second),
+            durable_name,
+            number(two.peer_durable.wrk.acknowledged_per_second),
+            ratio_text(two.intake_vs_peer_durable),
+        ),
+        *(
+            TableRow(
+                f"1 {label}, 2 workers",
+                "reports/s (2xx), 2 workers vs 1",
+                number(pair_of_runs[1].wrk.acknowledged_per_second),
+                f"{label}, 1 worker",
+                number(pair_of_runs[0].wrk.acknowledged_per_second),
+                ratio_text(scaling(*pair_of_runs)),
+            )
+            for label, pair_of_runs in (
+                ("intake", (results.intake, two.intake)),
+                ("peer", (results.peer, two.peer)),
+                ("durable peer", (results.peer_durable, two.peer_durable)),
+            )
+        ),
+        TableRow(
+            name,
+            "latency p50 / p99 ms",
+            pair(two.intake.wrk.latency_p50_ms, two.intake.wrk.latency_p99_ms),
+            peer_name,
+            pair(two.peer.wrk.latency_p50_ms, two.peer.wrk.latency_p99_ms),
+            ratio_text(ratio(two.intake.wrk.latency_p50_ms, two.peer.wrk.latency_p50_ms)),
+        ),
+        *(
+            TableRow(
+                name,
+                f"{figure} (parent + workers)" if figure.startswith("server") else figure,
+                number(cost(two.intake), 2),
+                baseline_name,
+                number(cost(baseline), 2),
+                ratio_text(ratio(cost(two.intake), cost(baseline))),
+            )
+            for figure, cost in _COSTS_PER_REQUEST
+            for baseline_name, baseline in ((peer_name, two.peer), (durable_name, two.peer_durable))
+        ),
+        TableRow(
+            name,
+            "server CPU use (cores, parent + workers)",
+            number(two.intake.server_cpu_utilisation, 2),
+            peer_name,
+            number(two.peer.server_cpu_utilisation, 2),
+        ),
+        TableRow(
+            name,
+            "acknowledged · tickets committed · with outbox row",
+            _durability(two),
+        ),
+    ]
+
+
+def _durability(two: TwoWorkerResults) -> str:
+    committed = two.committed
+    return (
+        f"{number(two.intake.wrk.acknowledged)} · {number(committed.tickets)} · "
+        f"{number(committed.with_outbox_row)} "
+        + ("✓ all durable" if two.durable else "✗ MISSING ROWS")
+    )
 
 
 def dedup_rows(dedup: DedupResults, unique: ThroughputResults | None) -> list[TableRow]:
@@ -274,9 +360,30 @@ def end_to_end_rows(e2e: EndToEndResults) -> list[TableRow]:
         ),
         TableRow(
             name,
-            "CPU ms per webhook: notify · intake",
-            f"{number(e2e.cpu_ms_per_webhook(e2e.notify_cpu_seconds), 2)} · "
-            f"{number(e2e.cpu_ms_per_webhook(e2e.intake_cpu_seconds), 2)}",
+            "CPU ms per acknowledged report over the window: " + " · ".join(e2e.cpu_seconds),
+            " · ".join(number(e2e.cpu_ms_per_report(service), 2) for service in e2e.cpu_seconds),
+        ),
+        TableRow(
+            name,
+            "ticket events applied in the window (/metrics): "
+            + " · ".join(e2e.ticket_events_applied),
+            " · ".join(number(applied) for applied in e2e.ticket_events_applied.values()),
+            "reports acknowledged",
+            number(len(load.acknowledged)),
+        ),
+        TableRow(
+            name,
+            "consumer lag on aftercare.tickets, largest sampled → at end, records: "
+            + " · ".join(e2e.consumer_lag_largest),
+            " · ".join(
+                f"{number(largest)} → {number(e2e.consumer_lag_at_end.get(service))}"
+                for service, largest in e2e.consumer_lag_largest.items()
+            )
+            + (
+                f" (BEHIND: {', '.join(e2e.consumers_behind)})"
+                if e2e.consumers_behind
+                else " ✓ kept up"
+            ),
         ),
     ]
 
@@ -496,9 +603,18 @@ def describe_run(document: Mapping[str, Any]) -> str:
             f"**Warning**: the pipeline did not keep up with the paced end-to-end rate "
             f"({number(settings.get('e2e_rate_per_second'))}/s; intake's capacity "
             f"{number(end_to_end.get('intake_capacity_per_second'))}/s, webhooks arrived at "
-            f"{number(end_to_end.get('webhooks_per_second'))}/s): its latencies measure a "
-            "queue; rerun with a lower `--e2e-rate` for the pipeline's own latency."
+            f"{number(end_to_end.get('webhooks_per_second'))}/s"
+            + (
+                f"; behind at the end: {', '.join(end_to_end['consumers_behind'])}"
+                if end_to_end.get("consumers_behind")
+                else ""
+            )
+            + "): its latencies measure a queue; rerun with a lower `--e2e-rate` for the "
+            "pipeline's own latency."
         )
+    if isinstance(end_to_end, Mapping) and end_to_end.get("services_unavailable"):
+        reasons = "; ".join(end_to_end["services_unavailable"].values())
+        lines.append(f"**End-to-end ran without**: {reasons}.")
     busy = load_average[0] is not None and load_average[0] > 0.5 * (
         machine.get("logical_cpus") or 1
     )

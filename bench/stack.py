@@ -1,4 +1,4 @@
-"""The system under test: fresh databases, intake (and later notify) and the peer app.
+"""The system under test: fresh databases, intake (later notify, sla, releases), the peer app.
 
 Infrastructure comes from outside — ``make bench`` exports ``AFTERCARE_DATABASE_URL``
 (a base database next to which fresh ones are created), ``AFTERCARE_KAFKA_BOOTSTRAP_SERVERS``
@@ -27,7 +27,7 @@ from bench.peer_app import (
     durable_tables_ddl,
     reports_table_ddl,
 )
-from bench.processes import UvicornProcess
+from bench.processes import TWO_WORKER_SETTINGS, UvicornProcess
 from devkit.databases import (
     admin_token,
     create_database,
@@ -38,7 +38,7 @@ from devkit.databases import (
 from devkit.kafka_groups import start_groups_at_the_end
 
 DB_CEILING_TABLE = "pgbench_reports"
-# The services' SQLAlchemy pool (AFTERCARE_DB_POOL_SIZE, overflow as many again); the
+# The services' SQLAlchemy pool (AFTERCARE_DB_POOL_SIZE: up to twice as many, kept open); the
 # peer's asyncpg pool is sized the same so neither side has more database connections.
 DB_POOL_SIZE = 10
 # Far above anything one process can serve: the per-key limit must not cap throughput.
@@ -56,6 +56,29 @@ class ClientKeys:
     keys: list[str]
 
 
+# Beside notify, the services that consume ``ticket.created`` in the end-to-end benchmark.
+CONSUMERS_BESIDE_NOTIFY = ("sla", "releases")
+
+
+@dataclass
+class TwoWorkerServers:
+    """Intake and both peers with ``--workers 2`` (benchmark 1's two-worker runs).
+
+    Intake gets a database of its own: its two outbox relays then elect a leader between
+    themselves, and the one-worker intake (still running for the later benchmarks) cannot
+    do their relaying for them, where its CPU would not be counted.
+    """
+
+    intake: UvicornProcess
+    peer: UvicornProcess
+    peer_durable: UvicornProcess
+    intake_database_url: str
+
+    @property
+    def processes(self) -> tuple[UvicornProcess, ...]:
+        return (self.intake, self.peer, self.peer_durable)
+
+
 @dataclass
 class BenchStack:
     logs_dir: Path
@@ -67,16 +90,22 @@ class BenchStack:
     peer: UvicornProcess | None = None
     peer_durable: UvicornProcess | None = None
     """The same bare app doing intake's durable work in one statement (benchmark 1)."""
+    consumers_beside_notify: dict[str, UvicornProcess] = field(default_factory=dict)
+    """sla and releases, running for the end-to-end benchmark only."""
+    keep_databases: bool = False
+    """Leave every database of the run for inspection (``--keep-databases``)."""
     notify_unavailable: str | None = None
     """Why the end-to-end benchmark cannot run (notify missing or not migratable)."""
+    consumers_unavailable: dict[str, str] = field(default_factory=dict)
+    """Why sla or releases cannot join the end-to-end benchmark (not migratable)."""
 
     @property
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {admin_token()}"}
 
-    def service_env(self) -> dict[str, str]:
+    def service_env(self, database_url: str | None = None) -> dict[str, str]:
         return {
-            "AFTERCARE_DATABASE_URL": self.service_database_url,
+            "AFTERCARE_DATABASE_URL": database_url or self.service_database_url,
             "AFTERCARE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers(),
             "AFTERCARE_ADMIN_TOKEN": admin_token(),
             "AFTERCARE_DB_POOL_SIZE": str(DB_POOL_SIZE),
@@ -86,6 +115,8 @@ class BenchStack:
             "AFTERCARE_CLIENT_RATE_BURST": UNLIMITED_REPORT_RATE,
             "INTAKE_CONSUMER_GROUP": self.consumer_group("intake"),
             "NOTIFY_CONSUMER_GROUP": self.consumer_group("notify"),
+            "SLA_CONSUMER_GROUP": self.consumer_group("sla"),
+            "RELEASES_CONSUMER_GROUP": self.consumer_group("releases"),
             "NOTIFY_SSRF_ALLOWLIST": "127.0.0.0/8",
         }
 
@@ -99,6 +130,11 @@ class BenchStack:
             await asyncio.to_thread(upgrade, "notify", self.service_database_url)
         except Exception as error:  # any failure only rules out the end-to-end benchmark
             self.notify_unavailable = f"notify could not be migrated: {error}"
+        for service in CONSUMERS_BESIDE_NOTIFY:
+            try:
+                await asyncio.to_thread(upgrade, service, self.service_database_url)
+            except Exception as error:  # the end-to-end benchmark then runs without it
+                self.consumers_unavailable[service] = f"{service} could not be migrated: {error}"
         self.peer_database_url = await create_database("benchpeer")
         connection = await asyncpg.connect(libpq_url(self.peer_database_url))
         try:
@@ -125,13 +161,7 @@ class BenchStack:
         )
         self.intake.start(self.service_env())
         for peer, kind in ((self.peer, "insert"), (self.peer_durable, "durable")):
-            peer.start(
-                {
-                    DATABASE_URL_SETTING: libpq_url(self.peer_database_url),
-                    POOL_SIZE_SETTING: str(DB_POOL_SIZE),
-                    KIND_SETTING: kind,
-                }
-            )
+            peer.start(self.peer_env(kind))
         await asyncio.gather(
             self.intake.wait_ready(), self.peer.wait_ready(), self.peer_durable.wait_ready()
         )
@@ -151,14 +181,87 @@ class BenchStack:
         await self.notify.wait_ready()
         return self.notify
 
+    async def start_consumers_beside_notify(self) -> dict[str, UvicornProcess]:
+        """Start sla and releases (those that migrated) reading only events from now on."""
+        services = [s for s in CONSUMERS_BESIDE_NOTIFY if s not in self.consumers_unavailable]
+        await start_groups_at_the_end(*(self.consumer_group(service) for service in services))
+        for service in services:
+            process = UvicornProcess(
+                service, f"aftercare_{service}.app:create_app", self.logs_dir / f"{service}.log"
+            )
+            process.start(self.service_env())
+            self.consumers_beside_notify[service] = process
+        await asyncio.gather(*(p.wait_ready() for p in self.consumers_beside_notify.values()))
+        return self.consumers_beside_notify
+
+    async def stop_consumers_beside_notify(self) -> None:
+        """After the end-to-end benchmark: the fan-out benchmark measures notify alone."""
+        for process in self.consumers_beside_notify.values():
+            await asyncio.to_thread(process.stop)
+        self.consumers_beside_notify.clear()
+
+    async def start_two_worker_servers(self) -> TwoWorkerServers:
+        """Intake (own database, own consumer group) and both peers with two workers each."""
+        database_url = await create_migrated_database("intake", prefix="bench")
+        group = self.consumer_group("intake-two-workers")
+        await start_groups_at_the_end(group)
+        servers = TwoWorkerServers(
+            intake=UvicornProcess(
+                "intake-2w",
+                "aftercare_intake.app:create_app",
+                self.logs_dir / "intake-2w.log",
+                uvicorn_args=TWO_WORKER_SETTINGS,
+            ),
+            peer=UvicornProcess(
+                "peer-2w",
+                "bench.peer_app:create_app",
+                self.logs_dir / "peer-2w.log",
+                ready_path="/ping",
+                uvicorn_args=TWO_WORKER_SETTINGS,
+            ),
+            peer_durable=UvicornProcess(
+                "peer-durable-2w",
+                "bench.peer_app:create_app",
+                self.logs_dir / "peer-durable-2w.log",
+                ready_path="/ping",
+                uvicorn_args=TWO_WORKER_SETTINGS,
+            ),
+            intake_database_url=database_url,
+        )
+        servers.intake.start({**self.service_env(database_url), "INTAKE_CONSUMER_GROUP": group})
+        for peer, kind in ((servers.peer, "insert"), (servers.peer_durable, "durable")):
+            peer.start(self.peer_env(kind))
+        try:
+            await asyncio.gather(*(process.wait_ready() for process in servers.processes))
+        except BaseException:
+            await self.stop_two_worker_servers(servers)
+            raise
+        return servers
+
+    async def stop_two_worker_servers(self, servers: TwoWorkerServers) -> None:
+        for process in servers.processes:
+            await asyncio.to_thread(process.stop)
+        if not self.keep_databases:
+            await drop_database(servers.intake_database_url)
+
+    def peer_env(self, kind: str) -> dict[str, str]:
+        return {
+            DATABASE_URL_SETTING: libpq_url(self.peer_database_url),
+            POOL_SIZE_SETTING: str(DB_POOL_SIZE),
+            KIND_SETTING: kind,
+        }
+
     async def skip_consumer_group_to_end(self, group_id: str) -> None:
         await start_groups_at_the_end(group_id)
 
-    async def provision_clients(self, count: int, keys_per_client: int) -> list[ClientKeys]:
+    async def provision_clients(
+        self, count: int, keys_per_client: int, *, intake: UvicornProcess | None = None
+    ) -> list[ClientKeys]:
         """Clients with API keys, made through intake's staff API as an operator would."""
-        assert self.intake is not None
+        intake = intake or self.intake
+        assert intake is not None
         clients: list[ClientKeys] = []
-        async with httpx.AsyncClient(base_url=self.intake.url, timeout=10.0) as http:
+        async with httpx.AsyncClient(base_url=intake.url, timeout=10.0) as http:
             for index in range(count):
                 created = await http.post(
                     "/v1/clients",
@@ -178,6 +281,7 @@ class BenchStack:
         return clients
 
     async def stop(self, *, keep_databases: bool = False) -> None:
+        await self.stop_consumers_beside_notify()
         for process in (self.notify, self.intake, self.peer, self.peer_durable):
             if process is not None:
                 await asyncio.to_thread(process.stop)

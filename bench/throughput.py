@@ -1,4 +1,9 @@
-"""Benchmark 1 — durable intake throughput next to the peer, HTTP and database ceilings."""
+"""Benchmark 1 — durable intake throughput next to the peer, HTTP and database ceilings.
+
+After the one-worker runs (unless ``--no-two-workers``), intake and both peers run again
+with ``--workers 2`` under the same wrk settings: how each scales with a second worker,
+and intake's ratio to the peer when both have two.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from bench.options import BenchOptions
 from bench.peer_app import DURABLE_KEYS_TABLE, hash_key
 from bench.pgbench_runner import PgbenchResult, run_pgbench
 from bench.postgres_cpu import parent_pid
-from bench.stack import DB_CEILING_TABLE, BenchStack, libpq_url
+from bench.stack import DB_CEILING_TABLE, BenchStack, TwoWorkerServers, libpq_url
 from bench.stats import ratio
 
 UNIQUE_REPORTS_SCRIPT = "unique_reports.lua"
@@ -43,6 +48,58 @@ class OutboxDrain:
         }
 
 
+def every_acknowledged_report_durable(acknowledged: int, committed: CommittedReports) -> bool:
+    """Every acknowledged report is a ticket with its outbox row.
+
+    More tickets than acknowledgements is fine: wrk stops waiting when its time is up,
+    and intake still commits (and answers) what was in flight.
+    """
+    return committed.tickets >= acknowledged and committed.with_outbox_row == committed.tickets
+
+
+@dataclass(frozen=True, slots=True)
+class TwoWorkerResults:
+    """Intake and the peers with ``--workers 2``, same wrk settings as the one-worker runs."""
+
+    intake: LoadRun
+    peer: LoadRun
+    peer_durable: LoadRun
+    committed: CommittedReports
+    """What the two-worker intake's own database holds for its measured run."""
+
+    @property
+    def durable(self) -> bool:
+        return every_acknowledged_report_durable(self.intake.wrk.acknowledged, self.committed)
+
+    @property
+    def intake_vs_peer(self) -> float | None:
+        return ratio(self.intake.wrk.acknowledged_per_second, self.peer.wrk.acknowledged_per_second)
+
+    @property
+    def intake_vs_peer_durable(self) -> float | None:
+        return ratio(
+            self.intake.wrk.acknowledged_per_second,
+            self.peer_durable.wrk.acknowledged_per_second,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "intake": self.intake.as_json(),
+            "peer": self.peer.as_json(),
+            "peer_durable": self.peer_durable.as_json(),
+            "durability": {
+                "acknowledged": self.intake.wrk.acknowledged,
+                "tickets_committed": self.committed.tickets,
+                "tickets_with_outbox_row": self.committed.with_outbox_row,
+                "every_acknowledged_report_durable": self.durable,
+            },
+            "ratios": {
+                "intake_vs_peer": _rounded(self.intake_vs_peer),
+                "intake_vs_peer_durable": _rounded(self.intake_vs_peer_durable),
+            },
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class ThroughputResults:
     intake: LoadRun
@@ -54,19 +111,16 @@ class ThroughputResults:
     outbox: OutboxDrain
     committed: CommittedReports
     """What intake's database holds for the measured run, checked after it."""
+    two_workers: TwoWorkerResults | None = None
+    """The same loads with ``--workers 2``; None with ``--no-two-workers``."""
 
     @property
     def durable(self) -> bool:
-        """Every acknowledged report is a ticket with its outbox row.
+        return every_acknowledged_report_durable(self.intake.wrk.acknowledged, self.committed)
 
-        More tickets than acknowledgements is fine: wrk stops waiting when its time is up,
-        and intake still commits (and answers) what was in flight.
-        """
-        committed = self.committed
-        return (
-            committed.tickets >= self.intake.wrk.acknowledged
-            and committed.with_outbox_row == committed.tickets
-        )
+    def scaling(self, one: LoadRun, two: LoadRun) -> float | None:
+        """Two workers' reports/s over one worker's: 2.0 would be perfect scaling."""
+        return ratio(two.wrk.acknowledged_per_second, one.wrk.acknowledged_per_second)
 
     @property
     def intake_vs_peer(self) -> float | None:
@@ -119,6 +173,19 @@ class ThroughputResults:
                         self.http_ceiling.wrk.acknowledged_per_second,
                     )
                 ),
+            },
+            "two_workers": None if self.two_workers is None else self._two_workers_json(),
+        }
+
+    def _two_workers_json(self) -> dict[str, Any]:
+        two = self.two_workers
+        assert two is not None
+        return {
+            **two.as_json(),
+            "two_vs_one_worker": {
+                "intake": _rounded(self.scaling(self.intake, two.intake)),
+                "peer": _rounded(self.scaling(self.peer, two.peer)),
+                "peer_durable": _rounded(self.scaling(self.peer_durable, two.peer_durable)),
             },
         }
 
@@ -195,15 +262,96 @@ async def measure_throughput(
         postmaster_pid=postmaster,
     )
     outbox = await wait_for_outbox_drain(stack)
-    connection = await asyncpg.connect(libpq_url(stack.service_database_url))
+    committed = await _committed(stack.service_database_url, intake_tag)
+    two_workers = None
+    if options.two_workers:
+        two_workers = await _measure_two_workers(
+            stack, wrk=wrk, peer_api_keys=api_keys, options=options, postmaster_pid=postmaster
+        )
+    return ThroughputResults(
+        intake, peer, peer_durable, http_ceiling, db_ceiling, outbox, committed, two_workers
+    )
+
+
+async def _committed(database_url: str, intake_tag: str) -> CommittedReports:
+    connection = await asyncpg.connect(libpq_url(database_url))
     try:
         # unique_reports.lua sends fingerprint "bench-<tag>-<thread>-<n>".
-        committed = await committed_reports(connection, f"bench-{intake_tag}-run-")
+        return await committed_reports(connection, f"bench-{intake_tag}-run-")
     finally:
         await connection.close()
-    return ThroughputResults(
-        intake, peer, peer_durable, http_ceiling, db_ceiling, outbox, committed
-    )
+
+
+async def _measure_two_workers(
+    stack: BenchStack,
+    *,
+    wrk: str,
+    peer_api_keys: list[str],
+    options: BenchOptions,
+    postmaster_pid: int,
+) -> TwoWorkerResults:
+    """Intake and both peers again, each with two uvicorn workers; then they are stopped."""
+    print("bench: starting intake and both peers with --workers 2…")
+    servers = await stack.start_two_worker_servers()
+    try:
+        return await _load_two_workers(
+            stack,
+            servers,
+            wrk=wrk,
+            peer_api_keys=peer_api_keys,
+            options=options,
+            postmaster_pid=postmaster_pid,
+        )
+    finally:
+        await stack.stop_two_worker_servers(servers)
+
+
+async def _load_two_workers(
+    stack: BenchStack,
+    servers: TwoWorkerServers,
+    *,
+    wrk: str,
+    peer_api_keys: list[str],
+    options: BenchOptions,
+    postmaster_pid: int,
+) -> TwoWorkerResults:
+    # Intake's keys live in its own database: as many tenants as the one-worker run had.
+    intake_keys = [
+        key
+        for client in await stack.provision_clients(
+            len(peer_api_keys), keys_per_client=1, intake=servers.intake
+        )
+        for key in client.keys
+    ]
+    runs: dict[str, LoadRun] = {}
+    for label, server, keys in (
+        ("peer", servers.peer, ["unused-by-the-peer"]),
+        ("durable peer", servers.peer_durable, peer_api_keys),  # its keys table has them
+        ("intake", servers.intake, intake_keys),
+    ):
+        print(f"bench: {label} with two workers (POST /v1/reports, unique reports)…")
+        tag = f"{label.replace(' ', '-')}-2w-{stack.run_tag}"
+        await warm_up(
+            wrk,
+            server,
+            script=UNIQUE_REPORTS_SCRIPT,
+            script_args=[f"{tag}-warm", *keys],
+            options=options,
+        )
+        if server is servers.intake:
+            await wait_for_outbox_drain(stack, servers.intake_database_url)
+        runs[label] = await load_server(
+            wrk,
+            server,
+            target=f"{label} POST /v1/reports, --workers 2",
+            script=UNIQUE_REPORTS_SCRIPT,
+            script_args=[f"{tag}-run", *keys],
+            options=options,
+            postmaster_pid=postmaster_pid,
+        )
+    await wait_for_outbox_drain(stack, servers.intake_database_url)
+    committed = await _committed(servers.intake_database_url, f"intake-2w-{stack.run_tag}")
+    return TwoWorkerResults(runs["intake"], runs["peer"], runs["durable peer"], committed)
 
 
 async def _postmaster_pid(database_url: str) -> int:
@@ -212,9 +360,10 @@ async def _postmaster_pid(database_url: str) -> int:
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         backend: int = await connection.fetchval("SELECT pg_backend_pid()")
+        # Read while the connection is open: its backend exits as soon as it closes.
+        return parent_pid(backend)
     finally:
         await connection.close()
-    return parent_pid(backend)
 
 
 async def _load_durable_peer(
@@ -255,9 +404,9 @@ async def _load_durable_peer(
     )
 
 
-async def wait_for_outbox_drain(stack: BenchStack) -> OutboxDrain:
+async def wait_for_outbox_drain(stack: BenchStack, database_url: str | None = None) -> OutboxDrain:
     """Wait until intake's relay has published every outbox row; time how long it took."""
-    connection = await asyncpg.connect(libpq_url(stack.service_database_url))
+    connection = await asyncpg.connect(libpq_url(database_url or stack.service_database_url))
     try:
         started = time.monotonic()
         backlog = await unpublished_outbox_rows(connection)
