@@ -169,6 +169,27 @@ async def test_a_receiver_that_never_answers_is_a_timeout_and_unreachable(
     assert result.error.startswith("timeout")
 
 
+async def test_an_answer_that_is_not_http_is_an_http_error_kept_short() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"x" * 5000 + b"\r\n\r\n")  # no status line, just the receiver's bytes
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    client = _client(ScriptedDns("127.0.0.1"))
+    try:
+        result = await client.post(f"http://garbage.test:{port}/hooks", {}, BODY)
+    finally:
+        await client.aclose()
+        server.close()
+    assert result.unreachable
+    assert result.error is not None
+    assert result.error.startswith("http: ")
+    assert len(result.error) <= 300
+
+
 async def test_a_refused_connection_moves_on_to_the_next_vetted_address(
     receiver: WebhookReceiver,
 ) -> None:

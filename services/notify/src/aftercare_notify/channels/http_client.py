@@ -100,8 +100,10 @@ class GuardedHttpClient:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # The total is post()'s asyncio.timeout (one timer per attempt, not two);
+                # opening a connection, TLS included, has its own shorter bound.
                 timeout=aiohttp.ClientTimeout(
-                    total=self._timeout_seconds, sock_connect=self._connect_timeout_seconds
+                    total=None, sock_connect=self._connect_timeout_seconds
                 ),
                 trust_env=False,  # no proxy or netrc from the environment
                 cookie_jar=aiohttp.DummyCookieJar(),
