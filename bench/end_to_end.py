@@ -5,8 +5,8 @@ consuming ``aftercare.tickets`` — and a local receiver (the tests' one, verify
 signature with the official ``standardwebhooks`` package) notes each arrival. The lags in
 between come from what the services expose on ``/metrics`` and from intake's outbox table;
 for each consumer, the ticket events it applied in the window (its ``/metrics``) and how
-far its group was behind at the end (Kafka offsets); for each service, its CPU over the
-window (``/proc``).
+far its group was behind, sampled every second and at the end (Kafka offsets); for each
+service, its CPU over the window (``/proc``).
 """
 
 from __future__ import annotations

@@ -605,7 +605,7 @@ def describe_run(document: Mapping[str, Any]) -> str:
             f"{number(end_to_end.get('intake_capacity_per_second'))}/s, webhooks arrived at "
             f"{number(end_to_end.get('webhooks_per_second'))}/s"
             + (
-                f"; behind at the end: {', '.join(end_to_end['consumers_behind'])}"
+                f"; fell behind: {', '.join(end_to_end['consumers_behind'])}"
                 if end_to_end.get("consumers_behind")
                 else ""
             )
