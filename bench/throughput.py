@@ -57,19 +57,13 @@ def every_acknowledged_report_durable(acknowledged: int, committed: CommittedRep
     return committed.tickets >= acknowledged and committed.with_outbox_row == committed.tickets
 
 
-@dataclass(frozen=True, slots=True)
-class TwoWorkerResults:
-    """Intake and the peers with ``--workers 2``, same wrk settings as the one-worker runs."""
+class _AgainstThePeers:
+    """Intake's reports/s over each peer's, for runs with the same worker count."""
 
+    __slots__ = ()
     intake: LoadRun
     peer: LoadRun
     peer_durable: LoadRun
-    committed: CommittedReports
-    """What the two-worker intake's own database holds for its measured run."""
-
-    @property
-    def durable(self) -> bool:
-        return every_acknowledged_report_durable(self.intake.wrk.acknowledged, self.committed)
 
     @property
     def intake_vs_peer(self) -> float | None:
@@ -81,6 +75,21 @@ class TwoWorkerResults:
             self.intake.wrk.acknowledged_per_second,
             self.peer_durable.wrk.acknowledged_per_second,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TwoWorkerResults(_AgainstThePeers):
+    """Intake and the peers with ``--workers 2``, same wrk settings as the one-worker runs."""
+
+    intake: LoadRun
+    peer: LoadRun
+    peer_durable: LoadRun
+    committed: CommittedReports
+    """What the two-worker intake's own database holds for its measured run."""
+
+    @property
+    def durable(self) -> bool:
+        return every_acknowledged_report_durable(self.intake.wrk.acknowledged, self.committed)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -101,7 +110,7 @@ class TwoWorkerResults:
 
 
 @dataclass(frozen=True, slots=True)
-class ThroughputResults:
+class ThroughputResults(_AgainstThePeers):
     intake: LoadRun
     peer: LoadRun
     peer_durable: LoadRun
@@ -121,17 +130,6 @@ class ThroughputResults:
     def scaling(self, one: LoadRun, two: LoadRun) -> float | None:
         """Two workers' reports/s over one worker's: 2.0 would be perfect scaling."""
         return ratio(two.wrk.acknowledged_per_second, one.wrk.acknowledged_per_second)
-
-    @property
-    def intake_vs_peer(self) -> float | None:
-        return ratio(self.intake.wrk.acknowledged_per_second, self.peer.wrk.acknowledged_per_second)
-
-    @property
-    def intake_vs_peer_durable(self) -> float | None:
-        return ratio(
-            self.intake.wrk.acknowledged_per_second,
-            self.peer_durable.wrk.acknowledged_per_second,
-        )
 
     @property
     def intake_vs_db_ceiling(self) -> float | None:
