@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    BindParameter,
+    Boolean,
     ColumnElement,
+    DateTime,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -27,7 +31,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_notify.domain.grouping import (
@@ -128,24 +132,47 @@ async def cancel_pending_deliveries(
 # --- messages and fan-out --------------------------------------------------------------
 
 
+_MESSAGES = cast_table(Message.__table__)
+_DELIVERIES = cast_table(Delivery.__table__)
+
+# Built once: the consumer stores every event with this one statement (a Core insert,
+# no ORM bulk path), so SQLAlchemy's compiled cache serves it and no Core objects are
+# made per event.
+_INSERT_MESSAGE = (
+    insert(_MESSAGES)
+    .values(
+        id=bindparam("id", type_=Text),
+        event_type=bindparam("event_type", type_=Text),
+        subject=bindparam("subject", type_=Text),
+        client_id=bindparam("client_id", type_=Text),
+        priority=bindparam("priority", type_=Text),
+        environment=bindparam("environment", type_=Text),
+        staff_only=bindparam("staff_only", type_=Boolean),
+        event_time=bindparam("event_time", type_=DateTime(timezone=True)),
+        body=bindparam("body", type_=LargeBinary),
+        received_at=bindparam("received_at", type_=DateTime(timezone=True)),
+    )
+    .on_conflict_do_nothing(index_elements=[_MESSAGES.c.id])
+    .returning(_MESSAGES.c.id)
+)
+
+
 async def insert_message(session: AsyncSession, message: Message) -> bool:
     """Store an event once; False when it was already stored."""
     inserted = await session.scalar(
-        insert(Message)
-        .values(
-            id=message.id,
-            event_type=message.event_type,
-            subject=message.subject,
-            client_id=message.client_id,
-            priority=message.priority,
-            environment=message.environment,
-            staff_only=message.staff_only,
-            event_time=message.event_time,
-            body=message.body,
-            received_at=message.received_at,
-        )
-        .on_conflict_do_nothing(index_elements=[Message.id])
-        .returning(Message.id)
+        _INSERT_MESSAGE,
+        {
+            "id": message.id,
+            "event_type": message.event_type,
+            "subject": message.subject,
+            "client_id": message.client_id,
+            "priority": message.priority,
+            "environment": message.environment,
+            "staff_only": message.staff_only,
+            "event_time": message.event_time,
+            "body": message.body,
+            "received_at": message.received_at,
+        },
     )
     return inserted is not None
 
@@ -162,10 +189,10 @@ def _not_about_endpoint(endpoint_id: str) -> ColumnElement[bool]:
 
 
 def _routes_pass(
-    client_id: ColumnElement[str | None] | str | None,
-    priority: ColumnElement[str | None] | str | None,
-    environment: ColumnElement[str | None] | str | None,
-    staff_only: ColumnElement[bool] | bool,
+    client: ColumnElement[str | None],
+    prio: ColumnElement[str | None],
+    env: ColumnElement[str | None],
+    staff_only: ColumnElement[bool],
 ) -> list[ColumnElement[bool]]:
     """SQL: the endpoint's owner and routing filters let this event through.
 
@@ -173,17 +200,11 @@ def _routes_pass(
     agency-wide endpoints only; an owned endpoint and a ``client_ids`` list take only
     those clients' events; ``min_priority`` and ``environments`` apply to events that
     carry the field. ``'P1' <= 'P2'`` as text: the priorities sort as they rank.
+    The event's fields are columns (replay) or bound parameters (fan-out).
     """
-    client = client_id if isinstance(client_id, ColumnElement) else literal(client_id, Text)
-    prio = priority if isinstance(priority, ColumnElement) else literal(priority, Text)
-    env = environment if isinstance(environment, ColumnElement) else literal(environment, Text)
     agency_wide = and_(Endpoint.client_id.is_(None), Endpoint.client_ids.is_(None))
-    if isinstance(staff_only, ColumnElement):
-        staff_rule: list[ColumnElement[bool]] = [or_(not_(staff_only), agency_wide)]
-    else:
-        staff_rule = [agency_wide] if staff_only else []
     return [
-        *staff_rule,
+        or_(not_(staff_only), agency_wide),
         or_(Endpoint.client_id.is_(None), Endpoint.client_id == client),
         or_(Endpoint.client_ids.is_(None), client == func.any(Endpoint.client_ids)),
         or_(Endpoint.min_priority.is_(None), prio.is_(None), prio <= Endpoint.min_priority),
@@ -191,21 +212,28 @@ def _routes_pass(
     ]
 
 
-def _due_for_endpoint(
-    due_at: datetime, quiet_until: datetime | None, priority: str | None
-) -> ColumnElement[datetime]:
-    if quiet_until is None or quiet_until <= due_at:
-        return literal(due_at)
-    held = Endpoint.deliver == "business_hours"
-    if priority is not None:
-        held = and_(
-            held,
-            or_(
-                Endpoint.except_priorities.is_(None),
-                not_(literal(priority, Text) == any_(Endpoint.except_priorities)),
-            ),
-        )
-    return case((held, literal(quiet_until)), else_=literal(due_at))
+def _due_for_endpoint(due_at: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    """SQL: ``due_at``, or ``:held_until`` for a business-hours endpoint that holds the event.
+
+    ``:held_until`` is when the client's calendar opens, bound only when that is later
+    than ``due_at`` (NULL otherwise: nothing is held); an endpoint's ``except_priorities``
+    let an event of those priorities through (an event without a priority is held).
+    """
+    held = and_(
+        _HELD_UNTIL.is_not(None),
+        Endpoint.deliver == "business_hours",
+        or_(
+            _PRIORITY.is_(None),
+            Endpoint.except_priorities.is_(None),
+            not_(any_(Endpoint.except_priorities) == _PRIORITY),
+        ),
+    )
+    return case((held, _HELD_UNTIL), else_=due_at)
+
+
+def _held_until(quiet_until: datetime | None, due_at: datetime) -> datetime | None:
+    """The ``:held_until`` parameter: the calendar's opening, if later than ``due_at``."""
+    return quiet_until if quiet_until is not None and quiet_until > due_at else None
 
 
 async def client_calendar(session: AsyncSession, client_id: str) -> ClientCalendar | None:
@@ -245,6 +273,88 @@ async def drop_client_calendar(
     )
 
 
+# The per-event values of the fan-out statements, bound at execution: each statement is
+# built once, below, so fanning an event out builds no Core objects and SQLAlchemy's
+# compiled cache always hits. Optional filters are NULL-tolerant in SQL instead of
+# shaping the statement in Python.
+_MESSAGE_ID = bindparam("message_id", type_=Text)
+_PATTERNS = bindparam("patterns", type_=ARRAY(Text))
+_CLIENT_ID: BindParameter[str | None] = bindparam("client_id", type_=Text)
+_PRIORITY: BindParameter[str | None] = bindparam("priority", type_=Text)
+_ENVIRONMENT: BindParameter[str | None] = bindparam("environment", type_=Text)
+_STAFF_ONLY = bindparam("staff_only", type_=Boolean)
+_SKIP_ENDPOINT_ID: BindParameter[str | None] = bindparam("skip_endpoint_id", type_=Text)
+_DUE_AT = bindparam("due_at", type_=DateTime(timezone=True))
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+_HELD_UNTIL = bindparam("held_until", type_=DateTime(timezone=True))
+_GROUP_VALUES = bindparam("group_values", type_=JSONB)
+
+
+def _fan_out_conditions() -> list[ColumnElement[bool]]:
+    """SQL: the enabled endpoints whose patterns and routing filters take this event.
+
+    ``:skip_endpoint_id`` NULL skips none (an endpoint's id is never NULL).
+    """
+    return [
+        Endpoint.status == "enabled",
+        Endpoint.event_types.overlap(_PATTERNS),
+        *_routes_pass(_CLIENT_ID, _PRIORITY, _ENVIRONMENT, _STAFF_ONLY),
+        or_(_SKIP_ENDPOINT_ID.is_(None), Endpoint.id != _SKIP_ENDPOINT_ID),
+    ]
+
+
+def _fan_out_parameters(
+    *,
+    message_id: str,
+    candidate_patterns: Sequence[str],
+    routing: RoutingFields,
+    skip_endpoint_id: str | None,
+    now: datetime,
+) -> dict[str, object]:
+    """The bound values the two fan-out statements share."""
+    return {
+        "message_id": message_id,
+        "patterns": list(candidate_patterns),
+        "client_id": routing.client_id,
+        "priority": routing.priority,
+        "environment": routing.environment,
+        "staff_only": routing.staff_only,
+        "skip_endpoint_id": skip_endpoint_id,
+        "now": now,
+    }
+
+
+_INSERT_FAN_OUT_DELIVERIES = (
+    insert(_DELIVERIES)
+    .from_select(
+        [
+            "id",
+            "endpoint_id",
+            "message_id",
+            "status",
+            "attempt_count",
+            "due_at",
+            "created_at",
+            "updated_at",
+        ],
+        select(
+            cast(func.gen_random_uuid(), String),
+            Endpoint.id,
+            _MESSAGE_ID,
+            literal("pending"),
+            literal(0),
+            _due_for_endpoint(_DUE_AT),
+            _NOW,
+            _NOW,
+        ).where(
+            *_fan_out_conditions(),
+            Endpoint.group_by.is_(None),  # grouping endpoints get digests instead
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=[_DELIVERIES.c.endpoint_id, _DELIVERIES.c.message_id])
+)
+
+
 async def insert_fan_out_deliveries(
     session: AsyncSession,
     *,
@@ -267,52 +377,17 @@ async def insert_fan_out_deliveries(
     """
     if not candidate_patterns:
         return 0
-    conditions = [
-        *_fan_out_conditions(candidate_patterns, routing, skip_endpoint_id),
-        Endpoint.group_by.is_(None),  # grouping endpoints get digests instead
-    ]
-    matching = select(
-        cast(func.gen_random_uuid(), String),
-        Endpoint.id,
-        literal(message_id),
-        literal("pending"),
-        literal(0),
-        _due_for_endpoint(due_at, quiet_until, routing.priority),
-        literal(now),
-        literal(now),
-    ).where(and_(*conditions))
-    result = await session.execute(
-        insert(Delivery)
-        .from_select(
-            [
-                Delivery.id,
-                Delivery.endpoint_id,
-                Delivery.message_id,
-                Delivery.status,
-                Delivery.attempt_count,
-                Delivery.due_at,
-                Delivery.created_at,
-                Delivery.updated_at,
-            ],
-            matching,
-        )
-        .on_conflict_do_nothing(index_elements=[Delivery.endpoint_id, Delivery.message_id])
+    parameters = _fan_out_parameters(
+        message_id=message_id,
+        candidate_patterns=candidate_patterns,
+        routing=routing,
+        skip_endpoint_id=skip_endpoint_id,
+        now=now,
     )
+    parameters["due_at"] = due_at
+    parameters["held_until"] = _held_until(quiet_until, due_at)
+    result = await session.execute(_INSERT_FAN_OUT_DELIVERIES, parameters)
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _fan_out_conditions(
-    candidate_patterns: Sequence[str], routing: RoutingFields, skip_endpoint_id: str | None
-) -> list[ColumnElement[bool]]:
-    """SQL: the enabled endpoints whose patterns and routing filters take this event."""
-    conditions = [
-        Endpoint.status == "enabled",
-        Endpoint.event_types.overlap(list(candidate_patterns)),
-        *_routes_pass(routing.client_id, routing.priority, routing.environment, routing.staff_only),
-    ]
-    if skip_endpoint_id is not None:
-        conditions.append(Endpoint.id != skip_endpoint_id)
-    return conditions
 
 
 _GROUP_INTERVAL_OF_CONFLICTING_GROUP = (
@@ -321,34 +396,15 @@ _GROUP_INTERVAL_OF_CONFLICTING_GROUP = (
 )
 
 
-async def insert_fan_out_digest_items(
-    session: AsyncSession,
-    *,
-    message_id: str,
-    candidate_patterns: Sequence[str],
-    routing: RoutingFields,
-    group_values: dict[str, str | None],
-    skip_endpoint_id: str | None,
-    now: datetime,
-    quiet_until: datetime | None = None,
-) -> int:
-    """Put the event in its group at every matching endpoint that groups (one statement).
-
-    The group (the endpoint, the event's values of its ``group_by`` fields) is created
-    if new, its ``flush_at`` moved earlier if this event is due sooner (domain.grouping:
-    ``released_at + group_wait``, but never before ``last_flushed_at + group_interval``);
-    ``released_at`` is now, or when the client's calendar opens for a business-hours
-    endpoint that holds the event. Returns how many groups the event joined.
-    """
-    if not candidate_patterns:
-        return 0
+def _build_insert_fan_out_digest_items() -> Insert:
+    """The statement of :func:`insert_fan_out_digest_items`, built once at import."""
     field = func.unnest(Endpoint.group_by).column_valued("field")
-    values = cast(literal(group_values, JSONB), JSONB)
+    values = cast(_GROUP_VALUES, JSONB)
     labels = func.coalesce(
         select(func.jsonb_object_agg(field, values.op("->")(field))).scalar_subquery(),
         cast(literal({}, JSONB), JSONB),
     )
-    released_at = _due_for_endpoint(now, quiet_until, routing.priority)
+    released_at = _due_for_endpoint(_NOW)
     wait = func.make_interval(
         0, 0, 0, 0, 0, 0, func.coalesce(Endpoint.group_wait_seconds, DEFAULT_GROUP_WAIT_SECONDS)
     )
@@ -359,10 +415,7 @@ async def insert_fan_out_digest_items(
             released_at.label("released_at"),
             (released_at + wait).label("flush_at"),
         )
-        .where(
-            *_fan_out_conditions(candidate_patterns, routing, skip_endpoint_id),
-            Endpoint.group_by.is_not(None),
-        )
+        .where(*_fan_out_conditions(), Endpoint.group_by.is_not(None))
         .cte("matched")
     )
     groups = cast_table(DigestGroup.__table__)
@@ -373,7 +426,7 @@ async def insert_fan_out_digest_items(
             matched.c.endpoint_id,
             matched.c.labels,
             matched.c.flush_at,
-            literal(now),
+            _NOW,
         ),
     )
     # The group's endpoint's interval, read in the conflict's SET (a correlated subquery
@@ -400,7 +453,7 @@ async def insert_fan_out_digest_items(
     )
     items = insert(cast_table(DigestItem.__table__)).from_select(
         ["group_id", "message_id", "released_at", "added_at"],
-        select(joined.c.id, literal(message_id), matched.c.released_at, literal(now))
+        select(joined.c.id, _MESSAGE_ID, matched.c.released_at, _NOW)
         .select_from(joined)
         .join(
             matched,
@@ -410,7 +463,43 @@ async def insert_fan_out_digest_items(
             ),
         ),
     )
-    result = await session.execute(items.on_conflict_do_nothing())
+    return items.on_conflict_do_nothing()
+
+
+_INSERT_FAN_OUT_DIGEST_ITEMS = _build_insert_fan_out_digest_items()
+
+
+async def insert_fan_out_digest_items(
+    session: AsyncSession,
+    *,
+    message_id: str,
+    candidate_patterns: Sequence[str],
+    routing: RoutingFields,
+    group_values: dict[str, str | None],
+    skip_endpoint_id: str | None,
+    now: datetime,
+    quiet_until: datetime | None = None,
+) -> int:
+    """Put the event in its group at every matching endpoint that groups (one statement).
+
+    The group (the endpoint, the event's values of its ``group_by`` fields) is created
+    if new, its ``flush_at`` moved earlier if this event is due sooner (domain.grouping:
+    ``released_at + group_wait``, but never before ``last_flushed_at + group_interval``);
+    ``released_at`` is now, or when the client's calendar opens for a business-hours
+    endpoint that holds the event. Returns how many groups the event joined.
+    """
+    if not candidate_patterns:
+        return 0
+    parameters = _fan_out_parameters(
+        message_id=message_id,
+        candidate_patterns=candidate_patterns,
+        routing=routing,
+        skip_endpoint_id=skip_endpoint_id,
+        now=now,
+    )
+    parameters["group_values"] = group_values
+    parameters["held_until"] = _held_until(quiet_until, now)
+    result = await session.execute(_INSERT_FAN_OUT_DIGEST_ITEMS, parameters)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -724,7 +813,6 @@ async def purge_messages_received_before(session: AsyncSession, cutoff: datetime
 # --- recording attempts in batches -----------------------------------------------------
 
 # Core statements (no ORM identity map): a batch is hundreds of rows written once.
-_DELIVERIES = cast_table(Delivery.__table__)
 _ATTEMPTS = cast_table(DeliveryAttempt.__table__)
 
 
