@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import BindParameter, MetaData, Table, bindparam, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +28,24 @@ NAMING_CONVENTION = {
 
 def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's table, typed as one (``__table__`` is typed loosely)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def bound_values(table: Table, names: Iterable[str]) -> dict[str, BindParameter[Any]]:
+    """``{name: bindparam(name)}``, each typed as ``table``'s column of that name.
+
+    The values of a statement built once, at import, and run with a dict of parameters:
+    for the statements a consumer runs on every event, building the Core statement anew
+    (and taking the ORM's DML path) cost more CPU than running it; built once, SQLAlchemy's
+    compiled cache serves every call.
+    """
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 # A connection idle longer than this is pinged before use; busy ones are not. SQLAlchemy's

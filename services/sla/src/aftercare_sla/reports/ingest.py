@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.consumer.handlers import EventHandlers
+from aftercare_shared.db import bound_values, table_of
 from aftercare_shared.events.catalog import (
     AdvisoryMatched,
     AdvisoryPatched,
@@ -141,19 +142,38 @@ async def plan_unassigned(session: AsyncSession, unassigned: SlaClientPlanUnassi
 # --- tickets -------------------------------------------------------------------------
 
 
+# The two statements every ticket.created runs, built once (aftercare_shared.db.bound_values).
+_REPORT_TICKETS = table_of(ReportTicket)
+_INSERT_REPORT_TICKET = (
+    insert(_REPORT_TICKETS)
+    .values(
+        bound_values(
+            _REPORT_TICKETS,
+            ("ticket_id", "client_id", "title", "kind", "priority", "created_at"),
+        )
+    )
+    .on_conflict_do_nothing()
+)
+_SPANS = table_of(ReportTicketSpan)
+_OPEN_SPAN = (
+    insert(_SPANS)
+    .values(bound_values(_SPANS, ("ticket_id", "client_id", "opened_at")))
+    .on_conflict_do_nothing()
+)
+
+
 @report_handlers.on(TicketCreated)
 async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
     await session.execute(
-        insert(ReportTicket)
-        .values(
-            ticket_id=created.ticket_id,
-            client_id=created.client_id,
-            title=created.title,
-            kind=created.kind,
-            priority=created.priority,
-            created_at=created.created_at,
-        )
-        .on_conflict_do_nothing()
+        _INSERT_REPORT_TICKET,
+        {
+            "ticket_id": created.ticket_id,
+            "client_id": created.client_id,
+            "title": created.title,
+            "kind": created.kind,
+            "priority": created.priority,
+            "created_at": created.created_at,
+        },
     )
     await _open_span(session, created.ticket_id, created.client_id, created.created_at)
 
@@ -195,9 +215,7 @@ async def ticket_reopened(session: AsyncSession, reopened: TicketReopened) -> No
 
 async def _open_span(session: AsyncSession, ticket_id: str, client_id: str, at: datetime) -> None:
     await session.execute(
-        insert(ReportTicketSpan)
-        .values(ticket_id=ticket_id, client_id=client_id, opened_at=at)
-        .on_conflict_do_nothing()
+        _OPEN_SPAN, {"ticket_id": ticket_id, "client_id": client_id, "opened_at": at}
     )
 
 

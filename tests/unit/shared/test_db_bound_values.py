@@ -1,0 +1,57 @@
+"""Statements built once take their values as bind parameters typed as their columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from aftercare_shared.db import bound_values, table_of
+
+_TABLE = Table(
+    "things",
+    MetaData(schema="s"),
+    Column("id", Text, primary_key=True),
+    Column("count", Integer),
+    Column("seen_at", DateTime(timezone=True)),
+)
+
+
+def test_each_value_is_a_parameter_named_and_typed_as_its_column() -> None:
+    values = bound_values(_TABLE, ("id", "seen_at"))
+    assert list(values) == ["id", "seen_at"]
+    assert values["id"].key == "id"
+    assert isinstance(values["seen_at"].type, DateTime)
+    assert values["seen_at"].type.timezone
+
+
+def test_a_statement_built_once_runs_with_each_calls_values() -> None:
+    statement = insert(_TABLE).values(bound_values(_TABLE, ("id", "count", "seen_at")))
+    compiled = statement.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
+    assert str(compiled) == (
+        "INSERT INTO s.things (id, count, seen_at) VALUES "
+        "(%(id)s::VARCHAR, %(count)s::INTEGER, %(seen_at)s::TIMESTAMP WITH TIME ZONE)"
+    )
+    seen = datetime(2026, 12, 2, tzinfo=UTC)
+    params = statement.compile(
+        dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
+        column_keys=["id", "count", "seen_at"],
+    ).construct_params({"id": "a", "count": 2, "seen_at": seen})
+    assert params == {"id": "a", "count": 2, "seen_at": seen}
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Thing(_Base):
+    __tablename__ = "mapped_things"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+def test_table_of_gives_a_mapped_classs_table() -> None:
+    assert table_of(_Thing).name == "mapped_things"
