@@ -58,12 +58,28 @@ def every_acknowledged_report_durable(acknowledged: int, committed: CommittedRep
 
 
 class _AgainstThePeers:
-    """Intake's reports/s over each peer's, for runs with the same worker count."""
+    """What the one- and two-worker results share: intake's reports/s over each peer's
+    (runs with the same worker count) and the durability check of intake's run."""
 
     __slots__ = ()
     intake: LoadRun
     peer: LoadRun
     peer_durable: LoadRun
+    committed: CommittedReports
+
+    @property
+    def durable(self) -> bool:
+        """Every acknowledged report is a ticket with its outbox row."""
+        return every_acknowledged_report_durable(self.intake.wrk.acknowledged, self.committed)
+
+    def durability_json(self) -> dict[str, Any]:
+        """The acknowledged reports against what the database holds for the run."""
+        return {
+            "acknowledged": self.intake.wrk.acknowledged,
+            "tickets_committed": self.committed.tickets,
+            "tickets_with_outbox_row": self.committed.with_outbox_row,
+            "every_acknowledged_report_durable": self.durable,
+        }
 
     @property
     def intake_vs_peer(self) -> float | None:
@@ -87,21 +103,12 @@ class TwoWorkerResults(_AgainstThePeers):
     committed: CommittedReports
     """What the two-worker intake's own database holds for its measured run."""
 
-    @property
-    def durable(self) -> bool:
-        return every_acknowledged_report_durable(self.intake.wrk.acknowledged, self.committed)
-
     def as_json(self) -> dict[str, Any]:
         return {
             "intake": self.intake.as_json(),
             "peer": self.peer.as_json(),
             "peer_durable": self.peer_durable.as_json(),
-            "durability": {
-                "acknowledged": self.intake.wrk.acknowledged,
-                "tickets_committed": self.committed.tickets,
-                "tickets_with_outbox_row": self.committed.with_outbox_row,
-                "every_acknowledged_report_durable": self.durable,
-            },
+            "durability": self.durability_json(),
             "ratios": {
                 "intake_vs_peer": _rounded(self.intake_vs_peer),
                 "intake_vs_peer_durable": _rounded(self.intake_vs_peer_durable),
@@ -122,10 +129,6 @@ class ThroughputResults(_AgainstThePeers):
     """What intake's database holds for the measured run, checked after it."""
     two_workers: TwoWorkerResults | None = None
     """The same loads with ``--workers 2``; None with ``--no-two-workers``."""
-
-    @property
-    def durable(self) -> bool:
-        return every_acknowledged_report_durable(self.intake.wrk.acknowledged, self.committed)
 
     def scaling(self, one: LoadRun, two: LoadRun) -> float | None:
         """Two workers' reports/s over one worker's: 2.0 would be perfect scaling."""
@@ -155,12 +158,7 @@ class ThroughputResults(_AgainstThePeers):
                 },
             },
             "outbox": self.outbox.as_json(),
-            "durability": {
-                "acknowledged": self.intake.wrk.acknowledged,
-                "tickets_committed": self.committed.tickets,
-                "tickets_with_outbox_row": self.committed.with_outbox_row,
-                "every_acknowledged_report_durable": self.durable,
-            },
+            "durability": self.durability_json(),
             "ratios": {
                 "intake_vs_peer": _rounded(self.intake_vs_peer),
                 "intake_vs_peer_durable": _rounded(self.intake_vs_peer_durable),

@@ -310,8 +310,11 @@ def _fan_out_parameters(
     routing: RoutingFields,
     skip_endpoint_id: str | None,
     now: datetime,
+    quiet_until: datetime | None,
+    released_at: datetime,
 ) -> dict[str, object]:
-    """The bound values the two fan-out statements share."""
+    """The bound values the two fan-out statements share (``:held_until`` against the
+    time the statement releases the event at when nothing holds it)."""
     return {
         "message_id": message_id,
         "patterns": list(candidate_patterns),
@@ -321,6 +324,7 @@ def _fan_out_parameters(
         "staff_only": routing.staff_only,
         "skip_endpoint_id": skip_endpoint_id,
         "now": now,
+        "held_until": _held_until(quiet_until, released_at),
     }
 
 
@@ -383,10 +387,10 @@ async def insert_fan_out_deliveries(
         routing=routing,
         skip_endpoint_id=skip_endpoint_id,
         now=now,
+        quiet_until=quiet_until,
+        released_at=due_at,
     )
-    parameters["due_at"] = due_at
-    parameters["held_until"] = _held_until(quiet_until, due_at)
-    result = await session.execute(_INSERT_FAN_OUT_DELIVERIES, parameters)
+    result = await session.execute(_INSERT_FAN_OUT_DELIVERIES, {**parameters, "due_at": due_at})
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -496,10 +500,12 @@ async def insert_fan_out_digest_items(
         routing=routing,
         skip_endpoint_id=skip_endpoint_id,
         now=now,
+        quiet_until=quiet_until,
+        released_at=now,
     )
-    parameters["group_values"] = group_values
-    parameters["held_until"] = _held_until(quiet_until, now)
-    result = await session.execute(_INSERT_FAN_OUT_DIGEST_ITEMS, parameters)
+    result = await session.execute(
+        _INSERT_FAN_OUT_DIGEST_ITEMS, {**parameters, "group_values": group_values}
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
