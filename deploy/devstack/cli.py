@@ -59,13 +59,27 @@ def _logs(options: argparse.Namespace) -> int:
     os.execv(tail, [tail, "-n", "20", "-F", *map(str, logs)])  # noqa: S606 - fixed argv
 
 
+# Tests that start a Kafka of their own (the chaos suite, the failover cluster, a broker
+# outage) spend most of their minutes waiting on those brokers and on paced loads. The full
+# suite runs them in a second pytest process beside the rest, which overlaps that waiting
+# with the other tests' work; a run given arguments is left as asked.
+OWN_KAFKA_MARKER = "own_kafka"
+
+
 def _test(options: argparse.Namespace) -> int:
     profile = load_profile("test")
     pytest_args = [*shlex.split(os.environ.get("PYTEST_ARGS", "")), *options.args]
     # The stack's start-up syncs .venv first, so the tool may not exist yet here.
-    command = [str(venv_tool("pytest")), *pytest_args]
+    pytest = str(venv_tool("pytest"))
     with holding_stack_lock(profile):
-        return run_against_stack(profile, command, KEEP_TEST_STACK_SETTING)
+        if pytest_args:
+            return run_against_stack(profile, [pytest, *pytest_args], KEEP_TEST_STACK_SETTING)
+        return run_against_stack(
+            profile,
+            [pytest, "-m", f"not {OWN_KAFKA_MARKER}"],
+            KEEP_TEST_STACK_SETTING,
+            beside=[pytest, "-m", OWN_KAFKA_MARKER, "-p", "no:cacheprovider"],
+        )
 
 
 def _bench(options: argparse.Namespace) -> int:

@@ -279,6 +279,7 @@ async def _has_new_leader(engine: AsyncEngine, schema: str, old_pid: int | None)
     return holder is not None and holder != old_pid
 
 
+@pytest.mark.own_kafka
 @pytest.mark.timeout(180)  # two broker starts: slow on a busy CI machine
 async def test_kafka_outage_keeps_rows_and_the_backlog_drains_in_order(
     engine: AsyncEngine, schema: str
