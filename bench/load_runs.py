@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.options import BenchOptions
+from bench.postgres_counters import PostgresCounters, read_counters
 from bench.postgres_cpu import cluster_cpu_seconds
 from bench.process_cpu import tree_cpu_seconds
 from bench.processes import UvicornProcess
@@ -25,6 +26,8 @@ class LoadRun:
     """CPU the server's process tree used during the run (parent and any worker children)."""
     postgres_cpu_seconds: float | None = None
     """CPU the whole Postgres cluster used during the run, when its postmaster was given."""
+    postgres_counts: PostgresCounters | None = None
+    """Write transactions and WAL bytes of the whole cluster during the run, when asked."""
 
     @property
     def server_cpu_ms_per_request(self) -> float | None:
@@ -37,6 +40,18 @@ class LoadRun:
         if self.postgres_cpu_seconds is None or self.wrk.requests == 0:
             return None
         return self.postgres_cpu_seconds * 1000 / self.wrk.requests
+
+    @property
+    def write_transactions_per_request(self) -> float | None:
+        if self.postgres_counts is None or self.wrk.requests == 0:
+            return None
+        return self.postgres_counts.write_transactions / self.wrk.requests
+
+    @property
+    def wal_kib_per_request(self) -> float | None:
+        if self.postgres_counts is None or self.wrk.requests == 0:
+            return None
+        return self.postgres_counts.wal_bytes / 1024 / self.wrk.requests
 
     @property
     def server_cpu_utilisation(self) -> float:
@@ -66,6 +81,10 @@ class LoadRun:
             "server_cpu_ms_per_request": _rounded(self.server_cpu_ms_per_request, 3),
             "server_cpu_utilisation": round(self.server_cpu_utilisation, 2),
             "postgres_cpu_ms_per_request": _rounded(self.postgres_cpu_ms_per_request, 3),
+            "postgres_write_transactions_per_request": _rounded(
+                self.write_transactions_per_request, 3
+            ),
+            "postgres_wal_kib_per_request": _rounded(self.wal_kib_per_request, 3),
         }
 
 
@@ -83,6 +102,7 @@ async def load_server(
     options: BenchOptions,
     seconds: float | None = None,
     postmaster_pid: int | None = None,
+    counters_url: str | None = None,
 ) -> LoadRun:
     command = wrk_command(
         wrk,
@@ -93,16 +113,22 @@ async def load_server(
         duration_seconds=seconds if seconds is not None else options.duration_seconds,
         script_args=script_args,
     )
+    counts_before = None if counters_url is None else await read_counters(counters_url)
     postgres_before = None if postmaster_pid is None else cluster_cpu_seconds(postmaster_pid)
     before = tree_cpu_seconds(server.pid)
     result = await run_wrk(command)
     after = tree_cpu_seconds(server.pid)
+    counts = (
+        None
+        if counters_url is None or counts_before is None
+        else (await read_counters(counters_url)).since(counts_before)
+    )
     postgres = (
         None
         if postmaster_pid is None or postgres_before is None
         else cluster_cpu_seconds(postmaster_pid) - postgres_before
     )
-    return LoadRun(target, result, after - before, postgres)
+    return LoadRun(target, result, after - before, postgres, counts)
 
 
 async def warm_up(

@@ -81,6 +81,12 @@ def markdown_table(rows: Sequence[TableRow]) -> str:
 _COSTS_PER_REQUEST: tuple[tuple[str, Callable[[LoadRun], float | None]], ...] = (
     ("server CPU ms / request", lambda run: run.server_cpu_ms_per_request),
     ("Postgres CPU ms / request (the whole cluster)", lambda run: run.postgres_cpu_ms_per_request),
+    # Counts, unmoved by a busy machine (bench/postgres_counters.py).
+    (
+        "Postgres write transactions / request",
+        lambda run: run.write_transactions_per_request,
+    ),
+    ("WAL KiB / request", lambda run: run.wal_kib_per_request),
 )
 
 

@@ -232,6 +232,7 @@ async def measure_throughput(
         script_args=peer_args,
         options=options,
         postmaster_pid=postmaster,
+        counters_url=libpq_url(stack.service_database_url),
     )
 
     print("bench: durable peer (FastAPI + one asyncpg statement: key, dedup, outbox)…")
@@ -256,6 +257,7 @@ async def measure_throughput(
         script_args=[f"{intake_tag}-run", *api_keys],
         options=options,
         postmaster_pid=postmaster,
+        counters_url=libpq_url(stack.service_database_url),
     )
     outbox = await wait_for_outbox_drain(stack)
     committed = await _committed(stack.service_database_url, intake_tag)
@@ -344,6 +346,7 @@ async def _load_two_workers(
             script_args=[f"{tag}-run", *keys],
             options=options,
             postmaster_pid=postmaster_pid,
+            counters_url=libpq_url(stack.service_database_url),
         )
     await wait_for_outbox_drain(stack, servers.intake_database_url)
     committed = await _committed(servers.intake_database_url, f"intake-2w-{stack.run_tag}")
@@ -397,6 +400,7 @@ async def _load_durable_peer(
         script_args=[f"{tag}-run", *api_keys],
         options=options,
         postmaster_pid=postmaster_pid,
+        counters_url=libpq_url(stack.service_database_url),
     )
 
 

@@ -1,5 +1,6 @@
 """Waking the relay on commit (real Postgres, real Kafka): in process when this process's
-relay leads — no NOTIFY sent at all — and by NOTIFY when the leader runs elsewhere.
+relay leads — no NOTIFY sent at all — and by NOTIFY when the leader runs elsewhere (sent
+after the commit by this process's standby relay, else in the transaction).
 
 Every relay here polls only once a minute, so a row published within the test's windows
 was published because the commit woke the relay.
@@ -225,10 +226,10 @@ async def test_a_commit_where_the_relay_stands_by_wakes_the_leader_elsewhere_by_
         await wait_until(
             leads_elsewhere, within=WINDOW_SECONDS, message=f"the other process to lead ({log})"
         )
-        standby = slow_polling_relay(engine, schema)
-        async with running(standby), listening(engine, schema) as notifications:
-            assert wake.notify_needed(schema)
-            for commit in (commit_with_session, commit_with_session, commit_with_raw_sql):
+        commits = (commit_with_session, commit_with_session, commit_with_raw_sql)
+
+        async def commit_each_and_see_it_published() -> None:
+            for commit in commits:
                 event = make_event(subject="ticket-1", data={"sequence": 1})
                 await commit(engine, schema, event)
                 await wait_until(
@@ -236,8 +237,23 @@ async def test_a_commit_where_the_relay_stands_by_wakes_the_leader_elsewhere_by_
                     within=WINDOW_SECONDS,
                     message=f"the leader elsewhere to publish what {commit.__name__} committed",
                 )
-            assert wake.notify_needed(schema), "the standby here must not have taken over"
-        assert len(notifications) == 3
+
+        async with listening(engine, schema) as notifications:
+            # No relay in this process: each transaction sends the NOTIFY itself.
+            assert wake.notify_needed(schema)
+            await commit_each_and_see_it_published()
+            standby = slow_polling_relay(engine, schema)
+            async with running(standby):
+
+                async def stands_by_here() -> bool:
+                    return not wake.notify_needed(schema)
+
+                await wait_until(stands_by_here, within=WINDOW_SECONDS, message="a standby here")
+                # The transactions send none now: the standby NOTIFYs after their commits.
+                await commit_each_and_see_it_published()
+                assert await lock_holder(engine, schema) is not None
+                assert not wake.notify_needed(schema), "the standby here must not have taken over"
+        assert len(notifications) == 2 * len(commits)
     finally:
         leader.send_signal(signal.SIGTERM)
         await asyncio.wait_for(leader.wait(), WINDOW_SECONDS)

@@ -66,29 +66,33 @@ def refill_and_take_sql(
     burst: str = ":burst",
     rate: str = ":rate",
     gate: str | None = None,
+    take: str = "1",
 ) -> str:
     """The bucket's one statement: refill for the time since its last use, take a token.
 
     Formats in the schema, parameter names and a CTE name only. ``key``, ``burst`` and
     ``rate`` name its parameters. With ``gate`` (a CTE's name) the
     bucket is taken only when that CTE has a row, so a caller can take it inside a larger
-    statement (intake's report fast path takes its two buckets that way).
+    statement (intake's report fast path takes its two buckets that way). ``take`` (a
+    float8 expression, at most the burst) takes that many tokens at once, all or none:
+    intake's fast path leases a few ahead (``aftercare_intake.report_token_leases``); 0
+    only refills and reports ``allowed``.
     """
     available = (
         f"LEAST(CAST({burst} AS float8), bucket.tokens + {rate} * GREATEST(0, "
         "EXTRACT(EPOCH FROM statement_timestamp() - bucket.refilled_at)))"
     )
     rows = (
-        f"SELECT {key}, {burst} - 1, statement_timestamp(), true FROM {gate}"  # noqa: S608
+        f"SELECT {key}, {burst} - {take}, statement_timestamp(), true FROM {gate}"  # noqa: S608
         if gate
-        else f"VALUES ({key}, {burst} - 1, statement_timestamp(), true)"
+        else f"VALUES ({key}, {burst} - {take}, statement_timestamp(), true)"
     )
     return f"""
 INSERT INTO {schema}.rate_buckets AS bucket (bucket_key, tokens, refilled_at, allowed)
 {rows}
 ON CONFLICT (bucket_key) DO UPDATE SET
-    tokens = CASE WHEN {available} >= 1 THEN {available} - 1 ELSE {available} END,
-    allowed = {available} >= 1,
+    tokens = CASE WHEN {available} >= {take} THEN {available} - {take} ELSE {available} END,
+    allowed = {available} >= {take},
     refilled_at = statement_timestamp()
 RETURNING allowed, tokens
 """

@@ -235,16 +235,51 @@ async def test_a_declined_report_is_filed_once_by_the_ordinary_route(database_ur
     assert ("report", 17, True) in state["buckets"]
 
 
+async def test_leased_tokens_admit_no_more_than_the_bucket(database_url: str) -> None:
+    # A burst of 32 is leased two tokens at a time (the client bucket's 300, 18 at a
+    # time): the fast path admits exactly the 32 the ordinary route admits, then the same 429.
+    async with intake_api(database_url, report_rate_per_second=0.01, report_rate_burst=32) as api:
+        fast_client, fast_key = await client_with_key(api, "Fast")
+        ordinary_client, ordinary_key = await client_with_key(api, "Ordinary")
+        before = await _counts(api)
+        sent = [
+            {"title": f"Crash {n}", "severity": "low", "fingerprint": f"crash-{n}"}
+            for n in range(33)
+        ]
+        fast = [_answer(await _send(api, fast_key, report, ordinary=False)) for report in sent]
+        after = await _counts(api)
+        ordinary = [
+            _answer(await _send(api, ordinary_key, report, ordinary=True)) for report in sent
+        ]
+        fast_state = await _state(database_url, fast_client, await _key_id(api, fast_client))
+        ordinary_state = await _state(
+            database_url, ordinary_client, await _key_id(api, ordinary_client)
+        )
+
+    assert [answer["status"] for answer in fast] == [201] * 32 + [429]
+    assert fast == ordinary
+    assert after["answered"] - before["answered"] == 32
+    assert after["rate_limited"] - before["rate_limited"] == 1
+    assert fast_state["buckets"] == ordinary_state["buckets"]
+    assert fast_state["buckets"][1][:2] == ("report", 0)
+    assert len(fast_state["tickets"]) == len(fast_state["events"]) == 32
+
+
 async def test_a_revoked_key_is_refused_at_once(database_url: str) -> None:
     async with intake_api(database_url) as api:
         client_id, key = await client_with_key(api)
-        first = await _send(api, key, REPORTS[0], ordinary=False)  # the key is cached now
-        revoked = await api.delete(f"/v1/api-keys/{await _key_id(api, client_id)}", headers=STAFF)
-        refused = await _send(api, key, REPORTS[1], ordinary=False)
-        refused_ordinary = await _send(api, key, REPORTS[1], ordinary=True)
+        # The key is cached now, and tokens of its buckets leased for the next reports.
+        first = await _send(api, key, REPORTS[0], ordinary=False)
+        key_id = await _key_id(api, client_id)
+        revoked = await api.delete(f"/v1/api-keys/{key_id}", headers=STAFF)
+        refused = await _send(api, key, REPORTS[2], ordinary=False)
+        refused_ordinary = await _send(api, key, REPORTS[2], ordinary=True)
+        state = await _state(database_url, client_id, key_id)
 
     assert first.status_code == 201
     assert revoked.status_code == 204
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json() == refused_ordinary.json()
+    # The leased tokens filed nothing for the revoked key.
+    assert [ticket[0] for ticket in state["tickets"]] == [REPORTS[0]["title"]]

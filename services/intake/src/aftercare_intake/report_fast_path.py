@@ -7,14 +7,18 @@ the occurrence statement, the outbox insert and the commit, each through the ORM
 plus FastAPI's dependency solving — profiled at ~10 ms of CPU per report against 0.7 ms
 for a bare FastAPI app doing one asyncpg ``INSERT``.
 
-This path does the same work in two statements on the pool's raw asyncpg connection
-(each prepared once per connection by asyncpg's statement cache), in autocommit:
+This path does the same work in one statement, usually, on the pool's raw asyncpg
+connection (each statement prepared once per connection by asyncpg's statement cache), in
+autocommit:
 
-1. the key, re-checked live by id (a revoked key is refused at once; only the immutable
-   ``key hash → (key id, client)`` mapping is cached in process), and both rate-limit
-   buckets' tokens, committed on their own as the route commits them;
-2. the occurrence (the very CTEs of :mod:`aftercare_intake.occurrence_store`) and, when
-   the fingerprint is new, its ``ticket.created`` outbox row (the event built by
+1. only when this process has no token left of the key's two rate-limit buckets: the
+   key, re-checked live by id, and a lease of tokens from both buckets (a few at once,
+   spent by the next reports in process: :mod:`aftercare_intake.report_token_leases`),
+   committed on their own as the route commits its takes;
+2. the key, re-checked live by id (a revoked key is refused at once and files nothing;
+   only the immutable ``key hash → (key id, client)`` mapping is cached in process), the
+   occurrence (the very CTEs of :mod:`aftercare_intake.occurrence_store`) and, when the
+   fingerprint is new, its ``ticket.created`` outbox row (the event built by
    :mod:`aftercare_intake.filing`'s function, serialised once): committed together
    before the answer is sent, so nothing acknowledged is lost.
 
@@ -38,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import asyncpg
 import orjson
@@ -55,6 +59,7 @@ from aftercare_intake import domain, filing, occurrence_store, use_cases
 from aftercare_intake.api.dependencies import ReportRateLimiter
 from aftercare_intake.api.schemas import ReportCreate
 from aftercare_intake.models import SCHEMA
+from aftercare_intake.report_token_leases import TokenLeases, lease_size
 from aftercare_intake.settings import IntakeSettings
 from aftercare_intake.use_cases import occurrence_from_report
 from aftercare_shared.auth.api_keys import hash_api_key, looks_like_api_key
@@ -71,6 +76,9 @@ REPORTS_PATH = "/v1/reports"
 
 DEFERRED = "report-deferred-to-the-ordinary-route"
 """The statement declines a report by failing on purpose with this text (see below)."""
+
+KEY_NOT_LIVE: Final = "report-key-not-live"
+"""…and refuses a key revoked or expired since its tokens were leased with this one."""
 
 _KEY_CACHE_SIZE = 4096
 
@@ -100,8 +108,9 @@ def relay_wakeup_sql(*, notify: bool) -> str:
     return f"(SELECT count(pg_notify('{channel}', '')) FROM queued)"  # noqa: S608 - a constant
 
 
-# The key, re-checked live by id, and both buckets' tokens (each only if the step before
-# allowed it), in a statement committed on its own, as the ordinary route commits them:
+# The key, re-checked live by id, and both buckets' tokens — a lease of several, or one
+# (report_token_leases) — each only if the step before allowed it, in a statement
+# committed on its own, as the ordinary route commits them:
 # holding the bucket rows' locks until the report's own commit would serialise each key's
 # reports through the WAL flush. The take commits asynchronously (set_config(…, true)
 # sets it for this statement's transaction alone): a crash can lose a take, never a
@@ -121,6 +130,7 @@ _TAKE = text(
             burst=":client_burst",
             rate=":client_rate",
             gate="live_key",
+            take="CAST(:client_take AS float8)",
         )
     }),
     report_take AS ({
@@ -130,6 +140,7 @@ _TAKE = text(
             burst=":report_burst",
             rate=":report_rate",
             gate="client_take WHERE client_take.allowed",
+            take="CAST(:report_take AS float8)",
         )
     })
     SELECT live_key.id IS NOT NULL AS key_live,
@@ -150,7 +161,9 @@ _TAKE = text(
 # Declining: a report the ordinary use case must file (see the module docstring) makes
 # the CASE below yield the DEFERRED text, whose cast to integer fails at run time, and
 # the statement is rolled back whole. (The CASE's condition reads the CTEs, so the
-# planner cannot fold the cast away.)
+# planner cannot fold the cast away.) A key revoked or expired yields KEY_NOT_LIVE the
+# same way: its tokens may have been leased before (report_token_leases), so the key is
+# checked here, in the statement that files, and a revoked key files nothing.
 def _file_statement(*, notify: bool) -> TextClause:
     return text(
         f"""
@@ -164,7 +177,12 @@ def _file_statement(*, notify: bool) -> TextClause:
     )
     SELECT route.ticket_id, route.created, counted.status, counted.priority,
         counted.occurrences, {relay_wakeup_sql(notify=notify)} AS woken,
-        CAST(CASE WHEN NOT route.created AND (
+        CAST(CASE WHEN NOT EXISTS (
+                SELECT FROM {SCHEMA}.api_keys AS api_key
+                WHERE api_key.id = :api_key_id AND api_key.revoked_at IS NULL
+                  AND (api_key.expires_at IS NULL OR api_key.expires_at > {occurrence_store.NOW}))
+            THEN '{KEY_NOT_LIVE}'
+            WHEN NOT route.created AND (
                 counted.id IS NULL
                 OR counted.occurrences_announced = counted.occurrences
                 OR (counted.status IN ({_FINISHED}) AND counted.close_reason IS NULL))
@@ -218,6 +236,7 @@ class FastReportPath:
         self._ordinary = ordinary
         self._keys: dict[str, _Key] = {}
         self._statements: tuple[_Compiled, _Compiled, _Compiled] | None = None
+        self._leases = TokenLeases()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Metrics label requests by the matched route: the documented one.
@@ -271,36 +290,21 @@ class FastReportPath:
             key = await self._key(driver, hash_api_key(token))
             if key is None:
                 return "unknown_key"
-            taken = await take.fetchrow(
-                driver,
-                {
-                    "api_key_id": key.api_key_id,
-                    "now": utc_now(),
-                    "client_bucket": client_limiter.bucket_key(key.api_key_id),
-                    "client_burst": client_limiter.burst,
-                    "client_rate": client_limiter.rate_per_second,
-                    "report_bucket": report_limiter.bucket_key(key.api_key_id),
-                    "report_burst": report_limiter.burst,
-                    "report_rate": report_limiter.rate_per_second,
-                },
-            )
-            if not taken["key_live"]:
-                self._keys.pop(key.key_hash, None)
-                return "unknown_key"  # revoked or expired since it was cached: the route's 401
-            if not taken["client_allowed"]:
-                REPORT_PATHS.labels("rate_limited").inc()
-                raise client_limiter.limited(
-                    client_limiter.retry_after_tokens(taken["client_tokens"])
+            client_bucket = client_limiter.bucket_key(key.api_key_id)
+            report_bucket = report_limiter.bucket_key(key.api_key_id)
+            if not self._leases.spend(client_bucket, report_bucket):
+                refused = await self._take_tokens(
+                    driver, take, key, client_limiter, report_limiter, client_bucket, report_bucket
                 )
-            if not taken["report_allowed"]:
-                REPORT_PATHS.labels("rate_limited").inc()
-                raise report_limiter.limited(
-                    report_limiter.retry_after_tokens(taken["report_tokens"])
-                )
+                if refused is not None:
+                    return refused
             notify = wake.notify_needed(SCHEMA)
             file = file_notifying if notify else file_quiet
             answer = await _file_in_one_statement(driver, file, settings, key, report)
-            if answer is not None and answer.status == 201 and not notify:
+            if isinstance(answer, str):  # KEY_NOT_LIVE
+                self._forget(key, client_bucket, report_bucket)
+                return "unknown_key"  # revoked since its tokens were leased: the route's 401
+            if isinstance(answer, _Answer) and answer.status == 201 and not notify:
                 wake.committed(SCHEMA)  # its ticket.created row is in the outbox now
         if answer is None:
             # Declined: filed by the ordinary use case, as the route would after its
@@ -318,6 +322,58 @@ class FastReportPath:
             return _answer(outcome.status_code, outcome.body)
         REPORT_PATHS.labels("answered").inc()
         return answer
+
+    async def _take_tokens(
+        self,
+        connection: asyncpg.Connection,
+        take: _Compiled,
+        key: _Key,
+        client_limiter: RateLimiter,
+        report_limiter: RateLimiter,
+        client_bucket: str,
+        report_bucket: str,
+    ) -> HandedOn | None:
+        """Take a token of both buckets for this report — a lease of each, kept here for
+        the next reports, or one when a bucket holds less than a lease — or raise their
+        429; "unknown_key" when the key is no longer live."""
+        leases = (lease_size(client_limiter.burst), lease_size(report_limiter.burst))
+        attempts = [leases] if leases == (1, 1) else [leases, (1, 1)]
+        for client_take, report_take in attempts:
+            taken = await take.fetchrow(
+                connection,
+                {
+                    "api_key_id": key.api_key_id,
+                    "now": utc_now(),
+                    "client_bucket": client_bucket,
+                    "client_burst": client_limiter.burst,
+                    "client_rate": client_limiter.rate_per_second,
+                    "client_take": client_take,
+                    "report_bucket": report_bucket,
+                    "report_burst": report_limiter.burst,
+                    "report_rate": report_limiter.rate_per_second,
+                    "report_take": report_take,
+                },
+            )
+            if not taken["key_live"]:
+                self._forget(key, client_bucket, report_bucket)
+                return "unknown_key"  # revoked or expired since it was cached: the route's 401
+            if taken["client_allowed"] and taken["report_allowed"]:
+                # This report spends one token of each; the rest wait for the next ones.
+                self._leases.keep(client_bucket, client_take - 1)
+                self._leases.keep(report_bucket, report_take - 1)
+                return None
+            if taken["client_allowed"] and client_take > 1:
+                self._leases.keep(client_bucket, client_take)  # taken: spent by later reports
+        # Refused one token as the route would be: its 429.
+        REPORT_PATHS.labels("rate_limited").inc()
+        if not taken["client_allowed"]:
+            raise client_limiter.limited(client_limiter.retry_after_tokens(taken["client_tokens"]))
+        raise report_limiter.limited(report_limiter.retry_after_tokens(taken["report_tokens"]))
+
+    def _forget(self, key: _Key, *bucket_keys: str) -> None:
+        """The key is revoked or expired: forget it and its leased tokens."""
+        self._keys.pop(key.key_hash, None)
+        self._leases.forget(*bucket_keys)
 
     async def _key(self, connection: asyncpg.Connection, key_hash: str) -> _Key | None:
         key = self._keys.get(key_hash)
@@ -338,8 +394,9 @@ async def _file_in_one_statement(
     settings: IntakeSettings,
     key: _Key,
     report: ReportCreate,
-) -> _Answer | None:
-    """The answer once the report is committed; None when the statement declined it."""
+) -> _Answer | Literal["report-key-not-live"] | None:
+    """The answer once the report is committed; None when the statement declined it,
+    KEY_NOT_LIVE when it refused the key."""
     policy = settings.occurrence_policy
     occurrence = occurrence_from_report(report)
     priority = domain.priority_for(occurrence.severity)
@@ -370,6 +427,7 @@ async def _file_in_one_statement(
             now=now,
             announce_before=policy.announce_before(now),
         ),
+        "api_key_id": key.api_key_id,
         "outbox_event_id": event.id,
         "outbox_topic": topic_for_event_type(event.type),
         "outbox_payload": event.to_json_bytes(),
@@ -380,6 +438,8 @@ async def _file_in_one_statement(
     except asyncpg.PostgresError as error:
         if outage_of(error) is not None:
             raise  # the platform's answer to an outage (503), as on every route
+        if KEY_NOT_LIVE in str(error):
+            return KEY_NOT_LIVE
         return None  # DEFERRED, or text the database refuses (the use case answers it)
     created: bool = row["created"]
     return _answer(

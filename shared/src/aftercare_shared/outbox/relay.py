@@ -49,6 +49,7 @@ from aftercare_shared.outbox.metrics import (
     OUTBOX_RELAY_LEADER,
 )
 from aftercare_shared.outbox.ordering import BatchOutcome, OutboxRecord, publish_in_key_order
+from aftercare_shared.outbox.standby_wake import StandbyNotifier
 from aftercare_shared.outbox.tables import outbox_table
 
 logger = structlog.get_logger(__name__)
@@ -143,7 +144,14 @@ class OutboxRelay:
         ) as leader_connection:
             self._failures.succeeded("outbox relay reaches its database again")
             if leader_connection is None:
-                await self._pause(self._poll_interval)
+                # This process's commits now ask the standby to NOTIFY the leader, after
+                # them, instead of each sending a NOTIFY (standby_wake).
+                standby = StandbyNotifier(self._engine, self._schema)
+                try:
+                    with wake.standing_by(self._schema, standby.request):
+                        await self._pause(self._poll_interval)
+                finally:
+                    await standby.close()
                 return
             self._log.info("outbox relay leads publishing")
             OUTBOX_RELAY_LEADER.labels(self._service).set(1)
