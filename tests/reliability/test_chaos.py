@@ -89,7 +89,11 @@ DRAIN_SECONDS = 360.0 if FULL else 150.0
 TARGET_MINUTES = 1
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
 
-pytestmark = [pytest.mark.integration, pytest.mark.own_kafka, pytest.mark.timeout(1500 if FULL else 480)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.own_kafka,
+    pytest.mark.timeout(1500 if FULL else 480),
+]
 
 
 def _libpq(url: str) -> str:

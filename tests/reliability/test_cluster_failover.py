@@ -77,7 +77,11 @@ SUBSCRIBED = ("ticket.created", "sla.breached")
 # the second replica of each.
 RESTARTED = ("sla", "notify")
 
-pytestmark = [pytest.mark.integration, pytest.mark.own_kafka, pytest.mark.timeout(720 if FULL else 480)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.own_kafka,
+    pytest.mark.timeout(720 if FULL else 480),
+]
 
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
 T = TypeVar("T")
