@@ -20,15 +20,17 @@ gathered from every partition of the batch (each in its offset order).
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
-from sqlalchemy import ARRAY, Table, Text, bindparam, func, literal, select
+from sqlalchemy import ARRAY, Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.consumer.processing import EventHandler
@@ -153,20 +155,30 @@ async def _apply_run(
 async def _insert_inbox_rows(
     session: AsyncSession, inbox: Table, consumer: str, event_ids: list[str]
 ) -> set[str]:
-    """Insert the batch's inbox rows in one statement; return the ids seen for the first time.
-
-    The ids travel as one array parameter, so the SQL is the same for every batch size
-    (compiled and prepared once, where a VALUES list would be per row count).
-    """
-    ids = func.unnest(bindparam("event_ids", type_=ARRAY(Text)))
+    """Insert the batch's inbox rows in one statement; return the ids seen for the first time."""
     inserted = await session.execute(
-        insert(inbox)
-        .from_select(["consumer", "event_id"], select(literal(consumer, Text), ids))
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id),
-        {"event_ids": list(dict.fromkeys(event_ids))},
+        _inbox_insert(inbox),
+        {"consumer": consumer, "event_ids": list(dict.fromkeys(event_ids))},
     )
     return set(inserted.scalars())
+
+
+@functools.cache
+def _inbox_insert(inbox: Table) -> ReturningInsert[str]:
+    """The inbox insert of a batch, built once per inbox table.
+
+    The ids travel as one array parameter, so the SQL is the same for every batch size
+    (compiled and prepared once, where a VALUES list would be per row count); built once,
+    the statement costs no construction and cache-key walk per batch either.
+    """
+    ids = func.unnest(bindparam("event_ids", type_=ARRAY(Text)))
+    consumer = bindparam("consumer", type_=Text)
+    return (
+        insert(inbox)
+        .from_select(["consumer", "event_id"], select(consumer, ids))
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
 
 
 def _runs(deliveries: Sequence[Delivery], handler: EventHandler) -> list[list[Delivery]]:
