@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -64,20 +64,11 @@ def unnested_rows(table: Table, names: Sequence[str], *, alias: str = "run") -> 
     The set-based form of :func:`bound_values`, for a handler that writes a run of events
     in one statement (``INSERT … SELECT … FROM`` this): the SQL is the same whatever the
     run's length, so it is compiled and prepared once, where a multi-row ``VALUES`` would
-    be per row count. Bind it with :func:`column_arrays`.
+    be per row count. Bind it with one list per column, each in row order.
     """
     arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in names]
     columns = [column(name, table.c[name].type) for name in names]
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=alias)
-
-
-def column_arrays(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    """The parameters of an :func:`unnested_rows` statement: each column's values, in row order."""
-    arrays: dict[str, list[Any]] = {name: [] for name in names}
-    for row in rows:
-        for name in names:
-            arrays[name].append(row[name])
-    return arrays
 
 
 # A connection idle longer than this is pinged before use; busy ones are not. SQLAlchemy's
