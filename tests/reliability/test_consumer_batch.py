@@ -71,11 +71,11 @@ def closed(ticket: str) -> CloudEvent:
     return new_event(payload, service="intake", subject=ticket, client_id="c-1")
 
 
-def deliveries(events: Sequence[CloudEvent]) -> list[Delivery]:
+def deliveries(events: Sequence[CloudEvent], *, partition: int = 0) -> list[Delivery]:
     return [
         Delivery(
             ConsumerRecord(
-                "t", 0, offset, 0, 0, None, event.to_json_bytes(), None, 0, 0, headers=[]
+                "t", partition, offset, 0, 0, None, event.to_json_bytes(), None, 0, 0, headers=[]
             ),
             event,
         )
@@ -209,3 +209,23 @@ async def test_a_failing_set_based_run_is_no_single_records_fault(
 
     assert failed.value.blamed is None
     assert await database_state(engine, schema) == ([], 0, 0)
+
+
+async def test_a_run_gathers_its_type_from_every_partition_each_in_offset_order(
+    engine: AsyncEngine, schema: str
+) -> None:
+    first_partition = deliveries([created("t-1"), closed("t-1"), created("t-2")], partition=0)
+    second_partition = deliveries([created("t-3"), created("t-4")], partition=1)
+
+    await apply_batch(
+        session_factory=async_sessionmaker(engine, expire_on_commit=False),
+        inbox=inbox_table(MetaData(schema=schema)),
+        consumer=GROUP,
+        deliveries=first_partition + second_partition,
+        handler=registry(schema, set_based=True),
+    )
+
+    effects, inbox_rows, _ = await database_state(engine, schema)
+    # Partition 1's tickets join partition 0's leading one; partition 0 keeps its order.
+    assert effects == ["created t-1", "created t-3", "created t-4", "closed t-1", "created t-2"]
+    assert inbox_rows == 5

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, MetaData, Table, bindparam, event
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    MetaData,
+    Table,
+    TableValuedAlias,
+    bindparam,
+    column,
+    event,
+    func,
+)
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -46,6 +56,19 @@ def bound_values(table: Table, names: Iterable[str]) -> dict[str, BindParameter[
     compiled cache serves every call.
     """
     return {name: bindparam(name, type_=table.c[name].type) for name in names}
+
+
+def unnested_rows(table: Table, names: Sequence[str], *, alias: str = "run") -> TableValuedAlias:
+    """``unnest(:name, …) AS run(name, …)``: rows of ``table``'s columns, one array per column.
+
+    The set-based form of :func:`bound_values`, for a handler that writes a run of events
+    in one statement (``INSERT … SELECT … FROM`` this): the SQL is the same whatever the
+    run's length, so it is compiled and prepared once, where a multi-row ``VALUES`` would
+    be per row count. Bind it with one list per column, each in row order.
+    """
+    arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in names]
+    columns = [column(name, table.c[name].type) for name in names]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name=alias)
 
 
 # A connection idle longer than this is pinged before use; busy ones are not. SQLAlchemy's

@@ -20,6 +20,7 @@ from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import (
     TicketClosed,
     TicketCommented,
+    TicketCreated,
     TicketReopened,
     TicketResolved,
     TicketUpdated,
@@ -152,6 +153,48 @@ async def test_an_older_event_never_overwrites_a_newer_status(
     view = await view_of(session_factory, ticket_id)
     assert view is not None
     assert (view.status, view.priority) == ("resolved", "P2")
+
+
+async def test_a_run_of_created_tickets_ends_as_one_event_at_a_time(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The consumer hands consecutive ``ticket.created`` over as one run (one statement)."""
+    client_id = str(uuid.uuid4())
+
+    def announcements() -> list[TicketCreated]:
+        first = ticket_created(client_id, "first").model_copy(update={"created_at": T0})
+        other = ticket_created(client_id, "other").model_copy(update={"created_at": T0})
+        # The first ticket announced twice more, an older and a newer copy, in the same run.
+        older = first.model_copy(
+            update={"title": "older", "priority": "P1", "created_at": T0 - timedelta(minutes=1)}
+        )
+        newer = first.model_copy(
+            update={"title": "newer", "priority": "P3", "created_at": T0 + timedelta(minutes=1)}
+        )
+        return [first, other, older, newer]
+
+    together, one_at_a_time = announcements(), announcements()
+    async with session_factory() as session, session.begin():
+        await handlers.apply_run(
+            session,
+            [
+                new_event(payload, service="intake", subject=payload.ticket_id)
+                for payload in together
+            ],
+        )
+    for payload in one_at_a_time:
+        await apply_events(session_factory, payload, subject=payload.ticket_id)
+
+    async def state(payloads: list[TicketCreated]) -> list[tuple[object, ...]]:
+        views = [await view_of(session_factory, payload.ticket_id) for payload in payloads[:2]]
+        return [
+            (view.title, view.priority, view.status, view.status_changed_at)
+            for view in views
+            if view is not None
+        ]
+
+    assert await state(together) == await state(one_at_a_time)
+    assert (await state(together))[0] == ("newer", "P3", "new", T0 + timedelta(minutes=1))
 
 
 async def test_events_this_service_does_not_use_change_nothing(

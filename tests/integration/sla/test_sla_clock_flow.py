@@ -28,12 +28,15 @@ from aftercare_shared.events.catalog import (
 )
 from aftercare_shared.settings import CommonSettings
 from aftercare_sla import repository
+from aftercare_sla.consumers import handlers
 from aftercare_sla.jobs import process_due_timers, timer_job
-from aftercare_sla.models import Client, ClockTimer
+from aftercare_sla.models import Client, ClockTimer, TrackedTicket
+from aftercare_sla.reports.models import ReportTicket, ReportTicketSpan
 from aftercare_sla.settings import SlaSettings
 from tests.integration.sla.sla_support import (
     OFFICE_HOURS_LONDON,
     apply_events,
+    as_event,
     client_with_plan,
     clocks_of,
     create_plan,
@@ -146,6 +149,47 @@ async def test_the_same_ticket_announced_twice_starts_its_clocks_once(
 
     assert len(await sla_events(fresh_sessions, created.ticket_id)) == 2
     assert len(await pending_timers(fresh_sessions)) == 4
+
+
+async def test_a_run_of_created_tickets_ends_as_one_event_at_a_time(
+    fresh_sessions: Sessions,
+) -> None:
+    """The consumer hands consecutive ``ticket.created`` over as one run (set-based form)."""
+    plan_id = await create_plan(fresh_sessions, targets(60, 480))
+    covered_client = await client_with_plan(fresh_sessions, plan_id)
+    covered = ticket_created(covered_client, T0)
+    uncovered = ticket_created(str(uuid.uuid4()), T0)
+    later = ticket_created(covered_client, at(5), priority="P1")
+    # The same ticket announced again, in the same run: its first announcement counts.
+    repeated = covered.model_copy(update={"priority": "P1"})
+
+    async with fresh_sessions() as session, session.begin():
+        await handlers.apply_run(
+            session, [as_event(payload) for payload in (covered, uncovered, repeated, later)]
+        )
+
+    async with fresh_sessions() as session:
+        tickets = {
+            ticket.ticket_id: (ticket.plan_id, ticket.plan_version, ticket.priority)
+            for ticket in await session.scalars(select(TrackedTicket))
+        }
+        report_tickets = set(await session.scalars(select(ReportTicket.ticket_id)))
+        spans = set(await session.scalars(select(ReportTicketSpan.ticket_id)))
+    assert tickets == {
+        covered.ticket_id: (plan_id, 1, "P2"),
+        uncovered.ticket_id: (None, None, "P2"),
+        later.ticket_id: (plan_id, 1, "P1"),
+    }
+    assert report_tickets == spans == set(tickets)
+    for ticket_id, starts_at in ((covered.ticket_id, T0), (later.ticket_id, at(5))):
+        events = await sla_events(fresh_sessions, ticket_id)
+        assert [(kind, metric) for kind, metric, _ in events] == [
+            ("sla.clock_started", "first_response"),
+            ("sla.clock_started", "resolution"),
+        ]
+        assert datetime.fromisoformat(events[0][2]["started_at"]) == starts_at
+    assert await sla_events(fresh_sessions, uncovered.ticket_id) == []
+    assert len(await pending_timers(fresh_sessions)) == 8
 
 
 async def test_a_staff_comment_meets_the_first_response(fresh_sessions: Sessions) -> None:

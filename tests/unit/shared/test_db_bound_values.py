@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from aftercare_shared.db import bound_values, table_of
+from aftercare_shared.db import bound_values, table_of, unnested_rows
 
 _TABLE = Table(
     "things",
@@ -41,6 +41,20 @@ def test_a_statement_built_once_runs_with_each_calls_values() -> None:
         column_keys=["id", "count", "seen_at"],
     ).construct_params({"id": "a", "count": 2, "seen_at": seen})
     assert params == {"id": "a", "count": 2, "seen_at": seen}
+
+
+def test_a_run_of_rows_travels_as_one_array_per_column_whatever_its_length() -> None:
+    run = unnested_rows(_TABLE, ("id", "count"))
+    statement = insert(_TABLE).from_select(["id", "count"], select(*run.c))
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    assert str(statement.compile(dialect=dialect)) == (
+        "INSERT INTO s.things (id, count) SELECT run.id, run.count \n"
+        "FROM unnest(%(id)s::TEXT[], %(count)s::INTEGER[]) AS run(id, count)"
+    )
+    params = statement.compile(dialect=dialect).construct_params(
+        {"id": ["a", "b", "c"], "count": [1, 2, 3]}
+    )
+    assert params == {"id": ["a", "b", "c"], "count": [1, 2, 3]}
 
 
 class _Base(DeclarativeBase):

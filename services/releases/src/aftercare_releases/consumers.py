@@ -9,6 +9,8 @@ events arriving out of order (or replayed from the dead-letter topic) never regr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_releases import repository
@@ -29,18 +31,10 @@ handlers.include(client_key_handlers(client_api_keys))
 handlers.include(staff_token_handlers(staff_token_copies))
 
 
-@handlers.on(TicketCreated)
-async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
-    await repository.record_ticket_created(
-        session,
-        ticket_id=created.ticket_id,
-        client_id=created.client_id,
-        title=created.title,
-        priority=created.priority,
-        status=created.status,
-        created_at=created.created_at,
-        kind=created.kind,
-    )
+@handlers.on_many(TicketCreated)
+async def tickets_created(session: AsyncSession, run: Sequence[TicketCreated]) -> None:
+    """A run of new tickets in one statement (the runner hands consecutive ones together)."""
+    await repository.record_tickets_created(session, run)
 
 
 @handlers.on(TicketUpdated)

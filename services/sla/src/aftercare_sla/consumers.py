@@ -52,7 +52,7 @@ async def client_updated(session: AsyncSession, updated: ClientUpdated) -> None:
     )
 
 
-handlers.add(TicketCreated, ticket_events.ticket_created)
+handlers.add_many(TicketCreated, ticket_events.tickets_created)
 handlers.add(TicketUpdated, ticket_events.ticket_updated)
 handlers.add(TicketCommented, ticket_events.ticket_commented)
 handlers.add(TicketResolved, ticket_events.ticket_resolved)

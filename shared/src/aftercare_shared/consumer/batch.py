@@ -14,19 +14,23 @@ and raises :class:`BatchFailedError`; the runner then applies the records one by
 through ``apply_once``, the path that owns retries and the DLQ.
 
 Handlers of an :class:`~aftercare_shared.consumer.handlers.EventHandlers` registry that
-take sets (``on_many``) get each run of consecutive events of their type in one call.
+take sets (``on_many``) get each run of consecutive events of their type in one call,
+gathered from every partition of the batch (each in its offset order).
 """
 
 from __future__ import annotations
 
+import functools
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
-from sqlalchemy import ARRAY, Table, Text, bindparam, func, literal, select
+from sqlalchemy import ARRAY, Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from aftercare_shared.consumer.handlers import EventHandlers
 from aftercare_shared.consumer.processing import EventHandler
@@ -134,12 +138,14 @@ async def _apply_one(session: AsyncSession, delivery: Delivery, handler: EventHa
 async def _apply_run(
     session: AsyncSession, run: Sequence[Delivery], handlers: EventHandlers
 ) -> None:
-    # Several producers' traces: the set-based handler continues none of them.
-    first, last = run[0].record, run[-1].record
+    # Several producers' traces: the set-based handler continues none of them. A run may
+    # span partitions: each one's offsets, first to last.
+    offsets: dict[str, list[int]] = {}
+    for delivery in run:
+        record = delivery.record
+        offsets.setdefault(f"{record.topic}/{record.partition}", []).append(record.offset)
     with structlog.contextvars.bound_contextvars(
-        kafka_topic=first.topic,
-        kafka_partition=first.partition,
-        kafka_offsets=f"{first.offset}-{last.offset}",
+        kafka_offsets={part: f"{seen[0]}-{seen[-1]}" for part, seen in offsets.items()},
         event_type=run[0].event.type,
         events=len(run),
     ):
@@ -149,38 +155,57 @@ async def _apply_run(
 async def _insert_inbox_rows(
     session: AsyncSession, inbox: Table, consumer: str, event_ids: list[str]
 ) -> set[str]:
-    """Insert the batch's inbox rows in one statement; return the ids seen for the first time.
-
-    The ids travel as one array parameter, so the SQL is the same for every batch size
-    (compiled and prepared once, where a VALUES list would be per row count).
-    """
-    ids = func.unnest(bindparam("event_ids", type_=ARRAY(Text)))
+    """Insert the batch's inbox rows in one statement; return the ids seen for the first time."""
     inserted = await session.execute(
-        insert(inbox)
-        .from_select(["consumer", "event_id"], select(literal(consumer, Text), ids))
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id),
-        {"event_ids": list(dict.fromkeys(event_ids))},
+        _inbox_insert(inbox),
+        {"consumer": consumer, "event_ids": list(dict.fromkeys(event_ids))},
     )
     return set(inserted.scalars())
 
 
+@functools.cache
+def _inbox_insert(inbox: Table) -> ReturningInsert[str]:
+    """The inbox insert of a batch, built once per inbox table.
+
+    The ids travel as one array parameter, so the SQL is the same for every batch size
+    (compiled and prepared once, where a VALUES list would be per row count); built once,
+    the statement costs no construction and cache-key walk per batch either.
+    """
+    ids = func.unnest(bindparam("event_ids", type_=ARRAY(Text)))
+    consumer = bindparam("consumer", type_=Text)
+    return (
+        insert(inbox)
+        .from_select(["consumer", "event_id"], select(consumer, ids))
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+
+
 def _runs(deliveries: Sequence[Delivery], handler: EventHandler) -> list[list[Delivery]]:
-    """Consecutive events of one partition a set-based handler takes together; others alone."""
+    """The order to apply ``deliveries`` in: runs a set-based handler takes together, others alone.
+
+    A run gathers the leading events of one type from every partition's queue, so a
+    batch spread over many partitions (a steady stream: a few events each) still makes
+    one run per type instead of one per partition. Each partition keeps its offset order;
+    events of different partitions have no order between them (Kafka gives none: the
+    record-by-record path takes partitions one after another, the group could have split
+    them between two consumers), so running them side by side changes no outcome.
+    """
     if not isinstance(handler, EventHandlers):
         return [[delivery] for delivery in deliveries]
-    runs: list[list[Delivery]] = []
-    previous: tuple[str, int, str] | None = None
+    queues: dict[tuple[str, int], deque[Delivery]] = {}
     for delivery in deliveries:
-        run_type = handler.run_type(delivery.event)
-        key = (
-            None
-            if run_type is None
-            else (delivery.record.topic, delivery.record.partition, run_type)
-        )
-        if key is not None and key == previous:
-            runs[-1].append(delivery)
-        else:
-            runs.append([delivery])
-        previous = key
+        partition = (delivery.record.topic, delivery.record.partition)
+        queues.setdefault(partition, deque()).append(delivery)
+    runs: list[list[Delivery]] = []
+    while queues:
+        head = next(iter(queues.values())).popleft()
+        run = [head]
+        run_type = handler.run_type(head.event)
+        if run_type is not None:
+            for queue in queues.values():
+                while queue and handler.run_type(queue[0].event) == run_type:
+                    run.append(queue.popleft())
+        runs.append(run)
+        queues = {partition: queue for partition, queue in queues.items() if queue}
     return runs

@@ -22,10 +22,11 @@ each service cares about some of them.
 A handler may instead take a set of payloads (``@handlers.on_many(TicketCreated)``,
 ``async def f(session, tickets: Sequence[TicketCreated])``): it must have the same effect
 as applying them one by one in list order (say, one multi-row upsert where later rows
-win). The runner's batch path hands it a run of consecutive events of its type in offset
-order; a record applied alone hands it a list of one. A run is formed only for types
-whose handlers all take sets, in a registry without every-event handlers, so the order
-of effects is the same as one event at a time.
+win). The runner's batch path hands it a run of consecutive events of its type, gathered
+from the batch's partitions, each partition's in offset order (events of different
+partitions have no order between them); a record applied alone hands it a list of one.
+A run is formed only for types whose handlers all take sets, in a registry without
+every-event handlers, so the order of effects is the same as one event at a time.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ replay from the beginning yields the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.consumer.handlers import EventHandlers
-from aftercare_shared.db import bound_values, table_of
+from aftercare_shared.db import table_of, unnested_rows
 from aftercare_shared.events.catalog import (
     AdvisoryMatched,
     AdvisoryPatched,
@@ -142,40 +143,49 @@ async def plan_unassigned(session: AsyncSession, unassigned: SlaClientPlanUnassi
 # --- tickets -------------------------------------------------------------------------
 
 
-# The two statements every ticket.created runs, built once (aftercare_shared.db.bound_values).
+# A run of ticket.created in two statements, built once (aftercare_shared.db.unnested_rows):
+# the report tickets and each one's first open stretch. Already there (the same ticket
+# announced twice): left alone.
 _REPORT_TICKETS = table_of(ReportTicket)
-_INSERT_REPORT_TICKET = (
+_REPORT_TICKET_COLUMNS = ("ticket_id", "client_id", "title", "kind", "priority", "created_at")
+_RUN_OF_TICKETS = unnested_rows(_REPORT_TICKETS, _REPORT_TICKET_COLUMNS)
+_INSERT_REPORT_TICKETS = (
     insert(_REPORT_TICKETS)
-    .values(
-        bound_values(
-            _REPORT_TICKETS,
-            ("ticket_id", "client_id", "title", "kind", "priority", "created_at"),
-        )
-    )
+    .from_select(list(_REPORT_TICKET_COLUMNS), select(*_RUN_OF_TICKETS.c))
     .on_conflict_do_nothing()
 )
 _SPANS = table_of(ReportTicketSpan)
-_OPEN_SPAN = (
+_SPAN_COLUMNS = ("ticket_id", "client_id", "opened_at")
+_RUN_OF_SPANS = unnested_rows(_SPANS, _SPAN_COLUMNS)
+_OPEN_SPANS = (
     insert(_SPANS)
-    .values(bound_values(_SPANS, ("ticket_id", "client_id", "opened_at")))
+    .from_select(list(_SPAN_COLUMNS), select(*_RUN_OF_SPANS.c))
     .on_conflict_do_nothing()
 )
 
 
-@report_handlers.on(TicketCreated)
-async def ticket_created(session: AsyncSession, created: TicketCreated) -> None:
+@report_handlers.on_many(TicketCreated)
+async def tickets_created(session: AsyncSession, run: Sequence[TicketCreated]) -> None:
+    """The run's report tickets and their first open stretches (a later copy: no change)."""
     await session.execute(
-        _INSERT_REPORT_TICKET,
+        _INSERT_REPORT_TICKETS,
         {
-            "ticket_id": created.ticket_id,
-            "client_id": created.client_id,
-            "title": created.title,
-            "kind": created.kind,
-            "priority": created.priority,
-            "created_at": created.created_at,
+            "ticket_id": [created.ticket_id for created in run],
+            "client_id": [created.client_id for created in run],
+            "title": [created.title for created in run],
+            "kind": [created.kind for created in run],
+            "priority": [created.priority for created in run],
+            "created_at": [created.created_at for created in run],
         },
     )
-    await _open_span(session, created.ticket_id, created.client_id, created.created_at)
+    await session.execute(
+        _OPEN_SPANS,
+        {
+            "ticket_id": [created.ticket_id for created in run],
+            "client_id": [created.client_id for created in run],
+            "opened_at": [created.created_at for created in run],
+        },
+    )
 
 
 @report_handlers.on(TicketUpdated)
@@ -215,7 +225,7 @@ async def ticket_reopened(session: AsyncSession, reopened: TicketReopened) -> No
 
 async def _open_span(session: AsyncSession, ticket_id: str, client_id: str, at: datetime) -> None:
     await session.execute(
-        _OPEN_SPAN, {"ticket_id": ticket_id, "client_id": client_id, "opened_at": at}
+        _OPEN_SPANS, {"ticket_id": [ticket_id], "client_id": [client_id], "opened_at": [at]}
     )
 
 
