@@ -71,6 +71,19 @@ def unnested_rows(table: Table, names: Sequence[str], *, alias: str = "run") -> 
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=alias)
 
 
+def column_arrays(rows: Sequence[object], *names: str, **renamed: str) -> dict[str, list[Any]]:
+    """The parameters for :func:`unnested_rows`: one list per column, in row order.
+
+    ``names`` are attributes read under their own name; ``renamed`` maps a column to the
+    attribute it is read from (``status_changed_at="created_at"``).
+    """
+    sources = {name: name for name in names} | renamed
+    return {
+        column_name: [getattr(row, attribute) for row in rows]
+        for column_name, attribute in sources.items()
+    }
+
+
 # A connection idle longer than this is pinged before use; busy ones are not. SQLAlchemy's
 # pool_pre_ping would ping on every checkout: three round trips per request with asyncpg.
 PING_CONNECTIONS_IDLE_FOR_SECONDS = 30.0

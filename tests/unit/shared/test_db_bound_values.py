@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from aftercare_shared.db import bound_values, table_of, unnested_rows
+from aftercare_shared.db import bound_values, column_arrays, table_of, unnested_rows
 
 _TABLE = Table(
     "things",
@@ -55,6 +56,14 @@ def test_a_run_of_rows_travels_as_one_array_per_column_whatever_its_length() -> 
         {"id": ["a", "b", "c"], "count": [1, 2, 3]}
     )
     assert params == {"id": ["a", "b", "c"], "count": [1, 2, 3]}
+
+
+def test_column_arrays_read_one_list_per_column_in_row_order() -> None:
+    rows = [SimpleNamespace(id="a", created_at=1), SimpleNamespace(id="b", created_at=2)]
+    assert column_arrays(rows, "id", seen_at="created_at") == {
+        "id": ["a", "b"],
+        "seen_at": [1, 2],
+    }
 
 
 class _Base(DeclarativeBase):

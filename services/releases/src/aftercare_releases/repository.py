@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_releases.domain import ReleaseStatus
 from aftercare_releases.models import Product, Release, ReleaseItem, TicketView
-from aftercare_shared.db import table_of, unnested_rows
+from aftercare_shared.db import column_arrays, table_of, unnested_rows
 from aftercare_shared.events.catalog import (
     ChangeType,
     Priority,
@@ -316,15 +316,11 @@ async def record_tickets_created(session: AsyncSession, created: Sequence[Ticket
     for part in _parts_without_repeats(created):
         await session.execute(
             _TICKETS_CREATED_UPSERT,
-            {
-                "ticket_id": [ticket.ticket_id for ticket in part],
-                "client_id": [ticket.client_id for ticket in part],
-                "title": [ticket.title for ticket in part],
-                "kind": [ticket.kind for ticket in part],
-                "priority": [ticket.priority for ticket in part],
-                "status": [ticket.status for ticket in part],
-                "status_changed_at": [ticket.created_at for ticket in part],
-            },
+            column_arrays(
+                part,
+                *("ticket_id", "client_id", "title", "kind", "priority", "status"),
+                status_changed_at="created_at",
+            ),
         )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.business_time import BusinessCalendar
-from aftercare_shared.db import table_of, unnested_rows
+from aftercare_shared.db import column_arrays, table_of, unnested_rows
 from aftercare_shared.events.catalog import (
     SlaMetric,
     TicketClosed,
@@ -104,13 +104,7 @@ async def tickets_created(session: AsyncSession, run: Sequence[TicketCreated]) -
     first_of_each = list(firsts.values())
     inserted = await session.execute(
         _TRACK_NEW_TICKETS,
-        {
-            "ticket_id": [created.ticket_id for created in first_of_each],
-            "client_id": [created.client_id for created in first_of_each],
-            "priority": [created.priority for created in first_of_each],
-            "status": [created.status for created in first_of_each],
-            "created_at": [created.created_at for created in first_of_each],
-        },
+        column_arrays(first_of_each, "ticket_id", "client_id", "priority", "status", "created_at"),
     )
     planned = {ticket_id for ticket_id, plan_id in inserted if plan_id is not None}
     if not planned:

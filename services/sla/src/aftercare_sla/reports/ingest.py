@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.business_time import BusinessCalendar
 from aftercare_shared.consumer.handlers import EventHandlers
-from aftercare_shared.db import table_of, unnested_rows
+from aftercare_shared.db import column_arrays, table_of, unnested_rows
 from aftercare_shared.events.catalog import (
     AdvisoryMatched,
     AdvisoryPatched,
@@ -169,14 +169,7 @@ async def tickets_created(session: AsyncSession, run: Sequence[TicketCreated]) -
     """The run's report tickets and their first open stretches (a later copy: no change)."""
     await session.execute(
         _INSERT_REPORT_TICKETS,
-        {
-            "ticket_id": [created.ticket_id for created in run],
-            "client_id": [created.client_id for created in run],
-            "title": [created.title for created in run],
-            "kind": [created.kind for created in run],
-            "priority": [created.priority for created in run],
-            "created_at": [created.created_at for created in run],
-        },
+        column_arrays(run, "ticket_id", "client_id", "title", "kind", "priority", "created_at"),
     )
     await session.execute(
         _OPEN_SPANS,
