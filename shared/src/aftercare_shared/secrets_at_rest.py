@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -37,6 +37,8 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 DERIVED_KEY_ID = "derived"
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# Opened values a keyring keeps (see Keyring.decrypt).
+_OPENED_KEPT = 10_000
 
 
 class SecretKeyError(ValueError):
@@ -60,6 +62,10 @@ def new_key_entry(key_id: str) -> str:
 class Keyring:
     keys: tuple[tuple[str, bytes], ...]
     """(key id, 32-byte key); the first one encrypts."""
+    _opened: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Sealed text → plaintext: a sealed value (random nonce) only ever opens to one
+    plaintext, and notify opens the same endpoint URL and secret for every delivery it
+    claims (AES-GCM per row was 4 % of its CPU under a fan-out burst)."""
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -126,6 +132,16 @@ class Keyring:
         return f"{MARKER}{key_id}:{_b64encode(nonce + sealed)}"
 
     def decrypt(self, stored: str) -> str:
+        opened = self._opened
+        plaintext = opened.get(stored)
+        if plaintext is None:
+            plaintext = self._open(stored)
+            if len(opened) >= _OPENED_KEPT:
+                opened.clear()  # a bound, not an LRU: endpoints number in the hundreds
+            opened[stored] = plaintext
+        return plaintext
+
+    def _open(self, stored: str) -> str:
         if not stored.startswith(MARKER):
             return stored  # written before encryption; the re-encryption job seals it
         key_id, _, encoded = stored[len(MARKER) :].partition(":")

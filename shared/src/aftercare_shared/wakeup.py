@@ -12,7 +12,7 @@ import contextlib
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import Text, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 logger = structlog.get_logger(__name__)
@@ -20,8 +20,29 @@ logger = structlog.get_logger(__name__)
 RECONNECT_DELAY_SECONDS = 2.0
 
 
+# Built once: a consumer notifies for every event it fans out.
+_NOTIFY = select(func.pg_notify(bindparam("channel", type_=Text), literal("", Text)))
+# Session.info key: channel -> the transaction that already notified it.
+_NOTIFIED = "aftercare_wakeup_notified"
+
+
 async def notify_on_commit(session: AsyncSession, channel: str) -> None:
-    await session.execute(select(func.pg_notify(channel, "")))
+    """NOTIFY ``channel`` when the session's transaction commits; once per transaction.
+
+    Postgres folds identical notifications of one transaction into one anyway, so a
+    batch of events applied in one transaction needs one statement, not one per event.
+    Keyed by the innermost transaction: a savepoint rolled back takes its NOTIFY with it,
+    so the next one notifies again.
+    """
+    sync_session = session.sync_session
+    transaction = sync_session.get_nested_transaction() or sync_session.get_transaction()
+    notified: dict[str, object] = session.info.setdefault(_NOTIFIED, {})
+    if transaction is not None and notified.get(channel) is transaction:
+        return
+    await session.execute(_NOTIFY, {"channel": channel})
+    # The transaction the statement ran in (it may have begun one): kept, not just its
+    # id, so a later transaction can never be mistaken for it.
+    notified[channel] = sync_session.get_nested_transaction() or sync_session.get_transaction()
 
 
 class CommitWakeup:

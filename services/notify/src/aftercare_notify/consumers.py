@@ -71,7 +71,7 @@ async def fan_out_event(
     if event.clientid is not None:
         calendar = await repository.client_calendar(session, event.clientid)
         if calendar is not None:
-            quiet_until = opens_at(calendar.calendar, now)
+            quiet_until = opens_at(calendar, now)
     created = await repository.insert_fan_out_deliveries(
         session,
         message_id=event.id,

@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BindParameter,
     Boolean,
     ColumnElement,
     DateTime,
+    Integer,
     LargeBinary,
     String,
     Table,
@@ -21,18 +23,23 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     delete,
     func,
     literal,
     literal_column,
     not_,
+    null,
     or_,
     select,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from aftercare_notify.domain.grouping import (
     DEFAULT_GROUP_INTERVAL_SECONDS,
@@ -52,6 +59,7 @@ from aftercare_notify.models import (
     signing_secrets,
 )
 from aftercare_shared.pagination import CursorPosition, after_position
+from aftercare_shared.secrets_at_rest import current_keyring
 
 SELF_REFERENTIAL_TYPE_PREFIX = "aftercare.notification."
 
@@ -236,8 +244,20 @@ def _held_until(quiet_until: datetime | None, due_at: datetime) -> datetime | No
     return quiet_until if quiet_until is not None and quiet_until > due_at else None
 
 
-async def client_calendar(session: AsyncSession, client_id: str) -> ClientCalendar | None:
-    return await session.get(ClientCalendar, client_id)
+_CALENDARS = cast_table(ClientCalendar.__table__)
+# Built once, Core: the consumer reads it for every event of a client (an ORM get was
+# 3 % of notify's CPU under a fan-out burst).
+_CLIENT_CALENDAR = select(_CALENDARS.c.calendar).where(
+    _CALENDARS.c.client_id == bindparam("client_id", type_=Text)
+)
+
+
+async def client_calendar(session: AsyncSession, client_id: str) -> dict[str, Any] | None:
+    """The client's business calendar (JSON); None without one (no quiet hours)."""
+    calendar: dict[str, Any] | None = await session.scalar(
+        _CLIENT_CALENDAR, {"client_id": client_id}
+    )
+    return calendar
 
 
 async def save_client_calendar(session: AsyncSession, row: ClientCalendar) -> None:
@@ -605,6 +625,108 @@ class ClaimedDelivery:
     body: bytes
 
 
+_ENDPOINTS = cast_table(Endpoint.__table__)
+
+# The claim's per-call values, bound at execution (the statement is built once, below).
+_CLAIM_NOW = bindparam("now", type_=DateTime(timezone=True))
+_LEASE_UNTIL = bindparam("lease_until", type_=DateTime(timezone=True))
+_CLAIM_TOKEN = bindparam("claim_token", type_=Text)
+_EXCLUDED_IDS = bindparam("excluded_endpoint_ids", type_=ARRAY(Text))
+_SINGLE_SLOT_IDS = bindparam("single_slot_endpoint_ids", type_=ARRAY(Text))
+_PER_ENDPOINT_LIMIT = bindparam("per_endpoint_limit", type_=Integer)
+
+
+def _build_claim_due_deliveries() -> Select[Any]:
+    """The statement of :func:`claim_due_deliveries`, built once at import.
+
+    Core tables only (no ORM entities): the ORM's compile and loading steps cost more
+    than the claim itself when a fan-out keeps the worker claiming. The optional lists
+    are arrays that may be empty (``= ANY('{}')`` is false), so one SQL text serves
+    every call and Postgres keeps its prepared plan. The secrets and the URL come out
+    as stored (sealed): :func:`claim_due_deliveries` opens them through the keyring,
+    which keeps what it opened.
+    """
+    deliveries, endpoints, messages = _DELIVERIES, _ENDPOINTS, _MESSAGES
+    candidates = (
+        select(
+            deliveries.c.id,
+            func.row_number()
+            .over(partition_by=deliveries.c.endpoint_id, order_by=deliveries.c.due_at)
+            .label("rank"),
+            deliveries.c.endpoint_id,
+        )
+        .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
+        .where(
+            deliveries.c.status == "pending",
+            deliveries.c.due_at <= _CLAIM_NOW,
+            endpoints.c.status == "enabled",
+            not_(deliveries.c.endpoint_id == any_(_EXCLUDED_IDS)),
+        )
+        # A window over every due row would cost what is due, so bound the scan first.
+        .order_by(deliveries.c.due_at)
+        .limit(bindparam("scan_limit", type_=Integer))
+        .subquery()
+    )
+    ranked = select(candidates.c.id).where(
+        candidates.c.rank <= _PER_ENDPOINT_LIMIT,
+        or_(
+            not_(candidates.c.endpoint_id == any_(_SINGLE_SLOT_IDS)),
+            candidates.c.rank <= 1,
+        ),
+    )
+    due = (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.id.in_(ranked.scalar_subquery()),
+            # Checked again on the locked row: another worker may have claimed it since.
+            deliveries.c.status == "pending",
+            deliveries.c.due_at <= _CLAIM_NOW,
+        )
+        .order_by(deliveries.c.due_at)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(due.scalar_subquery()))
+        .values(
+            due_at=_LEASE_UNTIL,
+            locked_until=_LEASE_UNTIL,
+            claim_token=_CLAIM_TOKEN,
+            attempt_count=deliveries.c.attempt_count + 1,
+            updated_at=_CLAIM_NOW,
+        )
+        .returning(
+            deliveries.c.id,
+            deliveries.c.endpoint_id,
+            deliveries.c.message_id,
+            deliveries.c.attempt_count,
+        )
+        .cte("claimed")
+    )
+    return (
+        select(
+            claimed.c.id,
+            claimed.c.attempt_count,
+            endpoints.c.id,
+            endpoints.c.channel,
+            type_coerce(endpoints.c.url, Text),
+            endpoints.c.address,
+            type_coerce(endpoints.c.secret, Text),
+            type_coerce(endpoints.c.previous_secret, Text),
+            endpoints.c.previous_secret_expires_at,
+            messages.c.id,
+            messages.c.event_type,
+            messages.c.body,
+        )
+        .join_from(claimed, endpoints, endpoints.c.id == claimed.c.endpoint_id)
+        .join(messages, messages.c.id == claimed.c.message_id)
+    )
+
+
+_CLAIM_DUE_DELIVERIES = _build_claim_due_deliveries()
+
+
 async def claim_due_deliveries(
     session: AsyncSession,
     *,
@@ -625,87 +747,25 @@ async def claim_due_deliveries(
     one endpoint's backlog never fills a claim that healthy endpoints are waiting for.
 
     One statement, one round trip: the claiming UPDATE … RETURNING is a CTE the SELECT
-    of what the attempt needs joins to. Id lists are bound as arrays (``= ANY``), so the
-    SQL text is the same whatever their length and Postgres reuses its prepared plan.
+    of what the attempt needs joins to.
     """
-    scan = (
-        select(
-            Delivery.id.label("id"),
-            func.row_number()
-            .over(partition_by=Delivery.endpoint_id, order_by=Delivery.due_at)
-            .label("rank"),
-            Delivery.endpoint_id.label("endpoint_id"),
-        )
-        .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
-        .where(
-            Delivery.status == "pending",
-            Delivery.due_at <= now,
-            Endpoint.status == "enabled",
-        )
-    )
-    if excluded_endpoint_ids:
-        scan = scan.where(not_(Delivery.endpoint_id == _any_text(excluded_endpoint_ids)))
-    # A window over every due row would cost what is due, so bound the scan first.
-    candidates = scan.order_by(Delivery.due_at).limit(limit * 20).subquery()
-    ranked = select(candidates.c.id)
-    if per_endpoint_limit is not None:
-        ranked = ranked.where(candidates.c.rank <= per_endpoint_limit)
-    if single_slot_endpoint_ids:
-        ranked = ranked.where(
-            or_(
-                not_(candidates.c.endpoint_id == _any_text(single_slot_endpoint_ids)),
-                candidates.c.rank <= 1,
-            )
-        )
-    due = (
-        select(Delivery.id)
-        .where(
-            Delivery.id.in_(ranked.scalar_subquery()),
-            # Checked again on the locked row: another worker may have claimed it since.
-            Delivery.status == "pending",
-            Delivery.due_at <= now,
-        )
-        .order_by(Delivery.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    scan_limit = limit * 20
     claim_token = new_id()
-    claimed = (
-        update(_DELIVERIES)
-        .where(_DELIVERIES.c.id.in_(due.scalar_subquery()))
-        .values(
-            due_at=lease_until,
-            locked_until=lease_until,
-            claim_token=claim_token,
-            attempt_count=_DELIVERIES.c.attempt_count + 1,
-            updated_at=now,
-        )
-        .returning(
-            _DELIVERIES.c.id,
-            _DELIVERIES.c.endpoint_id,
-            _DELIVERIES.c.message_id,
-            _DELIVERIES.c.attempt_count,
-        )
-        .cte("claimed")
-    )
     rows = await session.execute(
-        select(
-            claimed.c.id,
-            claimed.c.attempt_count,
-            Endpoint.id,
-            Endpoint.channel,
-            Endpoint.url,
-            Endpoint.address,
-            Endpoint.secret,
-            Endpoint.previous_secret,
-            Endpoint.previous_secret_expires_at,
-            Message.id,
-            Message.event_type,
-            Message.body,
-        )
-        .join_from(claimed, Endpoint, Endpoint.id == claimed.c.endpoint_id)
-        .join(Message, Message.id == claimed.c.message_id)
+        _CLAIM_DUE_DELIVERIES,
+        {
+            "now": now,
+            "lease_until": lease_until,
+            "claim_token": claim_token,
+            "limit": limit,
+            "scan_limit": scan_limit,
+            # No cap: a rank never exceeds the scan's size.
+            "per_endpoint_limit": scan_limit if per_endpoint_limit is None else per_endpoint_limit,
+            "excluded_endpoint_ids": list(excluded_endpoint_ids),
+            "single_slot_endpoint_ids": list(single_slot_endpoint_ids),
+        },
     )
+    keyring = current_keyring()
     return [
         ClaimedDelivery(
             delivery_id=delivery_id,
@@ -713,9 +773,14 @@ async def claim_due_deliveries(
             attempt_number=attempt_count,
             endpoint_id=endpoint_id,
             channel=channel,
-            url=url,
+            url=None if url is None else keyring.decrypt(url),
             address=address,
-            secrets_in_use=signing_secrets(secret, previous_secret, previous_expires_at, now),
+            secrets_in_use=signing_secrets(
+                keyring.decrypt(secret),
+                None if previous_secret is None else keyring.decrypt(previous_secret),
+                previous_expires_at,
+                now,
+            ),
             message_id=message_id,
             event_type=event_type,
             body=body,
@@ -822,48 +887,113 @@ async def purge_messages_received_before(session: AsyncSession, cutoff: datetime
 _ATTEMPTS = cast_table(DeliveryAttempt.__table__)
 
 
-async def lock_endpoints(session: AsyncSession, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]:
-    """The endpoints, locked FOR NO KEY UPDATE in id order (the lock order everywhere)."""
-    rows = await session.execute(
-        select(Endpoint)
-        .where(Endpoint.id == _any_text(endpoint_ids))
-        .order_by(Endpoint.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    return {endpoint.id: endpoint for endpoint in rows.scalars()}
+@dataclass(slots=True)
+class LockedEndpoint:
+    """What recording an attempt reads of its endpoint (locked for the transaction)."""
+
+    status: str
+    first_failure_at: datetime | None
+
+
+_LOCK_ENDPOINTS = (
+    select(_ENDPOINTS.c.id, _ENDPOINTS.c.status, _ENDPOINTS.c.first_failure_at)
+    .where(_ENDPOINTS.c.id == any_(bindparam("ids", type_=ARRAY(Text))))
+    .order_by(_ENDPOINTS.c.id)
+    .with_for_update(key_share=True)
+)
+
+
+async def lock_endpoints(
+    session: AsyncSession, endpoint_ids: Sequence[str]
+) -> dict[str, LockedEndpoint]:
+    """The endpoints' state, each locked FOR NO KEY UPDATE in id order (the lock order
+    everywhere). Columns, not entities: the rare change loads the entity (``Endpoint``)."""
+    rows = await session.execute(_LOCK_ENDPOINTS, {"ids": list(endpoint_ids)})
+    return {
+        endpoint_id: LockedEndpoint(status, first_failure_at)
+        for endpoint_id, status, first_failure_at in rows
+    }
+
+
+_LOCK_DELIVERY_CLAIMS = (
+    select(_DELIVERIES.c.id, _DELIVERIES.c.claim_token)
+    .where(_DELIVERIES.c.id == any_(bindparam("ids", type_=ARRAY(Text))))
+    .order_by(_DELIVERIES.c.id)
+    .with_for_update()
+)
 
 
 async def lock_delivery_claims(
     session: AsyncSession, delivery_ids: Sequence[str]
 ) -> dict[str, str | None]:
     """Delivery id → its current claim token, each row locked, in id order."""
-    rows = await session.execute(
-        select(Delivery.id, Delivery.claim_token)
-        .where(Delivery.id == _any_text(sorted(set(delivery_ids))))
-        .order_by(Delivery.id)
-        .with_for_update()
-    )
-    return {delivery_id: token for delivery_id, token in rows.all()}
+    rows = await session.execute(_LOCK_DELIVERY_CLAIMS, {"ids": sorted(set(delivery_ids))})
+    return {delivery_id: token for delivery_id, token in rows}
 
 
-async def insert_attempts(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
-    if rows:
-        await session.execute(insert(_ATTEMPTS), list(rows))
+def _unnest(table: Table, names: Sequence[str]) -> TableValuedAlias:
+    """``unnest(:each_name, …) AS anon(name, …)``: one array parameter per column of ``table``.
+
+    A batch's rows travel as one array per column, so a statement of hundreds of rows
+    is one parameter set for SQLAlchemy to process, not hundreds (executemany).
+    """
+    rows = func.unnest(
+        # Not the column's name: an UPDATE reserves those for its SET clause.
+        *(bindparam(f"each_{name}", type_=ARRAY(table.c[name].type)) for name in names)
+    ).table_valued(*(column(name, table.c[name].type) for name in names))
+    return rows.render_derived()
 
 
-_FINISH_CLAIM = (
+def _each(columns: dict[str, list[object]]) -> dict[str, list[object]]:
+    """The parameters of an ``_unnest`` statement from its columns' lists."""
+    return {f"each_{name}": values for name, values in columns.items()}
+
+
+ATTEMPT_COLUMNS = (
+    "id",
+    "delivery_id",
+    "attempt_number",
+    "attempted_at",
+    "succeeded",
+    "status_code",
+    "latency_ms",
+    "response_body",
+    "error",
+)
+_ATTEMPT_ROWS = _unnest(_ATTEMPTS, ATTEMPT_COLUMNS)
+_INSERT_ATTEMPTS = insert(_ATTEMPTS).from_select(
+    list(ATTEMPT_COLUMNS), select(*(_ATTEMPT_ROWS.c[name] for name in ATTEMPT_COLUMNS))
+)
+
+
+async def insert_attempts(session: AsyncSession, columns: dict[str, list[object]]) -> None:
+    """Insert attempt rows given column-wise (``ATTEMPT_COLUMNS`` → one list each)."""
+    if columns["id"]:
+        await session.execute(_INSERT_ATTEMPTS, _each(columns))
+
+
+FINISHED_CLAIM_COLUMNS = (
+    "id",
+    "status",
+    "due_at",
+    "completed_at",
+    "last_status_code",
+    "last_error",
+    "updated_at",
+)
+_FINISHED = _unnest(_DELIVERIES, FINISHED_CLAIM_COLUMNS)
+_FINISH_CLAIMS = (
     update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .where(_DELIVERIES.c.id == _FINISHED.c.id)
     .values(
-        status=bindparam("status"),
-        due_at=bindparam("due_at"),
-        completed_at=bindparam("completed_at"),
-        last_status_code=bindparam("last_status_code"),
-        last_error=bindparam("last_error"),
-        updated_at=bindparam("updated_at"),
-        locked_until=None,
-        claim_token=None,
+        status=_FINISHED.c.status,
+        due_at=_FINISHED.c.due_at,
+        completed_at=_FINISHED.c.completed_at,
+        last_status_code=_FINISHED.c.last_status_code,
+        last_error=_FINISHED.c.last_error,
+        updated_at=_FINISHED.c.updated_at,
+        locked_until=null(),
+        claim_token=null(),
     )
 )
 
@@ -896,10 +1026,11 @@ async def renew_claims(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def finish_claims(session: AsyncSession, changes: Sequence[dict[str, object]]) -> None:
-    """Apply each delivery's new state and release its claim (one batched statement)."""
-    if changes:
-        await session.execute(_FINISH_CLAIM, list(changes))
+async def finish_claims(session: AsyncSession, columns: dict[str, list[object]]) -> None:
+    """Apply each delivery's new state and release its claim (one statement), given
+    column-wise (``FINISHED_CLAIM_COLUMNS`` → one list each)."""
+    if columns["id"]:
+        await session.execute(_FINISH_CLAIMS, _each(columns))
 
 
 # --- digest groups ---------------------------------------------------------------------

@@ -662,8 +662,9 @@ async def record_attempts(
 
     Why it exists: recorded one by one, each attempt costs a transaction of five round
     trips (two row locks, an insert, two updates) — more than the HTTP call it records.
-    Here a batch costs one lock statement per table, one insert of every attempt row,
-    one batched update of the deliveries, and the rare endpoint changes and events. The
+    Here a batch costs one lock statement per table, one insert of every attempt row and
+    one update of every delivery (each a single statement over arrays, built once, no
+    ORM), and the rare endpoint changes and events (through the entity). The
     rules are :func:`record_attempt`'s (the same ``decide`` and endpoint outcome code),
     applied in order; the worker records through this path, so every delivery test runs it.
     """
@@ -673,8 +674,8 @@ async def record_attempts(
     tokens = await repository.lock_delivery_claims(
         session, [item.claimed.delivery_id for item in attempts]
     )
-    attempt_rows: list[dict[str, object]] = []
-    delivery_changes: list[dict[str, object]] = []
+    attempt_rows: dict[str, list[object]] = {name: [] for name in repository.ATTEMPT_COLUMNS}
+    finished: dict[str, list[object]] = {name: [] for name in repository.FINISHED_CLAIM_COLUMNS}
     outcomes: list[RecordedOutcome | None] = []
     for item in attempts:
         claimed, result, now = item.claimed, item.result, item.attempted_at
@@ -682,33 +683,35 @@ async def record_attempts(
         if endpoint is None or claimed.delivery_id not in tokens:
             outcomes.append(None)  # deleted while we were sending
             continue
-        attempt_rows.append(
-            {
-                "id": repository.new_id(),
-                "delivery_id": claimed.delivery_id,
-                "attempt_number": claimed.attempt_number,
-                "attempted_at": now,
-                "succeeded": result.succeeded,
-                "status_code": result.status_code,
-                "latency_ms": result.latency_ms,
-                "response_body": result.response_body,
-                "error": result.error,
-            }
+        _append_row(
+            attempt_rows,
+            id=repository.new_id(),
+            delivery_id=claimed.delivery_id,
+            attempt_number=claimed.attempt_number,
+            attempted_at=now,
+            succeeded=result.succeeded,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            response_body=result.response_body,
+            error=result.error,
         )
         if tokens[claimed.delivery_id] != claimed.claim_token:
             outcomes.append(None)
             continue
         tokens[claimed.delivery_id] = None  # a second result for one claim changes nothing
-        change: dict[str, object] = {
-            "b_id": claimed.delivery_id,
-            "last_status_code": result.status_code,
-            "last_error": None if result.succeeded else result.describe_failure(),
-            "updated_at": now,
-        }
+        last_error = None if result.succeeded else result.describe_failure()
         if endpoint.status != "enabled":
             final_status: DeliveryStatus = "succeeded" if result.succeeded else "cancelled"
-            change.update(status=final_status, due_at=None, completed_at=now)
-            delivery_changes.append(change)
+            _append_row(
+                finished,
+                id=claimed.delivery_id,
+                status=final_status,
+                due_at=None,
+                completed_at=now,
+                last_status_code=result.status_code,
+                last_error=last_error,
+                updated_at=now,
+            )
             outcomes.append(RecordedOutcome(final_status, endpoint_disabled=False))
             continue
         decision = decide(
@@ -719,13 +722,23 @@ async def record_attempts(
             first_failure_at=endpoint.first_failure_at,
             disable_after=disable_after,
         )
-        change.update(
+        _append_row(
+            finished,
+            id=claimed.delivery_id,
             status=decision.delivery_status,
             due_at=decision.next_due_at,
             completed_at=now if decision.finished else None,
+            last_status_code=result.status_code,
+            last_error=last_error,
+            updated_at=now,
         )
-        delivery_changes.append(change)
-        await _apply_endpoint_outcome(session, endpoint, claimed, result, decision, now)
+        if _changes_endpoint(endpoint, decision):
+            # The rare case (a failure streak starts or ends, a delivery fails for good,
+            # the endpoint is disabled) goes through the entity; its row is locked above.
+            entity = await session.get(Endpoint, claimed.endpoint_id)
+            assert entity is not None, "the endpoint's row is locked by this transaction"
+            await _apply_endpoint_outcome(session, entity, claimed, result, decision, now)
+            endpoint.status, endpoint.first_failure_at = entity.status, entity.first_failure_at
         outcomes.append(
             RecordedOutcome(
                 decision.delivery_status,
@@ -733,9 +746,24 @@ async def record_attempts(
             )
         )
     await repository.insert_attempts(session, attempt_rows)
-    await repository.finish_claims(session, delivery_changes)
+    await repository.finish_claims(session, finished)
     await session.commit()
     return outcomes
+
+
+def _append_row(columns: dict[str, list[object]], **row: object) -> None:
+    """Add one row to a batch held column-wise (see ``repository.insert_attempts``)."""
+    for name, value in row.items():
+        columns[name].append(value)
+
+
+def _changes_endpoint(endpoint: repository.LockedEndpoint, decision: Decision) -> bool:
+    """Whether :func:`_apply_endpoint_outcome` has anything to do for this decision."""
+    return (
+        endpoint.first_failure_at != decision.endpoint_first_failure_at
+        or decision.delivery_status == "failed"
+        or decision.disable_endpoint_reason is not None
+    )
 
 
 async def _apply_endpoint_outcome(
