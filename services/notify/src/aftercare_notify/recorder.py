@@ -98,11 +98,9 @@ class AttemptRecorder:
     ) -> None:
         try:
             async with self._session_factory() as session:
-                outcome = await use_cases.record_attempt(
+                (outcome,) = await use_cases.record_attempts(
                     session=session,
-                    claimed=attempt.claimed,
-                    result=attempt.result,
-                    attempted_at=attempt.attempted_at,
+                    attempts=[attempt],
                     schedule=self._schedule,
                     disable_after=self._disable_after,
                 )

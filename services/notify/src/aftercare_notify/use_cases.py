@@ -520,75 +520,6 @@ class RecordedOutcome:
     endpoint_disabled: bool
 
 
-async def record_attempt(
-    *,
-    session: AsyncSession,
-    claimed: ClaimedDelivery,
-    result: AttemptResult,
-    attempted_at: datetime,
-    schedule: RetrySchedule,
-    disable_after: timedelta,
-) -> RecordedOutcome | None:
-    """Log the attempt and move the delivery on; None when the claim was overtaken.
-
-    The attempt row is always kept (it happened). The delivery's state only changes if
-    this worker still holds the claim — after a lease expiry another worker owns it.
-    """
-    # Endpoint before delivery: the same lock order as disabling an endpoint.
-    endpoint = await repository.get_endpoint(session, claimed.endpoint_id, lock=True)
-    delivery = await repository.get_delivery(session, claimed.delivery_id, lock=True)
-    if endpoint is None or delivery is None:
-        await session.rollback()
-        return None  # deleted while we were sending
-    session.add(
-        DeliveryAttempt(
-            id=repository.new_id(),
-            delivery_id=delivery.id,
-            attempt_number=claimed.attempt_number,
-            attempted_at=attempted_at,
-            succeeded=result.succeeded,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            response_body=result.response_body,
-            error=result.error,
-        )
-    )
-    if delivery.claim_token != claimed.claim_token:
-        await session.commit()
-        return None
-    now = attempted_at
-    delivery.locked_until = None
-    delivery.claim_token = None
-    delivery.last_status_code = result.status_code
-    delivery.last_error = None if result.succeeded else result.describe_failure()
-    delivery.updated_at = now
-    if endpoint.status != "enabled":
-        # Disabled while the request was in flight: keep a success, drop the retries.
-        final_status: DeliveryStatus = "succeeded" if result.succeeded else "cancelled"
-        delivery.status = final_status
-        delivery.due_at = None
-        delivery.completed_at = now
-        await session.commit()
-        return RecordedOutcome(final_status, endpoint_disabled=False)
-
-    decision = decide(
-        result=result,
-        attempts_made=claimed.attempt_number,
-        schedule=schedule,
-        now=now,
-        first_failure_at=endpoint.first_failure_at,
-        disable_after=disable_after,
-    )
-    delivery.status = decision.delivery_status
-    delivery.due_at = decision.next_due_at
-    delivery.completed_at = now if decision.finished else None
-    await _apply_endpoint_outcome(session, endpoint, claimed, result, decision, now)
-    await session.commit()
-    return RecordedOutcome(
-        decision.delivery_status, endpoint_disabled=decision.disable_endpoint_reason is not None
-    )
-
-
 async def _emit(session: AsyncSession, endpoint: Endpoint, payload: EventPayload) -> None:
     # Keyed by the endpoint: its failing / recovered / disabled events stay in order.
     await enqueue_event(
@@ -658,15 +589,18 @@ async def record_attempts(
     schedule: RetrySchedule,
     disable_after: timedelta,
 ) -> list[RecordedOutcome | None]:
-    """:func:`record_attempt` for many attempts in one transaction, set-wise.
+    """Log each attempt and move its delivery on, in order, in one transaction; an
+    outcome per attempt, None where the claim was overtaken or the delivery deleted.
 
-    Why it exists: recorded one by one, each attempt costs a transaction of five round
+    The attempt row is always kept (it happened). A delivery's state only changes if
+    this worker still holds the claim — after a lease expiry another worker owns it.
+
+    Set-wise because recorded one by one, each attempt cost a transaction of five round
     trips (two row locks, an insert, two updates) — more than the HTTP call it records.
     Here a batch costs one lock statement per table, one insert of every attempt row and
     one update of every delivery (each a single statement over arrays, built once, no
-    ORM), and the rare endpoint changes and events (through the entity). The
-    rules are :func:`record_attempt`'s (the same ``decide`` and endpoint outcome code),
-    applied in order; the worker records through this path, so every delivery test runs it.
+    ORM), and the rare endpoint changes and events (through the entity). The recorder
+    falls back to batches of one when a batch fails, through this same code.
     """
     endpoint_ids = sorted({item.claimed.endpoint_id for item in attempts})
     # Endpoints before deliveries, each in id order: the lock order of every other path.
