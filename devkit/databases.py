@@ -48,12 +48,13 @@ def _libpq(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-async def create_database(prefix: str = "t") -> str:
-    """Create an empty database and return its asyncpg SQLAlchemy URL."""
+async def create_database(prefix: str = "t", *, template: str | None = None) -> str:
+    """Create a database, empty or a copy of ``template``; return its asyncpg SQLAlchemy URL."""
     name = f"aftercare_{prefix}_{secrets.token_hex(4)}"
+    copied = "" if template is None else f' TEMPLATE "{template}"'
     connection = await asyncpg.connect(_libpq(base_database_url()))
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"{copied}')
     finally:
         await connection.close()
     return _with_database(base_database_url(), name)
@@ -70,14 +71,7 @@ async def drop_database(url: str) -> None:
 
 async def create_migrated_database(*services: str, prefix: str = "t") -> str:
     """A new database holding ``services``' schemas at their latest migration."""
-    template = await _migrated_template(services)
-    name = f"aftercare_{prefix}_{secrets.token_hex(4)}"
-    connection = await asyncpg.connect(_libpq(base_database_url()))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await connection.close()
-    return _with_database(base_database_url(), name)
+    return await create_database(prefix, template=await _migrated_template(services))
 
 
 _made_templates: set[tuple[str, str]] = set()
