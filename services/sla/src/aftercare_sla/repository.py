@@ -131,14 +131,6 @@ async def ticket_calendar(session: AsyncSession, ticket: TrackedTicket) -> Busin
     return effective_calendar(plan.calendar if plan is not None else None, override)
 
 
-async def plan_of_client(session: AsyncSession, client_id: str) -> Plan | None:
-    return await session.scalar(
-        select(Plan)
-        .join(ClientPlan, ClientPlan.plan_id == Plan.id)
-        .where(ClientPlan.client_id == client_id)
-    )
-
-
 # --- client read model -------------------------------------------------------------------
 
 
