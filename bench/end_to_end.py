@@ -42,6 +42,10 @@ GAUGE_SAMPLE_INTERVAL_SECONDS = 0.5
 # A consumer whose group is more than this many seconds' worth of reports behind at the
 # end of the window did not keep up (a few records in flight at that instant are normal).
 KEPT_UP_LAG_SECONDS = 1.0
+# The bench process sends the reports and receives (and verifies) the webhooks. Busier than
+# this share of a core over the window, its own event loop delays both, and the latencies
+# measure the bench rather than the pipeline.
+BENCH_PROCESS_BUSY_CORES = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,22 @@ class EndToEndResults:
     sampled every second through the window."""
     consumer_lag_at_end: dict[str, int] = field(default_factory=dict)
     """Records each consumer's group was behind on ``aftercare.tickets`` after the window."""
+    bench_cpu_seconds: float | None = None
+    """CPU the bench process itself (load generator, webhook receiver) used in the window."""
+    window_seconds: float | None = None
+    """From the first report sent to the last webhook (or the deadline)."""
+
+    @property
+    def bench_busy_cores(self) -> float | None:
+        """The bench process's CPU use over the window, in cores (1.0: its one core full)."""
+        if self.bench_cpu_seconds is None or not self.window_seconds:
+            return None
+        return self.bench_cpu_seconds / self.window_seconds
+
+    @property
+    def bench_saturated(self) -> bool:
+        busy = self.bench_busy_cores
+        return busy is not None and busy > BENCH_PROCESS_BUSY_CORES
 
     def cpu_ms_per_webhook(self, service: str) -> float | None:
         cpu = self.cpu_seconds.get(service)
@@ -96,13 +116,14 @@ class EndToEndResults:
         """The pipeline could not keep up: latencies then measure a queue, not the pipeline.
 
         Either the rate is beyond 80 % of intake's closed-loop capacity (a paced load near
-        saturation queues already), webhooks arrived slower than reports were sent, or a
-        consumer (sla, releases, notify) fell more than a second's worth of reports behind.
+        saturation queues already), webhooks arrived slower than reports were sent, a
+        consumer (sla, releases, notify) fell more than a second's worth of reports behind,
+        or the bench process itself was too busy to send and receive on time.
         """
         capacity = self.intake_capacity_per_second
         if capacity is not None and self.rate_per_second > 0.8 * capacity:
             return True
-        if self.consumers_behind:
+        if self.consumers_behind or self.bench_saturated:
             return True
         delivered = self.webhooks_per_second
         return self.missing > 0 or (
@@ -158,6 +179,8 @@ class EndToEndResults:
             "consumer_lag_largest_records": self.consumer_lag_largest,
             "consumer_lag_at_end_records": self.consumer_lag_at_end,
             "consumers_behind": self.consumers_behind,
+            "bench_process_busy_cores": _rounded(self.bench_busy_cores),
+            "bench_process_saturated": self.bench_saturated,
         }
 
 
@@ -243,6 +266,7 @@ async def measure_end_to_end(
                 name: await scrape(http, process.url) for name, process in consumers.items()
             }
             cpu_before = {name: tree_cpu_seconds(p.pid) for name, p in services.items()}
+            bench_cpu_before, window_started = time.process_time(), time.monotonic()
             started_at = datetime.now(UTC)
             gauge_samples: list[float] = []
             sampler = asyncio.create_task(_sample_outbox_lag(http, intake_url, gauge_samples))
@@ -268,6 +292,8 @@ async def measure_end_to_end(
                     await sampler
                 await consumer_lag.stop_sampling()
             cpu = {name: tree_cpu_seconds(p.pid) - cpu_before[name] for name, p in services.items()}
+            bench_cpu = time.process_time() - bench_cpu_before
+            window_seconds = time.monotonic() - window_started
             lag_at_end = await consumer_lag.lag()
             lag_largest = dict(consumer_lag.largest)
             metrics_after = {
@@ -324,6 +350,8 @@ async def measure_end_to_end(
         },
         consumer_lag_largest={name: lag_largest[stack.consumer_group(name)] for name in consumers},
         consumer_lag_at_end={name: lag_at_end[stack.consumer_group(name)] for name in consumers},
+        bench_cpu_seconds=bench_cpu,
+        window_seconds=window_seconds,
     )
 
 

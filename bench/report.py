@@ -371,6 +371,12 @@ def end_to_end_rows(e2e: EndToEndResults) -> list[TableRow]:
         ),
         TableRow(
             name,
+            "bench process (load generator + webhook receiver) CPU use over the window, cores",
+            number(e2e.bench_busy_cores, 2)
+            + (" (SATURATED: latencies include its own queue)" if e2e.bench_saturated else ""),
+        ),
+        TableRow(
+            name,
             "ticket events applied in the window (/metrics): "
             + " · ".join(e2e.ticket_events_applied),
             " · ".join(number(applied) for applied in e2e.ticket_events_applied.values()),
@@ -613,6 +619,11 @@ def describe_run(document: Mapping[str, Any]) -> str:
             + (
                 f"; fell behind: {', '.join(end_to_end['consumers_behind'])}"
                 if end_to_end.get("consumers_behind")
+                else ""
+            )
+            + (
+                "; the bench process itself was saturated"
+                if end_to_end.get("bench_process_saturated")
                 else ""
             )
             + "): its latencies measure a queue; rerun with a lower `--e2e-rate` for the "

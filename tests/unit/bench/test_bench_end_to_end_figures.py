@@ -21,7 +21,9 @@ def test_records_behind_sums_every_partition_and_counts_an_uncommitted_one_whole
     assert records_behind(ends, {first: 130, second: 80, third: 7}) == 0
 
 
-def _results(lag: dict[str, int], *, webhooks: int = 400) -> EndToEndResults:
+def _results(
+    lag: dict[str, int], *, webhooks: int = 400, bench_cpu_seconds: float | None = None
+) -> EndToEndResults:
     titles = [f"t{n}" for n in range(400)]
     load = PacedLoadOutcome(
         sent_at=dict.fromkeys(titles, 0.0),
@@ -46,6 +48,8 @@ def _results(lag: dict[str, int], *, webhooks: int = 400) -> EndToEndResults:
         ticket_events_applied={"sla": 400.0, "releases": 400.0, "notify": 400.0},
         consumer_lag_largest=lag,
         consumer_lag_at_end=dict.fromkeys(lag, 0),
+        bench_cpu_seconds=bench_cpu_seconds,
+        window_seconds=2.5,
     )
 
 
@@ -74,3 +78,18 @@ def test_every_service_cpu_is_reported_per_acknowledged_report() -> None:
         "releases": 0.5,
         "notify": 2.5,
     }
+
+
+def test_a_saturated_bench_process_makes_the_run_over_capacity() -> None:
+    """The bench sends the reports and receives the webhooks on one event loop: busy past
+    0.8 of its core, its own queue shows up as the pipeline's latency."""
+    quiet = _results({"sla": 0}, bench_cpu_seconds=1.0)  # 0.4 cores over 2.5 s
+    saturated = _results({"sla": 0}, bench_cpu_seconds=2.4)  # 0.96 cores
+
+    assert quiet.bench_busy_cores == 0.4
+    assert not quiet.over_capacity
+    assert saturated.bench_saturated
+    assert saturated.over_capacity
+    assert saturated.as_json()["bench_process_saturated"] is True
+    assert any("SATURATED" in row.aftercare for row in end_to_end_rows(saturated))
+    assert not any("SATURATED" in row.aftercare for row in end_to_end_rows(quiet))
