@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from aftercare_notify.jobs import PURGE_INTERVAL_SECONDS, retention_job
-from aftercare_notify.models import CLIENT_API_KEYS, Delivery, Message
+from aftercare_notify.models import CLIENT_API_KEYS, Delivery, DigestGroup, DigestItem, Message
 from aftercare_shared.clock import FrozenClock, use_clock, utc_now
 from aftercare_shared.consumer import PermanentEventError
+from aftercare_shared.consumer.handlers import UNTYPED_RUN
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import ClientApiKeyIssued, NotificationFailed, SlaBreached
 from aftercare_shared.events.factory import new_event
@@ -100,6 +101,69 @@ async def test_patterns_and_client_scoping_select_the_endpoints(notify: RunningN
     breach_of_b = _sla_breached(client_b)
     await notify.fan_out(breach_of_b)
     assert await _deliveries_of(notify, breach_of_b) == {everything["id"], all_of_b["id"]}
+
+
+async def _fanned_out(notify: RunningNotify, events: list[CloudEvent]) -> list[object]:
+    """Per event, in order: the endpoints it got a delivery at and the digest groups
+    (endpoint, labels) it joined."""
+    async with notify.session_factory() as session:
+        outcome: list[object] = []
+        for event in events:
+            groups = await session.execute(
+                sa.select(DigestGroup.endpoint_id, DigestGroup.labels)
+                .join(DigestItem, DigestItem.group_id == DigestGroup.id)
+                .where(DigestItem.message_id == event.id)
+            )
+            outcome.append(
+                (
+                    await _deliveries_of(notify, event),
+                    sorted((endpoint_id, str(labels)) for endpoint_id, labels in groups),
+                )
+            )
+        return outcome
+
+
+async def test_a_run_of_events_fans_out_as_the_same_events_one_by_one(
+    notify: RunningNotify,
+) -> None:
+    """The consumer hands notify a run of events at once (one transaction, a few
+    statements): each event must end with the deliveries and digest entries it gets
+    alone, an event stored before included (it is not fanned out again)."""
+    client_a, client_b = unique_client_id(), unique_client_id()
+    url = "http://127.0.0.1:9/"
+    await notify.create_endpoint(url=url, event_types=["*"])
+    await notify.create_endpoint(url=url, event_types=["sla.*"], client_id=client_a)
+    await notify.create_endpoint(url=url, event_types=["ticket.created"], min_priority="P1")
+    watcher = await notify.create_endpoint(url=url, event_types=["notification.*"])
+    await notify.create_endpoint(url=url, event_types=["sla.*"], group_by=["client_id"])
+
+    def shapes() -> list[CloudEvent]:
+        return [
+            ticket_created(client_a),
+            _sla_breached(client_a),
+            _sla_breached(client_b),
+            _sla_breached(client_a),  # the same digest group as the second
+            _notification_failed(watcher["id"]),  # never sent to the endpoint it is about
+            _notification_failed(str(uuid.uuid4())),
+        ]
+
+    alone = shapes()
+    for event in alone:
+        await notify.fan_out(event)
+    together = shapes()
+    seen_before = ticket_created(client_b)
+    await notify.fan_out(seen_before)
+    before = await _fanned_out(notify, [seen_before])
+    lag = REGISTRY.get_sample_value("aftercare_notify_fanout_lag_seconds_count") or 0.0
+    async with notify.session_factory() as session, session.begin():
+        assert {notify.handlers.run_type(event) for event in [*together, seen_before]} == {
+            UNTYPED_RUN
+        }
+        await notify.handlers.apply_run(session, [*together, seen_before])
+
+    assert await _fanned_out(notify, together) == await _fanned_out(notify, alone)
+    assert await _fanned_out(notify, [seen_before]) == before
+    assert REGISTRY.get_sample_value("aftercare_notify_fanout_lag_seconds_count") == lag + 6
 
 
 async def test_fan_out_is_idempotent_and_stores_the_exact_body(notify: RunningNotify) -> None:

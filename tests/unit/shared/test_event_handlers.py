@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_shared.client_keys import client_api_keys_table, client_key_handlers
 from aftercare_shared.consumer import EventHandlers, PermanentEventError
+from aftercare_shared.consumer.handlers import UNTYPED_RUN
 from aftercare_shared.events import CloudEvent
 from aftercare_shared.events.catalog import ClientApiKeyIssued, TicketClosed, TicketCreated
+from aftercare_shared.events.envelope import full_event_type, new_event_id
 from aftercare_shared.events.factory import new_event
 
 SESSION = cast(AsyncSession, object())  # the registry only passes it on
@@ -32,6 +34,15 @@ def _created() -> CloudEvent:
         created_at=AT,
     )
     return new_event(payload, service="intake", subject="t-1", client_id="c-1")
+
+
+def _closed() -> CloudEvent:
+    return _with(_created(), type=full_event_type(TicketClosed.event_type))
+
+
+def _untyped() -> CloudEvent:
+    """An event of a catalog type no typed handler here takes."""
+    return _with(_created(), type="aftercare.ticket.reopened.v1", id=new_event_id())
 
 
 def _with(event: CloudEvent, **changes: Any) -> CloudEvent:
@@ -75,8 +86,8 @@ async def test_an_event_type_not_in_the_catalog_is_a_permanent_failure() -> None
     every: list[CloudEvent] = []
 
     @handlers.on_every_event
-    async def record(session: AsyncSession, event: CloudEvent) -> None:
-        every.append(event)
+    async def record(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        every.extend(events)
 
     unknown = _with(_created(), type="aftercare.ticket.teleported.v1")
     with pytest.raises(PermanentEventError, match="unknown event type"):
@@ -108,13 +119,13 @@ async def test_every_event_handlers_run_after_the_typed_ones() -> None:
     async def typed(session: AsyncSession, ticket: TicketCreated) -> None:
         order.append("typed")
 
-    async def every(session: AsyncSession, event: CloudEvent) -> None:
-        order.append("every")
+    async def every(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        order.append(f"every {len(events)}")
 
     handlers.on_every_event(every)
     handlers.add(TicketCreated, typed)
     await handlers(SESSION, _created())
-    assert order == ["typed", "every"]
+    assert order == ["typed", "every 1"]
 
 
 def test_include_merges_another_registry() -> None:
@@ -164,16 +175,46 @@ def test_only_types_whose_handlers_all_take_sets_form_runs() -> None:
     assert unhandled.run_type(_created()) is None
 
 
-def test_every_event_handlers_keep_every_event_alone() -> None:
+def test_every_event_handlers_join_runs_and_gather_the_untyped_events_in_one() -> None:
     handlers = EventHandlers()
 
     async def many(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None: ...
 
-    async def every(session: AsyncSession, event: CloudEvent) -> None: ...
+    async def one(session: AsyncSession, ticket: TicketClosed) -> None: ...
+
+    async def every(session: AsyncSession, events: Sequence[CloudEvent]) -> None: ...
 
     handlers.add_many(TicketCreated, many)
+    handlers.add(TicketClosed, one)
+    assert handlers.run_type(_untyped()) is None, "no every-event handler: nothing to run"
     handlers.on_every_event(every)
-    assert handlers.run_type(_created()) is None
+    assert handlers.run_type(_created()) == "ticket.created"
+    assert handlers.run_type(_closed()) is None, "a per-event typed handler: alone"
+    assert handlers.run_type(_untyped()) == UNTYPED_RUN
+    assert handlers.run_type(_with(_untyped(), type="aftercare.sla.breached.v1")) == UNTYPED_RUN
+
+
+async def test_a_run_goes_to_the_typed_handlers_then_to_the_every_event_ones() -> None:
+    handlers = EventHandlers()
+    calls: list[tuple[str, list[str]]] = []
+
+    @handlers.on_many(TicketCreated)
+    async def created(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None:
+        calls.append(("typed", [ticket.ticket_id for ticket in tickets]))
+
+    @handlers.on_every_event
+    async def every(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        calls.append(("every", [event.id for event in events]))
+
+    first, second = _created(), _created()
+    await handlers.apply_run(SESSION, [first, second])
+    assert calls == [("typed", ["t-1", "t-1"]), ("every", [first.id, second.id])]
+    calls.clear()
+    untyped = [_untyped(), _with(_untyped(), type="aftercare.sla.breached.v1")]
+    await handlers.apply_run(SESSION, untyped)
+    assert calls == [("every", [event.id for event in untyped])]
+    with pytest.raises(ValueError, match="one run type"):
+        await handlers.apply_run(SESSION, [first, *untyped])
 
 
 async def test_a_run_with_a_payload_that_does_not_decode_is_a_permanent_failure() -> None:

@@ -1,13 +1,14 @@
 """What notify does with events: keep the client-key read model, and fan every event out.
 
-Fan-out takes the raw CloudEvent (``on_every_event``) because the exact bytes received
-are what every delivery sends and signs. The platform has already refused types that are
-not in the catalog (dead-lettered); internal types (client API key events) are stored
-like any other but never match a subscription.
+Fan-out takes the raw CloudEvents (``on_every_event``, a run of them at once) because the
+exact bytes received are what every delivery sends and signs. The platform has already
+refused types that are not in the catalog (dead-lettered); internal types (client API key
+events) are stored like any other but never match a subscription.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from aftercare_notify.models import (
     ClientCalendar,
     Message,
 )
+from aftercare_notify.repository import FanOut
 from aftercare_notify.settings import NotifySettings
 from aftercare_notify.stream import STREAM_CHANNEL
 from aftercare_shared.client_keys import client_key_handlers
@@ -38,71 +40,76 @@ from aftercare_shared.staff_token_registry import staff_token_handlers
 from aftercare_shared.wakeup import notify_on_commit
 
 
-async def fan_out_event(
-    session: AsyncSession, event: CloudEvent, *, schedule: RetrySchedule, now: datetime
+async def fan_out_events(
+    session: AsyncSession,
+    events: Sequence[CloudEvent],
+    *,
+    schedule: RetrySchedule,
+    now: datetime,
 ) -> int:
-    """Store the event once and add a delivery per matching endpoint; never commits.
+    """Store each event once and queue its deliveries and digest entries; never commits.
 
-    Returns how many deliveries were created (0 for an event seen before).
+    A run of events costs the same few round trips as one (the messages and the
+    calendars in one statement each, the per-event fan-out statements pipelined), with
+    the effect of fanning them out one by one in list order. Returns how many events
+    were stored for the first time (an event seen before is not sent again).
     """
-    routing = routing_fields(event.clientid, event.data)
-    stored = await repository.insert_message(
+    routed = {event.id: (event, routing_fields(event.clientid, event.data)) for event in events}
+    stored = await repository.insert_messages(
         session,
-        Message(
-            id=event.id,
-            event_type=event.type,
-            subject=event.subject,
-            client_id=event.clientid,
-            priority=routing.priority,
-            environment=routing.environment,
-            staff_only=routing.staff_only,
-            event_time=event.time,
-            # Serialised once, here: every attempt sends (and signs) exactly these bytes.
-            body=event.to_json_bytes(),
-            received_at=now,
-        ),
+        [
+            Message(
+                id=event.id,
+                event_type=event.type,
+                subject=event.subject,
+                client_id=event.clientid,
+                priority=routing.priority,
+                environment=routing.environment,
+                staff_only=routing.staff_only,
+                event_time=event.time,
+                # Serialised once, here: every attempt sends (and signs) exactly these bytes.
+                body=event.to_json_bytes(),
+                received_at=now,
+            )
+            for event, routing in routed.values()
+        ],
     )
     if not stored:
         return 0
-    # The live stream's feed wakes when this transaction commits.
+    # The live stream's feed and the delivery worker wake when this transaction commits,
+    # not at their next poll.
     await notify_on_commit(session, STREAM_CHANNEL)
-    FANOUT_LAG_SECONDS.observe(max(0.0, (now - event.time).total_seconds()))
-    quiet_until = None
-    if event.clientid is not None:
-        calendar = await repository.client_calendar(session, event.clientid)
-        if calendar is not None:
-            quiet_until = opens_at(calendar, now)
-    created = await repository.insert_fan_out_deliveries(
-        session,
-        message_id=event.id,
-        candidate_patterns=patterns_matching(event.type),
-        routing=routing,
-        skip_endpoint_id=_endpoint_the_event_is_about(event),
-        due_at=schedule.first_due_at(now),
-        now=now,
-        quiet_until=quiet_until,
+    await notify_on_commit(session, DELIVERIES_DUE_CHANNEL)
+    fresh = [routed[event_id] for event_id in routed if event_id in stored]
+    calendars = await repository.client_calendars(
+        session, (event.clientid for event, _ in fresh if event.clientid is not None)
+    )
+    fan_outs = []
+    for event, routing in fresh:
+        FANOUT_LAG_SECONDS.observe(max(0.0, (now - event.time).total_seconds()))
+        calendar = calendars.get(event.clientid) if event.clientid is not None else None
+        fan_outs.append(
+            FanOut(
+                message_id=event.id,
+                candidate_patterns=patterns_matching(event.type),
+                routing=routing,
+                group_values={
+                    "client_id": event.clientid,
+                    "type": event.short_type,
+                    "priority": routing.priority,
+                    "environment": routing.environment,
+                    "subject": event.subject,
+                },
+                skip_endpoint_id=_endpoint_the_event_is_about(event),
+                quiet_until=opens_at(calendar, now) if calendar is not None else None,
+            )
+        )
+    await repository.insert_fan_out_deliveries(
+        session, fan_outs, due_at=schedule.first_due_at(now), now=now
     )
     # Endpoints that group get the event into a digest group instead (digests.py).
-    await repository.insert_fan_out_digest_items(
-        session,
-        message_id=event.id,
-        candidate_patterns=patterns_matching(event.type),
-        routing=routing,
-        group_values={
-            "client_id": event.clientid,
-            "type": event.short_type,
-            "priority": routing.priority,
-            "environment": routing.environment,
-            "subject": event.subject,
-        },
-        skip_endpoint_id=_endpoint_the_event_is_about(event),
-        now=now,
-        quiet_until=quiet_until,
-    )
-    if created:
-        # The delivery worker wakes when this transaction commits, not at its next poll.
-        await notify_on_commit(session, DELIVERIES_DUE_CHANNEL)
-    return created
+    await repository.insert_fan_out_digest_items(session, fan_outs, now=now)
+    return len(fresh)
 
 
 def _endpoint_the_event_is_about(event: CloudEvent) -> str | None:
@@ -140,13 +147,15 @@ def build_handlers(settings: NotifySettings) -> EventHandlers:
         )
 
     @handlers.on_every_event
-    async def fan_out(session: AsyncSession, event: CloudEvent) -> None:
+    async def fan_out(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
         # Subscribers are promised the catalog's schema: a payload that does not match it
-        # is dead-lettered rather than sent on, as a typed handler would refuse it.
-        try:
-            decode_payload(event)
-        except EventDecodeError as error:
-            raise PermanentEventError(str(error)) from error
-        await fan_out_event(session, event, schedule=schedule, now=utc_now())
+        # is dead-lettered rather than sent on, as a typed handler would refuse it. (In a
+        # run, the runner then applies the records one by one, and only this one fails.)
+        for event in events:
+            try:
+                decode_payload(event)
+            except EventDecodeError as error:
+                raise PermanentEventError(str(error)) from error
+        await fan_out_events(session, events, schedule=schedule, now=utc_now())
 
     return handlers

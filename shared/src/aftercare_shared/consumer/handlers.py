@@ -25,8 +25,16 @@ as applying them one by one in list order (say, one multi-row upsert where later
 win). The runner's batch path hands it a run of consecutive events of its type, gathered
 from the batch's partitions, each partition's in offset order (events of different
 partitions have no order between them); a record applied alone hands it a list of one.
-A run is formed only for types whose handlers all take sets, in a registry without
-every-event handlers, so the order of effects is the same as one event at a time.
+A run is formed only for types whose handlers all take sets, so the order of effects is
+the same as one event at a time.
+
+Handlers for every event (``@handlers.on_every_event``, ``async def f(session, events:
+Sequence[CloudEvent])``, notify's fan-out) take sets too, with the same rule: the effect
+of one call per event in list order. A run's typed handlers go first, then the
+every-event ones with the same events. Events of types with no typed handler have
+nothing to interleave with, so in a registry with every-event handlers they make one run
+whatever their types (:data:`UNTYPED_RUN`); an event of a type whose handlers do not all
+take sets is applied alone.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_shared.consumer.processing import EventHandler, PermanentEventError
+from aftercare_shared.consumer.processing import PermanentEventError
 from aftercare_shared.events.catalog import PAYLOADS_BY_SHORT_TYPE, EventPayload
 from aftercare_shared.events.envelope import CloudEvent, EventDecodeError, full_event_type
 from aftercare_shared.events.factory import payload_as
@@ -44,6 +52,10 @@ from aftercare_shared.events.factory import payload_as
 PayloadT = TypeVar("PayloadT", bound=EventPayload)
 PayloadHandler = Callable[[AsyncSession, PayloadT], Awaitable[None]]
 PayloadSetHandler = Callable[[AsyncSession, Sequence[PayloadT]], Awaitable[None]]
+EveryEventHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
+
+UNTYPED_RUN = "*"
+"""The run of consecutive events that have no typed handler, whatever their types."""
 
 _KNOWN_TYPES = frozenset(full_event_type(short_type) for short_type in PAYLOADS_BY_SHORT_TYPE)
 
@@ -87,7 +99,7 @@ class EventHandlers:
 
     def __init__(self) -> None:
         self._by_type: dict[str, _Registration] = {}
-        self._every_event: list[EventHandler] = []
+        self._every_event: list[EveryEventHandler] = []
 
     def on(
         self, payload_type: type[PayloadT]
@@ -133,8 +145,12 @@ class EventHandlers:
         # The registration decodes exactly ``payload_type`` before calling the handler.
         registration.handlers.append((handler, takes_a_set))
 
-    def on_every_event(self, handler: EventHandler) -> EventHandler:
-        """Decorator: run the function for every known event, typed handlers first."""
+    def on_every_event(self, handler: EveryEventHandler) -> EveryEventHandler:
+        """Decorator: run the function for every known event, typed handlers first.
+
+        It takes a run of events at once (a list of one for an event applied alone) and
+        must have the same effect as one call per event in list order.
+        """
         self._every_event.append(handler)
         return handler
 
@@ -158,25 +174,31 @@ class EventHandlers:
         if registration is not None:
             await registration.apply(session, [registration.decode(event)])
         for every_event_handler in self._every_event:
-            await every_event_handler(session, event)
+            await every_event_handler(session, [event])
 
     def run_type(self, event: CloudEvent) -> str | None:
-        """The type under which ``event`` may join a run of its neighbours, or None.
+        """The run ``event`` may join with its neighbours, or None (applied alone).
 
-        Only events whose handlers all take sets form runs, and only in a registry
-        without every-event handlers (they would otherwise run out of offset order).
+        Events of one type whose handlers all take sets form runs; events without a
+        typed handler form one run (:data:`UNTYPED_RUN`) when every-event handlers are
+        there to take it.
         """
-        if self._every_event or event.type not in _KNOWN_TYPES:
+        if event.type not in _KNOWN_TYPES:
             return None
         registration = self._by_type.get(event.short_type)
-        if registration is None or not registration.takes_sets:
-            return None
-        return event.short_type
+        if registration is None:
+            return UNTYPED_RUN if self._every_event else None
+        return event.short_type if registration.takes_sets else None
 
     async def apply_run(self, session: AsyncSession, events: Sequence[CloudEvent]) -> None:
         """Dispatch consecutive events of one :meth:`run_type` together; never commits."""
-        short_types = {event.short_type for event in events}
-        if len(short_types) != 1:
-            raise ValueError(f"a run holds events of one type, not {sorted(short_types)}")
-        registration = self._by_type[short_types.pop()]
-        await registration.apply(session, [registration.decode(event) for event in events])
+        run_types = {self.run_type(event) for event in events}
+        if len(run_types) != 1 or None in run_types:
+            raise ValueError(
+                f"a run holds events of one run type, not {sorted(map(str, run_types))}"
+            )
+        registration = self._by_type.get(events[0].short_type)
+        if registration is not None:
+            await registration.apply(session, [registration.decode(event) for event in events])
+        for every_event_handler in self._every_event:
+            await every_event_handler(session, events)
