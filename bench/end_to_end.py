@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -261,13 +262,15 @@ async def measure_end_to_end(
         # run: the first reports through a just-started pipeline pay for cold connections
         # and first statement plans in every service (in a 40/s run, the first half second
         # held the eight slowest reports of 800, 70-130 ms from Kafka to notify alone).
-        warm_up = await send_paced_reports(
+        send_paced = functools.partial(
+            send_paced_reports,
             intake_url,
             api_keys=api_keys,
             rate_per_second=options.e2e_rate,
-            seconds=options.warmup_seconds,
-            title_prefix=f"e2e-warm-up-{stack.run_tag}",
             answer_deadline_seconds=options.e2e_drain_seconds,
+        )
+        warm_up = await send_paced(
+            seconds=options.warmup_seconds, title_prefix=f"e2e-warm-up-{stack.run_tag}"
         )
         await _wait_for_webhooks(receiver, warm_up.acknowledged, options.e2e_drain_seconds)
         groups = [stack.consumer_group(name) for name in consumers]
@@ -288,13 +291,8 @@ async def measure_end_to_end(
                 # One deadline for the last answers and the last webhooks together: a rate
                 # beyond the pipeline's capacity must not stretch the run without bound.
                 drain_until = time.monotonic() + options.e2e_seconds + options.e2e_drain_seconds
-                load = await send_paced_reports(
-                    intake_url,
-                    api_keys=api_keys,
-                    rate_per_second=options.e2e_rate,
-                    seconds=options.e2e_seconds,
-                    title_prefix=f"e2e-{stack.run_tag}",
-                    answer_deadline_seconds=options.e2e_drain_seconds,
+                load = await send_paced(
+                    seconds=options.e2e_seconds, title_prefix=f"e2e-{stack.run_tag}"
                 )
                 await _wait_for_webhooks(
                     receiver, load.acknowledged, max(0.0, drain_until - time.monotonic())
