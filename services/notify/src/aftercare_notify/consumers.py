@@ -76,10 +76,8 @@ async def fan_out_events(
     )
     if not stored:
         return 0
-    # The live stream's feed and the delivery worker wake when this transaction commits,
-    # not at their next poll.
+    # The live stream's feed wakes when this transaction commits, not at its next poll.
     await notify_on_commit(session, STREAM_CHANNEL)
-    await notify_on_commit(session, DELIVERIES_DUE_CHANNEL)
     fresh = [routed[event_id] for event_id in routed if event_id in stored]
     calendars = await repository.client_calendars(
         session, (event.clientid for event, _ in fresh if event.clientid is not None)
@@ -104,9 +102,11 @@ async def fan_out_events(
                 quiet_until=opens_at(calendar, now) if calendar is not None else None,
             )
         )
-    await repository.insert_fan_out_deliveries(
+    if await repository.insert_fan_out_deliveries(
         session, fan_outs, due_at=schedule.first_due_at(now), now=now
-    )
+    ):
+        # The delivery worker wakes when this transaction commits, not at its next poll.
+        await notify_on_commit(session, DELIVERIES_DUE_CHANNEL)
     # Endpoints that group get the event into a digest group instead (digests.py).
     await repository.insert_fan_out_digest_items(session, fan_outs, now=now)
     return len(fresh)
