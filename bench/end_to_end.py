@@ -273,6 +273,7 @@ async def measure_end_to_end(
             seconds=options.warmup_seconds, title_prefix=f"e2e-warm-up-{stack.run_tag}"
         )
         await _wait_for_webhooks(receiver, warm_up.acknowledged, options.e2e_drain_seconds)
+        await stack.analyze()
         groups = [stack.consumer_group(name) for name in consumers]
         async with (
             httpx.AsyncClient(timeout=10.0) as http,

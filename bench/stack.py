@@ -284,6 +284,28 @@ class BenchStack:
                 clients.append(ClientKeys(client_id, keys))
         return clients
 
+    async def analyze(self, *other_database_urls: str) -> None:
+        """Give the planner the statistics autovacuum would have given a running system.
+
+        Called after a warm-up. A just-created database has none, and a statement a pool
+        prepared while its table was nearly empty keeps the generic plan made then: a
+        sequential scan, which nothing replans until the table is analyzed. Autovacuum
+        analyzes a table once 10 % of it changed, at most a minute (its naptime) later,
+        so every system past its first minute has the statistics; a 15-30 s measured run
+        right after the warm-up would otherwise time that first minute instead, with the
+        outbox relay's ``UPDATE ... WHERE id = ANY`` reading the whole, growing outbox
+        (520 buffers a call on average in a 200/s end-to-end run, for four rows).
+        ``ANALYZE`` invalidates the cached plans in every connection.
+        """
+        for url in (self.service_database_url, self.peer_database_url, *other_database_urls):
+            if not url:
+                continue
+            connection = await asyncpg.connect(libpq_url(url))
+            try:
+                await connection.execute("ANALYZE")
+            finally:
+                await connection.close()
+
     async def stop(self, *, keep_databases: bool = False) -> None:
         await self.stop_consumers_beside_notify()
         for process in (self.notify, self.intake, self.peer, self.peer_durable):

@@ -224,6 +224,7 @@ async def measure_throughput(
         script_args=[f"{peer_args[0]}-warm", *peer_args[1:]],
         options=options,
     )
+    await stack.analyze()
     peer = await load_server(
         wrk,
         stack.peer,
@@ -249,6 +250,7 @@ async def measure_throughput(
         options=options,
     )
     await wait_for_outbox_drain(stack)  # the warm-up's backlog must not count against the run
+    await stack.analyze()
     intake = await load_server(
         wrk,
         stack.intake,
@@ -338,6 +340,7 @@ async def _load_two_workers(
         )
         if server is servers.intake:
             await wait_for_outbox_drain(stack, servers.intake_database_url)
+        await stack.analyze(servers.intake_database_url)
         runs[label] = await load_server(
             wrk,
             server,
@@ -392,6 +395,7 @@ async def _load_durable_peer(
         script_args=[f"{tag}-warm", *api_keys],
         options=options,
     )
+    await stack.analyze()
     return await load_server(
         wrk,
         stack.peer_durable,

@@ -521,3 +521,41 @@ async def test_a_poison_record_inside_a_set_based_run_goes_to_the_dlq_alone(
     assert dead.value == events[3].to_json_bytes()
     assert header_map(dead.headers)["dlq-attempts"] == "3"
     assert await committed_offset(group, topic, sent[-1].partition) == sent[-1].offset + 1
+
+
+async def test_records_arriving_during_a_linger_are_applied_in_one_batch(
+    engine: AsyncEngine, schema: str, producer: AIOKafkaProducer
+) -> None:
+    topic, group = unique_name("test.consumer.linger"), unique_name("group")
+    run_sizes: list[int] = []
+    handlers = EventHandlers()
+
+    @handlers.on_many(TicketCreated)
+    async def created(session: AsyncSession, tickets: Sequence[TicketCreated]) -> None:
+        run_sizes.append(len(tickets))
+        rows = [{"event_id": t.ticket_id, "subject": "ticket-11", "sequence": 0} for t in tickets]
+        await session.execute(insert(applied_table(schema)), rows)
+
+    runner = ConsumerRunner(
+        service=unique_name("svc"),
+        group_id=group,
+        topics=[topic],
+        bootstrap_servers=kafka_bootstrap_servers(),
+        session_factory=async_sessionmaker(engine, expire_on_commit=False),
+        schema=schema,
+        handler=handlers,
+        poll_timeout=0.2,
+        linger=1.5,
+    )
+    await produce(producer, topic, "ticket-11", ticket_created("ticket-11", "t-0").to_json_bytes())
+    async with running(runner):
+        await wait_until(lambda: is_applied(engine, schema, "t-0"), within=30)
+        run_sizes.clear()  # the group has joined and polls: now one record at a time
+        for n in range(1, 6):
+            event = ticket_created("ticket-11", f"t-{n}")
+            await produce(producer, topic, "ticket-11", event.to_json_bytes())
+            await asyncio.sleep(0.1)
+        await wait_until(lambda: is_applied(engine, schema, "t-5"), within=30)
+
+    assert run_sizes == [5], "what arrived within the linger after the first record came along"
+    assert await applied_counts(engine, schema) == {f"t-{n}": 1 for n in range(6)}

@@ -77,6 +77,14 @@ class CommonSettings(BaseSettings):
         le=10_000,
         description="Records a consumer polls and applies in one transaction (1: one by one).",
     )
+    consumer_linger_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=1.0,
+        description="How long a consumer waits after a poll for more records to apply in the "
+        "same transaction. Unset: the service's own default, 0.05 for intake, sla and "
+        "releases (read models) and 0 for notify (people wait on its events).",
+    )
 
     @field_validator("database_url")
     @classmethod

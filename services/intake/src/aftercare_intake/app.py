@@ -30,7 +30,12 @@ from aftercare_intake.models import SCHEMA
 from aftercare_intake.monitors.probes import Prober, probe_ssl_context
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
-from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from aftercare_shared.service import (
+    READ_MODEL_LINGER_SECONDS,
+    ConsumerSpec,
+    ServiceSpec,
+    create_service_app,
+)
 from aftercare_shared.url_guard import UrlGuard
 
 
@@ -58,7 +63,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             staff_token_revoked=repository.staff_token_revoked,
             problem_types=PROBLEM_TYPES,
             consumer=ConsumerSpec(
-                group_id=settings.consumer_group, topics=CONSUMED_TOPICS, handlers=handlers
+                group_id=settings.consumer_group,
+                topics=CONSUMED_TOPICS,
+                handlers=handlers,
+                linger_seconds=READ_MODEL_LINGER_SECONDS,
             ),
             periodic_jobs=[
                 idempotency_purge_job(ttl=settings.idempotency_ttl),

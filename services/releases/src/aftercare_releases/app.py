@@ -12,7 +12,12 @@ from aftercare_releases.models import client_api_keys, staff_token_copies
 from aftercare_releases.settings import ReleasesSettings
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.names import ServiceName
-from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from aftercare_shared.service import (
+    READ_MODEL_LINGER_SECONDS,
+    ConsumerSpec,
+    ServiceSpec,
+    create_service_app,
+)
 from aftercare_shared.staff_token_registry import read_model_staff_token_check
 from aftercare_shared.topics import CLIENTS, TICKETS
 
@@ -46,7 +51,10 @@ def create_app(settings: ReleasesSettings | None = None) -> FastAPI:
         # Client keys (to authenticate client systems) and tickets (to know whose
         # ticket a release fixes, and its title for changelogs).
         consumer=ConsumerSpec(
-            group_id=settings.consumer_group, topics=[CLIENTS, TICKETS], handlers=handlers
+            group_id=settings.consumer_group,
+            topics=[CLIENTS, TICKETS],
+            handlers=handlers,
+            linger_seconds=READ_MODEL_LINGER_SECONDS,
         ),
         periodic_jobs=[scheduled_publish_job(settings)],
         provides=[settings],

@@ -6,7 +6,12 @@ from fastapi import FastAPI
 
 from aftercare_shared.client_keys import read_model_key_lookup
 from aftercare_shared.names import ServiceName
-from aftercare_shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from aftercare_shared.service import (
+    READ_MODEL_LINGER_SECONDS,
+    ConsumerSpec,
+    ServiceSpec,
+    create_service_app,
+)
 from aftercare_shared.staff_token_registry import read_model_staff_token_check
 from aftercare_sla.api import clients, plans, reports, tickets
 from aftercare_sla.consumers import handlers
@@ -33,6 +38,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
                 group_id=settings.consumer_group,
                 topics=[settings.clients_topic, settings.tickets_topic, *settings.report_topics],
                 handlers=handlers,
+                linger_seconds=READ_MODEL_LINGER_SECONDS,
             ),
             periodic_jobs=[timer_job(settings), report_job(settings)],
         ),

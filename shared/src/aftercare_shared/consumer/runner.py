@@ -33,6 +33,7 @@ from aftercare_shared.consumer.metrics import (
     CONSUMER_FAILED,
     CONSUMER_PROCESSED,
 )
+from aftercare_shared.consumer.polling import poll_batch
 from aftercare_shared.consumer.processing import (
     DatabaseUnavailableError,
     EventHandler,
@@ -85,6 +86,9 @@ class ConsumerRunner:
     :class:`PermanentEventError`, and records that are not CloudEvents go to the DLQ at
     once. Connection failures of the database before the handler runs are not the
     record's fault: they are retried, with capped backoff, for as long as they last.
+
+    ``linger`` (seconds) lets a poll that brought fewer than ``max_batch_records`` wait
+    that long for more before the batch is applied (:mod:`~aftercare_shared.consumer.polling`).
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class ConsumerRunner:
         transient_errors: tuple[type[Exception], ...] = (Exception,),
         max_batch_records: int = 100,
         poll_timeout: float = 0.5,
+        linger: float = 0.0,
         revoke_grace: float = 20.0,
         shutdown_grace: float = 30.0,
         consumer_options: Mapping[str, Any] | None = None,
@@ -126,6 +131,7 @@ class ConsumerRunner:
         self._transient_errors = transient_errors
         self._max_batch_records = max_batch_records
         self._poll_timeout_ms = int(poll_timeout * 1000)
+        self._linger = linger
         self._revoke_grace = revoke_grace
         self._shutdown_grace = shutdown_grace
         self._consumer_options = dict(consumer_options or {})
@@ -166,8 +172,11 @@ class ConsumerRunner:
             while not self._stop_requested.is_set():
                 # Read before fetching: a rebalance during the fetch marks the batch stale.
                 generation = self._generation
-                batch = await consumer.getmany(
-                    timeout_ms=self._poll_timeout_ms, max_records=self._max_batch_records
+                batch = await poll_batch(
+                    consumer,
+                    timeout_ms=self._poll_timeout_ms,
+                    max_records=self._max_batch_records,
+                    linger_seconds=self._linger,
                 )
                 await self._process_batch(batch, generation)
         finally:
