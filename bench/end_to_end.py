@@ -273,7 +273,11 @@ async def measure_end_to_end(
             seconds=options.warmup_seconds, title_prefix=f"e2e-warm-up-{stack.run_tag}"
         )
         await _wait_for_webhooks(receiver, warm_up.acknowledged, options.e2e_drain_seconds)
+        # Statistics, as a running system has them, then a second of load in which the
+        # connections plan again what ANALYZE invalidated (see BenchStack.analyze).
         await stack.analyze()
+        warm_up = await send_paced(seconds=1.0, title_prefix=f"e2e-warm-up-2-{stack.run_tag}")
+        await _wait_for_webhooks(receiver, warm_up.acknowledged, options.e2e_drain_seconds)
         groups = [stack.consumer_group(name) for name in consumers]
         async with (
             httpx.AsyncClient(timeout=10.0) as http,

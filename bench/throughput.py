@@ -8,6 +8,7 @@ and intake's ratio to the peer when both have two.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -223,8 +224,8 @@ async def measure_throughput(
         script=UNIQUE_REPORTS_SCRIPT,
         script_args=[f"{peer_args[0]}-warm", *peer_args[1:]],
         options=options,
+        analyze=stack.analyze,
     )
-    await stack.analyze()
     peer = await load_server(
         wrk,
         stack.peer,
@@ -248,9 +249,9 @@ async def measure_throughput(
         script=UNIQUE_REPORTS_SCRIPT,
         script_args=[f"{intake_tag}-warm", *api_keys],
         options=options,
+        analyze=stack.analyze,
     )
     await wait_for_outbox_drain(stack)  # the warm-up's backlog must not count against the run
-    await stack.analyze()
     intake = await load_server(
         wrk,
         stack.intake,
@@ -337,10 +338,10 @@ async def _load_two_workers(
             script=UNIQUE_REPORTS_SCRIPT,
             script_args=[f"{tag}-warm", *keys],
             options=options,
+            analyze=functools.partial(stack.analyze, servers.intake_database_url),
         )
         if server is servers.intake:
             await wait_for_outbox_drain(stack, servers.intake_database_url)
-        await stack.analyze(servers.intake_database_url)
         runs[label] = await load_server(
             wrk,
             server,
@@ -394,8 +395,8 @@ async def _load_durable_peer(
         script=UNIQUE_REPORTS_SCRIPT,
         script_args=[f"{tag}-warm", *api_keys],
         options=options,
+        analyze=stack.analyze,
     )
-    await stack.analyze()
     return await load_server(
         wrk,
         stack.peer_durable,
