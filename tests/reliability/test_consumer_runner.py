@@ -161,6 +161,26 @@ def runner_for(
     return runner
 
 
+def registry_runner(
+    engine: AsyncEngine, schema: str, handlers: EventHandlers, **options: Any
+) -> ConsumerRunner:
+    """A runner dispatching through an :class:`EventHandlers` registry (set-based handlers)."""
+    settings: dict[str, Any] = {
+        "service": unique_name("svc"),
+        "max_attempts": 3,
+        "retry_backoff": 0.05,
+        "poll_timeout": 0.2,
+        **options,
+    }
+    return ConsumerRunner(
+        bootstrap_servers=kafka_bootstrap_servers(),
+        session_factory=async_sessionmaker(engine, expire_on_commit=False),
+        schema=schema,
+        handler=handlers,
+        **settings,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running(runner: ConsumerRunner) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(runner.run())
@@ -498,18 +518,8 @@ async def test_a_poison_record_inside_a_set_based_run_goes_to_the_dlq_alone(
         ]
         await session.execute(insert(applied_table(schema)), rows)
 
-    runner = ConsumerRunner(
-        service=unique_name("svc"),
-        group_id=group,
-        topics=[topic],
-        bootstrap_servers=kafka_bootstrap_servers(),
-        session_factory=async_sessionmaker(engine, expire_on_commit=False),
-        schema=schema,
-        handler=handlers,
-        max_attempts=3,
-        retry_backoff=0.05,
-        poll_timeout=0.2,
-        dlq_topic=dlq_topic,
+    runner = registry_runner(
+        engine, schema, handlers, group_id=group, topics=[topic], dlq_topic=dlq_topic
     )
     async with running(runner):
         await wait_until(lambda: is_applied(engine, schema, "t-6"), within=30)
@@ -536,17 +546,7 @@ async def test_records_arriving_during_a_linger_are_applied_in_one_batch(
         rows = [{"event_id": t.ticket_id, "subject": "ticket-11", "sequence": 0} for t in tickets]
         await session.execute(insert(applied_table(schema)), rows)
 
-    runner = ConsumerRunner(
-        service=unique_name("svc"),
-        group_id=group,
-        topics=[topic],
-        bootstrap_servers=kafka_bootstrap_servers(),
-        session_factory=async_sessionmaker(engine, expire_on_commit=False),
-        schema=schema,
-        handler=handlers,
-        poll_timeout=0.2,
-        linger=1.5,
-    )
+    runner = registry_runner(engine, schema, handlers, group_id=group, topics=[topic], linger=1.5)
     await produce(producer, topic, "ticket-11", ticket_created("ticket-11", "t-0").to_json_bytes())
     async with running(runner):
         await wait_until(lambda: is_applied(engine, schema, "t-0"), within=30)
