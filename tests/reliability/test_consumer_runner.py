@@ -144,6 +144,24 @@ def runner_for(
     runner_class: Any = ConsumerRunner,
     **options: Any,
 ) -> ConsumerRunner:
+    return runner_with(engine, schema, ledger.handle, runner_class=runner_class, **options)
+
+
+def registry_runner(
+    engine: AsyncEngine, schema: str, handlers: EventHandlers, **options: Any
+) -> ConsumerRunner:
+    """A runner dispatching through an :class:`EventHandlers` registry (set-based handlers)."""
+    return runner_with(engine, schema, handlers, **options)
+
+
+def runner_with(
+    engine: AsyncEngine,
+    schema: str,
+    handler: Any,
+    *,
+    runner_class: Any = ConsumerRunner,
+    **options: Any,
+) -> ConsumerRunner:
     settings: dict[str, Any] = {
         "service": unique_name("svc"),
         "max_attempts": 3,
@@ -155,30 +173,10 @@ def runner_for(
     runner: ConsumerRunner = runner_class(
         bootstrap_servers=kafka_bootstrap_servers(),
         schema=schema,
-        handler=ledger.handle,
+        handler=handler,
         **settings,
     )
     return runner
-
-
-def registry_runner(
-    engine: AsyncEngine, schema: str, handlers: EventHandlers, **options: Any
-) -> ConsumerRunner:
-    """A runner dispatching through an :class:`EventHandlers` registry (set-based handlers)."""
-    settings: dict[str, Any] = {
-        "service": unique_name("svc"),
-        "max_attempts": 3,
-        "retry_backoff": 0.05,
-        "poll_timeout": 0.2,
-        **options,
-    }
-    return ConsumerRunner(
-        bootstrap_servers=kafka_bootstrap_servers(),
-        session_factory=async_sessionmaker(engine, expire_on_commit=False),
-        schema=schema,
-        handler=handlers,
-        **settings,
-    )
 
 
 @contextlib.asynccontextmanager
