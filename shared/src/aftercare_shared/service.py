@@ -57,8 +57,8 @@ READ_MODEL_LINGER_SECONDS = 0.05
 """How long a consumer whose events no person waits on gathers a batch after a poll.
 
 intake, sla and releases keep read models, clocks (run from each event's own time) and
-tickets from their events: 50 ms more changes nothing anyone sees and applies several
-times as many records per transaction and offset commit under a steady stream
+tickets from their events: 50 ms more changes nothing anyone sees and applies more
+records per transaction and offset commit under a steady stream
 (:mod:`aftercare_shared.consumer.polling`). notify's events are the ones people wait on:
 it does not linger.
 """

@@ -6,9 +6,10 @@ Under a steady stream a poll returns the few records that arrived since the last
 on average for sla at 200 reports/s in ``make bench``), so those costs were paid for
 every three records. A consumer whose events no person waits on (a read model, an SLA
 clock that runs from the event's own time) can instead wait a few tens of milliseconds
-for more, as a Kafka producer's ``linger.ms`` does; in the bench's end-to-end run that
-halved sla's and releases' CPU per report and, on two cores, the tail of the consumer
-people do wait on (notify's, which does not linger).
+for more, as a Kafka producer's ``linger.ms`` does. In the bench's end-to-end run at
+200/s (two runs each way) that cut sla's CPU per report from 0.88-0.90 to 0.55-0.57 ms
+and releases' from 0.69-0.70 to 0.42-0.44 ms, and on two cores the report -> webhook
+p99 from 176-214 to 132-152 ms (notify, which people wait on, does not linger).
 
 aiokafka fetches a partition again only once its buffered records were taken, so the
 linger keeps taking what has arrived (each ``getmany`` drains the buffer and the fetcher
