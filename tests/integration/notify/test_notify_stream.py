@@ -226,3 +226,31 @@ def test_a_reader_that_falls_behind_is_cut_not_buffered() -> None:
         reader.offer(item)
     assert reader.cut.is_set()
     assert reader.queue.qsize() == 2
+
+
+async def test_a_stream_starts_at_its_answer_even_after_a_time_with_no_reader() -> None:
+    # With nobody connected the feed stops following; a new reader must still get exactly
+    # what commits after its 200 (registered before the answer, not when streaming starts),
+    # and nothing from before unless it resumes.
+    async with (
+        streaming_notify() as (notify, base_url),
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+    ):
+        client_id = unique_client_id()
+        before = ticket_created(client_id, title="while nobody watched")
+        await notify.fan_out(before)
+        await asyncio.sleep(0.3)  # a few feed polls with no reader
+        after = [ticket_created(client_id, title=f"after {n}") for n in range(2)]
+        path = f"/v1/stream?types=ticket.*&client_id={client_id}"
+        async with http.stream("GET", path, headers=STAFF) as response:
+            assert response.status_code == 200
+            for event in after:  # at once: no pause for the stream to "settle"
+                await notify.fan_out(event)
+            async with asyncio.timeout(10):
+                received = await _read_events(response, 2)
+        assert [item.cloud_event["id"] for item in received] == [e.id for e in after]
+        resume = {**STAFF, "Last-Event-ID": f"{received[0].id}"}
+        async with http.stream("GET", path, headers=resume) as response:
+            async with asyncio.timeout(10):
+                rest = await _read_events(response, 1)
+        assert [item.cloud_event["id"] for item in rest] == [after[1].id]

@@ -11,13 +11,16 @@ within ``NOTIFY_STREAM_RETENTION_SECONDS``.
 One :class:`StreamFeed` per process polls once per wake-up (a NOTIFY at fan-out commit,
 or the poll interval) and hands each new message to every reader's bounded queue. A
 reader whose queue is full is cut (its stream ends; it reconnects with
-``Last-Event-ID``): a slow dashboard never makes the feed buffer without bound.
+``Last-Event-ID``): a slow dashboard never makes the feed buffer without bound. With no
+reader connected the feed reads nothing (every fan-out commit would otherwise cost a read
+of the new bodies for no one); the next reader finds the head before it goes live.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -135,10 +138,13 @@ class StreamFeed:
         self.retention = timedelta(seconds=retention_seconds)
         self._poll_interval = poll_interval_seconds
         self._queue_size = queue_size
-        self._readers: set[Reader] = set()
+        self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
         self._session_factory: async_sessionmaker[AsyncSession] | None = None
         self._wakeup: CommitWakeup | None = None
+        # None while nobody reads: the feed stops following and finds the head again
+        # when a reader arrives (under the lock, so two arrivals find it once).
         self._position: Position | None = None
+        self._position_lock = asyncio.Lock()
         self._stop = asyncio.Event()
 
     def attach(
@@ -152,9 +158,6 @@ class StreamFeed:
         assert self._wakeup is not None
         listener = asyncio.create_task(self._wakeup.run())
         try:
-            async with self._session_factory() as session:
-                head = (await session.execute(_HEAD)).one()
-            self._position = (int(head[0]), int(head[1]))
             while not self._stop.is_set():
                 self._wakeup.event.clear()
                 await self._poll()
@@ -171,27 +174,57 @@ class StreamFeed:
 
     async def _poll(self) -> None:
         assert self._session_factory is not None
-        assert self._position is not None
+        if not self._readers:
+            self._position = None
+            return
+        position = await self._followed_position()
         while True:
             async with self._session_factory() as session:
-                items = await read_after(session, self._position, since=utc_now() - self.retention)
+                items = await read_after(session, position, since=utc_now() - self.retention)
             for item in items:
                 for reader in list(self._readers):
                     reader.offer(item)
-                self._position = item.position
+                self._position = position = item.position
             if len(items) < FEED_BATCH:
                 return
 
-    async def subscribe(
+    async def _followed_position(self) -> Position:
+        """The position the feed has handed out up to; the newest visible message's when
+        the feed was not following (no reader until now)."""
+        assert self._session_factory is not None
+        async with self._position_lock:
+            if self._position is None:
+                async with self._session_factory() as session:
+                    head = (await session.execute(_HEAD)).one()
+                self._position = (int(head[0]), int(head[1]))
+            return self._position
+
+    async def open(
         self, stream_filter: StreamFilter, last_event_id: str | None
     ) -> AsyncIterator[StreamItem]:
-        """Everything after ``last_event_id`` (within retention), then live, until cut."""
+        """Register a reader and return its events: everything after ``last_event_id``
+        (within retention), then live, until cut.
+
+        Called before the response starts, so whatever commits once the reader has its
+        answer is in its stream. The feed holds readers weakly: a stream whose response
+        never started (the client left first) unregisters itself when it is dropped.
+        """
         assert self._session_factory is not None, "the feed runs with the service"
         reader = Reader(stream_filter, asyncio.Queue(self._queue_size))
         self._readers.add(reader)  # first: nothing committed from now on can be missed
         try:
+            # Then make sure the feed follows from here on (it reads nothing while there is
+            # no reader): what commits later reaches the queue, what came before is below.
+            await self._followed_position()
+        except BaseException:
+            self._readers.discard(reader)
+            raise
+        return self._events(reader, parse_position(last_event_id))
+
+    async def _events(self, reader: Reader, resume: Position | None) -> AsyncIterator[StreamItem]:
+        assert self._session_factory is not None
+        try:
             sent: Position | None = None
-            resume = parse_position(last_event_id)
             if resume is not None:
                 async with self._session_factory() as session:
                     while True:
@@ -199,7 +232,7 @@ class StreamFeed:
                             session, sent or resume, since=utc_now() - self.retention
                         )
                         for item in items:
-                            if stream_filter.wants(item.event_type, item.fields):
+                            if reader.filter.wants(item.event_type, item.fields):
                                 yield item
                             sent = item.position
                         if len(items) < FEED_BATCH:

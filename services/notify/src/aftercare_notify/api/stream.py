@@ -12,7 +12,7 @@ from aftercare_notify.api.dependencies import SettingsDep, StreamFeedDep
 from aftercare_notify.domain.event_patterns import InvalidEventPattern, normalize_patterns
 from aftercare_notify.domain.stream_filter import StreamFilter
 from aftercare_notify.errors import InvalidEventTypesError
-from aftercare_notify.stream import StreamFeed
+from aftercare_notify.stream import StreamItem
 from aftercare_shared.auth.dependencies import CurrentPrincipal
 from aftercare_shared.events.catalog import Priority
 from aftercare_shared.problems import problem_responses
@@ -65,17 +65,18 @@ async def stream(
         min_priority=min_priority,
         staff=principal.is_staff,
     )
+    # Registered before the response starts: once the client has its 200, nothing
+    # committed from then on can be missing from its stream.
+    items = await feed.open(wanted, last_event_id)
     return EventSourceResponse(
-        _events(feed, wanted, last_event_id),
+        _events(items),
         ping=settings.stream_heartbeat_seconds,
         send_timeout=settings.stream_send_timeout_seconds,
     )
 
 
-async def _events(
-    feed: StreamFeed, wanted: StreamFilter, last_event_id: str | None
-) -> AsyncIterator[ServerSentEvent]:
-    async for item in feed.subscribe(wanted, last_event_id):
+async def _events(items: AsyncIterator[StreamItem]) -> AsyncIterator[ServerSentEvent]:
+    async for item in items:
         yield ServerSentEvent(
             data=item.body.decode(),
             event=item.event_type.removeprefix("aftercare.").removesuffix(".v1"),
