@@ -17,6 +17,8 @@ import brotli
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from aftercare_shared.errors import PROBLEM_BASE_URI
 from devkit.sentry_payloads import gzip_bomb
@@ -460,6 +462,52 @@ async def test_over_the_keys_rate_the_answer_names_the_key(database_url: str) ->
         assert codes == [200, 200, 429]
         limited = await send_envelope(api, ingest, envelope_of(sentry_event()))
         assert limited.headers["x-sentry-rate-limits"].endswith("::key")
+
+
+async def test_leased_tokens_keep_the_burst_exact_and_a_revoked_key_out(
+    database_url: str,
+) -> None:
+    # A burst of 48 leases 3 tokens at a time, 1,000 leases 62: the process spends most
+    # envelopes' tokens without a statement, yet the project gets exactly its burst.
+    async with intake_api(
+        database_url,
+        project_rate_per_second=0.01,
+        project_rate_burst=48,
+        report_rate_per_second=0.01,
+        report_rate_burst=1_000,
+    ) as api:
+        ingest = await ingest_client(api)
+        first = await send_envelope(api, ingest, envelope_of(sentry_event()))
+        assert first.status_code == 200
+        # The shared rows count the lease taken, not the one token spent so far.
+        assert await _bucket_tokens(database_url, "ingest:project:") == pytest.approx(45, abs=0.1)
+        assert await _bucket_tokens(database_url, "report:") == pytest.approx(938, abs=0.1)
+        codes = [
+            (await send_envelope(api, ingest, envelope_of(sentry_event()))).status_code
+            for _ in range(48)
+        ]
+        assert codes == [200] * 47 + [429]
+        key_id = (await api.get(f"/v1/clients/{ingest.client_id}/api-keys", headers=STAFF)).json()[
+            "items"
+        ][0]["id"]
+        assert (await api.delete(f"/v1/api-keys/{key_id}", headers=STAFF)).status_code == 204
+        # Its leased key tokens are still held here: the key is refused anyway.
+        _problem(
+            await send_envelope(api, ingest, envelope_of(sentry_event())), 401, "unauthenticated"
+        )
+
+
+async def _bucket_tokens(database_url: str, prefix: str) -> float:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            tokens = await connection.scalar(
+                sa.text("SELECT tokens FROM intake.rate_buckets WHERE bucket_key LIKE :prefix"),
+                {"prefix": prefix + "%"},
+            )
+    finally:
+        await engine.dispose()
+    return float(tokens)
 
 
 async def test_the_ingest_endpoints_are_documented(ingest_api: httpx.AsyncClient) -> None:

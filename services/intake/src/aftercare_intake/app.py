@@ -15,7 +15,11 @@ from aftercare_intake.api import (
     staff_tokens,
     tickets,
 )
-from aftercare_intake.api.dependencies import ProjectRateLimiter, ReportRateLimiter
+from aftercare_intake.api.dependencies import (
+    IngestTokenLeases,
+    ProjectRateLimiter,
+    ReportRateLimiter,
+)
 from aftercare_intake.api.sentry_cors import SENTRY_PREFIX, SentryCorsMiddleware
 from aftercare_intake.consumers import CONSUMED_TOPICS, handlers
 from aftercare_intake.errors import PROBLEM_TYPES
@@ -105,6 +109,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                     rate_per_second=settings.project_rate_per_second,
                     burst=settings.project_rate_burst,
                 ),
+                IngestTokenLeases(),
             ],
             # Envelopes are streamed and limited after decompression (20 MiB), by the route.
             own_body_limit_prefixes=[SENTRY_PREFIX],

@@ -59,7 +59,15 @@ from aftercare_intake import domain, filing, occurrence_store, use_cases
 from aftercare_intake.api.dependencies import ReportRateLimiter
 from aftercare_intake.api.schemas import ReportCreate
 from aftercare_intake.models import SCHEMA
-from aftercare_intake.report_token_leases import TokenLeases, lease_size
+from aftercare_intake.report_token_leases import (
+    KEY_GONE,
+    TAKE_STATEMENT,
+    Bucket,
+    Refused,
+    RunTake,
+    TokenLeases,
+    take_leased,
+)
 from aftercare_intake.settings import IntakeSettings
 from aftercare_intake.use_cases import occurrence_from_report
 from aftercare_shared.auth.api_keys import hash_api_key, looks_like_api_key
@@ -69,7 +77,7 @@ from aftercare_shared.events.factory import new_event
 from aftercare_shared.names import ServiceName
 from aftercare_shared.outages import outage_of
 from aftercare_shared.outbox import outbox_notify_channel, record_headers, wake
-from aftercare_shared.rate_limit import RateLimiter, refill_and_take_sql
+from aftercare_shared.rate_limit import RateLimiter
 from aftercare_shared.topics import topic_for_event_type
 
 REPORTS_PATH = "/v1/reports"
@@ -106,52 +114,6 @@ def relay_wakeup_sql(*, notify: bool) -> str:
         return "0"
     channel = outbox_notify_channel(SCHEMA)
     return f"(SELECT count(pg_notify('{channel}', '')) FROM queued)"  # noqa: S608 - a constant
-
-
-# The key, re-checked live by id, and both buckets' tokens — a lease of several, or one
-# (report_token_leases) — each only if the step before allowed it, in a statement
-# committed on its own, as the ordinary route commits them:
-# holding the bucket rows' locks until the report's own commit would serialise each key's
-# reports through the WAL flush. The take commits asynchronously (set_config(…, true)
-# sets it for this statement's transaction alone): a crash can lose a take, never a
-# report, and the row lock is released without waiting for the flush.
-_TAKE = text(
-    f"""
-    WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
-    live_key AS (
-        SELECT api_key.id FROM {SCHEMA}.api_keys AS api_key
-        WHERE api_key.id = :api_key_id AND api_key.revoked_at IS NULL
-          AND (api_key.expires_at IS NULL OR api_key.expires_at > CAST(:now AS timestamptz))
-    ),
-    client_take AS ({
-        refill_and_take_sql(
-            SCHEMA,
-            key=":client_bucket",
-            burst=":client_burst",
-            rate=":client_rate",
-            gate="live_key",
-            take="CAST(:client_take AS float8)",
-        )
-    }),
-    report_take AS ({
-        refill_and_take_sql(
-            SCHEMA,
-            key=":report_bucket",
-            burst=":report_burst",
-            rate=":report_rate",
-            gate="client_take WHERE client_take.allowed",
-            take="CAST(:report_take AS float8)",
-        )
-    })
-    SELECT live_key.id IS NOT NULL AS key_live,
-        client_take.allowed AS client_allowed, client_take.tokens AS client_tokens,
-        report_take.allowed AS report_allowed, report_take.tokens AS report_tokens
-    FROM async_commit
-    LEFT JOIN live_key ON true
-    LEFT JOIN client_take ON true
-    LEFT JOIN report_take ON true
-    """  # noqa: S608 - formats in constants only (schema, parameter and CTE names)
-)
 
 
 # The report: count the occurrence (the ordinary path's CTEs), queue ``ticket.created``
@@ -225,8 +187,16 @@ class _Compiled:
     ) -> asyncpg.Record:
         # asyncpg prepares it once per connection (its statement cache) and reuses it.
         row = await connection.fetchrow(self.sql, *[parameters[name] for name in self.names])
-        assert row is not None  # both statements always return one row
+        assert row is not None  # every statement here returns one row
         return row
+
+    def run_on(self, connection: asyncpg.Connection) -> RunTake:
+        """This statement as token leases run it: in autocommit, on ``connection``."""
+
+        async def run(parameters: dict[str, Any]) -> asyncpg.Record:
+            return await self.fetchrow(connection, parameters)
+
+        return run
 
 
 class FastReportPath:
@@ -276,7 +246,7 @@ class FastReportPath:
         engine: AsyncEngine = app.state.engine
         if self._statements is None:
             self._statements = (
-                _Compiled(_TAKE, engine),
+                _Compiled(TAKE_STATEMENT, engine),
                 _Compiled(_file_statement(notify=True), engine),
                 _Compiled(_file_statement(notify=False), engine),
             )
@@ -290,14 +260,23 @@ class FastReportPath:
             key = await self._key(driver, hash_api_key(token))
             if key is None:
                 return "unknown_key"
-            client_bucket = client_limiter.bucket_key(key.api_key_id)
-            report_bucket = report_limiter.bucket_key(key.api_key_id)
-            if not self._leases.spend(client_bucket, report_bucket):
-                refused = await self._take_tokens(
-                    driver, take, key, client_limiter, report_limiter, client_bucket, report_bucket
-                )
-                if refused is not None:
-                    return refused
+            client_bucket = Bucket.of(client_limiter, key.api_key_id)
+            report_bucket = Bucket.of(report_limiter, key.api_key_id)
+            taken = await take_leased(
+                self._leases,
+                take.run_on(driver),
+                api_key_id=key.api_key_id,
+                first=client_bucket,
+                second=report_bucket,
+                now=utc_now(),
+            )
+            if taken == KEY_GONE:
+                self._forget(key, client_bucket, report_bucket)
+                return "unknown_key"  # revoked or expired since it was cached: the route's 401
+            if isinstance(taken, Refused):
+                # Refused one token as the route would be: its 429.
+                REPORT_PATHS.labels("rate_limited").inc()
+                raise taken.bucket.limiter.limited(taken.retry_after)
             notify = wake.notify_needed(SCHEMA)
             file = file_notifying if notify else file_quiet
             answer = await _file_in_one_statement(driver, file, settings, key, report)
@@ -323,57 +302,10 @@ class FastReportPath:
         REPORT_PATHS.labels("answered").inc()
         return answer
 
-    async def _take_tokens(
-        self,
-        connection: asyncpg.Connection,
-        take: _Compiled,
-        key: _Key,
-        client_limiter: RateLimiter,
-        report_limiter: RateLimiter,
-        client_bucket: str,
-        report_bucket: str,
-    ) -> HandedOn | None:
-        """Take a token of both buckets for this report — a lease of each, kept here for
-        the next reports, or one when a bucket holds less than a lease — or raise their
-        429; "unknown_key" when the key is no longer live."""
-        leases = (lease_size(client_limiter.burst), lease_size(report_limiter.burst))
-        attempts = [leases] if leases == (1, 1) else [leases, (1, 1)]
-        for client_take, report_take in attempts:
-            taken = await take.fetchrow(
-                connection,
-                {
-                    "api_key_id": key.api_key_id,
-                    "now": utc_now(),
-                    "client_bucket": client_bucket,
-                    "client_burst": client_limiter.burst,
-                    "client_rate": client_limiter.rate_per_second,
-                    "client_take": client_take,
-                    "report_bucket": report_bucket,
-                    "report_burst": report_limiter.burst,
-                    "report_rate": report_limiter.rate_per_second,
-                    "report_take": report_take,
-                },
-            )
-            if not taken["key_live"]:
-                self._forget(key, client_bucket, report_bucket)
-                return "unknown_key"  # revoked or expired since it was cached: the route's 401
-            if taken["client_allowed"] and taken["report_allowed"]:
-                # This report spends one token of each; the rest wait for the next ones.
-                self._leases.keep(client_bucket, client_take - 1)
-                self._leases.keep(report_bucket, report_take - 1)
-                return None
-            if taken["client_allowed"] and client_take > 1:
-                self._leases.keep(client_bucket, client_take)  # taken: spent by later reports
-        # Refused one token as the route would be: its 429.
-        REPORT_PATHS.labels("rate_limited").inc()
-        if not taken["client_allowed"]:
-            raise client_limiter.limited(client_limiter.retry_after_tokens(taken["client_tokens"]))
-        raise report_limiter.limited(report_limiter.retry_after_tokens(taken["report_tokens"]))
-
-    def _forget(self, key: _Key, *bucket_keys: str) -> None:
+    def _forget(self, key: _Key, *buckets: Bucket) -> None:
         """The key is revoked or expired: forget it and its leased tokens."""
         self._keys.pop(key.key_hash, None)
-        self._leases.forget(*bucket_keys)
+        self._leases.forget(*(bucket.key for bucket in buckets))
 
     async def _key(self, connection: asyncpg.Connection, key_hash: str) -> _Key | None:
         key = self._keys.get(key_hash)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aftercare_intake.errors import ClientKeyRequiredError
+from aftercare_intake.errors import ClientKeyRequiredError, IngestCredentialsMissingError
 from aftercare_intake.ingest import IngestTarget
+from aftercare_intake.report_token_leases import (
+    KEY_GONE,
+    TAKE_STATEMENT,
+    Bucket,
+    Refused,
+    TokenLeases,
+    take_leased,
+)
 from aftercare_intake.sentry.rate_limits import RateLimitScope, rate_limit_headers
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.auth import StaffTokens
 from aftercare_shared.auth.dependencies import SubmittingPrincipal
+from aftercare_shared.clock import utc_now
 from aftercare_shared.errors import PROBLEM_BASE_URI
 from aftercare_shared.problems import Problem
 from aftercare_shared.rate_limit import RateLimiter
@@ -47,27 +57,57 @@ async def reporting_client(
 ReportingClientId = Annotated[str, Depends(reporting_client)]
 
 
-class IngestGuard:
-    """The key's and the project's buckets for Sentry ingest, answered the way SDKs obey."""
+class IngestTokenLeases(TokenLeases):
+    """Sentry ingest's leased tokens: one set per process (the guard is made per request)."""
 
-    def __init__(self, keys: ReportRateLimiterDep, projects: ProjectRateLimiterDep) -> None:
-        self._limits: list[tuple[RateLimiter, RateLimitScope]] = [
-            (keys, "key"),
-            (projects, "project"),
-        ]
+
+IngestTokenLeasesDep = Annotated[IngestTokenLeases, Depends(provided(IngestTokenLeases))]
+
+
+class IngestGuard:
+    """The key's and the project's buckets for Sentry ingest, answered the way SDKs obey.
+
+    Tokens are leased a few at a time (:mod:`aftercare_intake.report_token_leases`): most
+    envelopes spend one held in process and cost the database nothing here.
+    """
+
+    def __init__(
+        self,
+        keys: ReportRateLimiterDep,
+        projects: ProjectRateLimiterDep,
+        leases: IngestTokenLeasesDep,
+    ) -> None:
+        self._keys = keys
+        self._projects = projects
+        self._leases = leases
 
     async def check(self, session: AsyncSession, target: IngestTarget) -> None:
-        """Takes a token from each bucket (committing ``session``: call it before writing)."""
-        for limiter, scope in self._limits:
-            key = target.api_key_id if scope == "key" else f"project:{target.project_id}"
-            wait = await limiter.retry_after(session, key)
-            if wait > 0:
-                raise Problem(
-                    429,
-                    f"Too many events for this {scope}; SDKs drop events until the limit lifts.",
-                    problem_type=PROBLEM_BASE_URI + "rate-limited",
-                    headers=rate_limit_headers(wait, scope),
-                )
+        """Spend a token of each bucket; taking new ones commits ``session``, so call it
+        before writing."""
+
+        async def run(parameters: dict[str, Any]) -> Mapping[str, Any]:
+            row = dict((await session.execute(TAKE_STATEMENT, parameters)).mappings().one())
+            await session.commit()  # the bucket rows' locks end with the statement
+            return row
+
+        taken = await take_leased(
+            self._leases,
+            run,
+            api_key_id=target.api_key_id,
+            first=Bucket.of(self._keys, target.api_key_id),
+            second=Bucket.of(self._projects, f"project:{target.project_id}"),
+            now=utc_now(),
+        )
+        if taken == KEY_GONE:  # revoked between the key's lookup and the take
+            raise IngestCredentialsMissingError("The DSN's public key is unknown or revoked.")
+        if isinstance(taken, Refused):
+            scope: RateLimitScope = "key" if taken.bucket.limiter is self._keys else "project"
+            raise Problem(
+                429,
+                f"Too many events for this {scope}; SDKs drop events until the limit lifts.",
+                problem_type=PROBLEM_BASE_URI + "rate-limited",
+                headers=rate_limit_headers(taken.retry_after, scope),
+            )
 
 
 IngestGuardDep = Annotated[IngestGuard, Depends(IngestGuard)]
