@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,17 +30,30 @@ __all__ = ["envelope_of"]
 STAFF = {"Authorization": f"Bearer {admin_token()}"}
 
 
-@asynccontextmanager
-async def intake_api(database_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+def intake_api(
+    database_url: str, **settings: Any
+) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
     """intake in process (lifespan and all) on ``database_url`` with these INTAKE_ settings.
 
     Its consumer group is new and starts at the end of the shared topics (not at the
     history every earlier test left there)."""
+    return intake_api_providing(database_url, (), **settings)
+
+
+@asynccontextmanager
+async def intake_api_providing(
+    database_url: str, providing: tuple[object, ...], /, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """:func:`intake_api` with ``providing`` in place of the provided objects of their
+    types (a test's own filing, say)."""
     group = f"test-intake-{uuid.uuid4().hex[:8]}"
     await start_groups_at_the_end(group)
     app: FastAPI = create_app(
         IntakeSettings(common=common_settings_for(database_url), consumer_group=group, **settings)
     )
+    for replacement in providing:
+        replaced = next(kind for kind in app.state.provided if isinstance(replacement, kind))
+        app.state.provided[replaced] = replacement
     async with serving(app, base_url="http://intake", startup_timeout=5) as client:
         yield client
 

@@ -32,6 +32,7 @@ from aftercare_intake.jobs import (
 )
 from aftercare_intake.models import SCHEMA
 from aftercare_intake.monitors.probes import Prober, probe_ssl_context
+from aftercare_intake.one_statement_filing import OneStatementFiling
 from aftercare_intake.settings import IntakeSettings
 from aftercare_shared.names import ServiceName
 from aftercare_shared.service import (
@@ -110,6 +111,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                     burst=settings.project_rate_burst,
                 ),
                 IngestTokenLeases(),
+                OneStatementFiling(),
             ],
             # Envelopes are streamed and limited after decompression (20 MiB), by the route.
             own_body_limit_prefixes=[SENTRY_PREFIX],

@@ -15,12 +15,12 @@ autocommit:
    key, re-checked live by id, and a lease of tokens from both buckets (a few at once,
    spent by the next reports in process: :mod:`aftercare_intake.report_token_leases`),
    committed on their own as the route commits its takes;
-2. the key, re-checked live by id (a revoked key is refused at once and files nothing;
-   only the immutable ``key hash → (key id, client)`` mapping is cached in process), the
-   occurrence (the very CTEs of :mod:`aftercare_intake.occurrence_store`) and, when the
-   fingerprint is new, its ``ticket.created`` outbox row (the event built by
-   :mod:`aftercare_intake.filing`'s function, serialised once): committed together
-   before the answer is sent, so nothing acknowledged is lost.
+2. the report's occurrence filed in one statement
+   (:mod:`aftercare_intake.one_statement_filing`: the key re-checked live by id, so a
+   revoked key is refused at once and files nothing — only the immutable
+   ``key hash → (key id, client)`` mapping is cached in process —, the occurrence and,
+   for a new fingerprint, its ``ticket.created`` outbox row), committed before the
+   answer is sent, so nothing acknowledged is lost.
 
 What it leaves to the ordinary code, which stays the reference for behaviour:
 
@@ -28,7 +28,7 @@ What it leaves to the ordinary code, which stays the reference for behaviour:
   ``Idempotency-Key``, not ``application/json``, whose body is not a valid report (422),
   or whose key is unknown, expired or revoked (401);
 - to the route's use case (``use_cases.submit_report``, after the checks above): a report
-  statement 2 declines (:data:`DEFERRED`) — one that joins a ticket whose count must be
+  statement 2 declines — one that joins a ticket whose count must be
   announced now (``ticket.occurred``), a finished ticket (maybe a regression), or a ticket
   a concurrent report created after the statement's snapshot. Declining aborts statement
   2 whole, so the use case starts afresh.
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import asyncpg
 import orjson
@@ -50,21 +50,25 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from aftercare_intake import domain, filing, occurrence_store, use_cases
+from aftercare_intake import use_cases
 from aftercare_intake.api.dependencies import ReportRateLimiter
 from aftercare_intake.api.schemas import ReportCreate
 from aftercare_intake.models import SCHEMA
+from aftercare_intake.one_statement_filing import (
+    KEY_NOT_LIVE,
+    CompiledStatement,
+    FiledAlone,
+    OneStatementFiling,
+)
 from aftercare_intake.report_token_leases import (
     KEY_GONE,
     TAKE_STATEMENT,
     Bucket,
     Refused,
-    RunTake,
     TokenLeases,
     take_leased,
 )
@@ -73,20 +77,9 @@ from aftercare_intake.use_cases import occurrence_from_report
 from aftercare_shared.auth.api_keys import hash_api_key, looks_like_api_key
 from aftercare_shared.auth.authenticator import Authenticator
 from aftercare_shared.clock import utc_now
-from aftercare_shared.events.factory import new_event
-from aftercare_shared.names import ServiceName
-from aftercare_shared.outages import outage_of
-from aftercare_shared.outbox import outbox_notify_channel, record_headers, wake
 from aftercare_shared.rate_limit import RateLimiter
-from aftercare_shared.topics import topic_for_event_type
 
 REPORTS_PATH = "/v1/reports"
-
-DEFERRED = "report-deferred-to-the-ordinary-route"
-"""The statement declines a report by failing on purpose with this text (see below)."""
-
-KEY_NOT_LIVE: Final = "report-key-not-live"
-"""…and refuses a key revoked or expired since its tokens were leased with this one."""
 
 _KEY_CACHE_SIZE = 4096
 
@@ -101,58 +94,6 @@ REPORT_PATHS = Counter(
     "why (request, invalid_body, unknown_key)",
     ["outcome"],
 )
-
-_FINISHED = ", ".join(f"'{status}'" for status in sorted(domain.FINISHED_STATUSES))
-
-
-def relay_wakeup_sql(*, notify: bool) -> str:
-    """The statement's part in waking the outbox relay (see ``aftercare_shared.outbox.wake``):
-    a NOTIFY selected from the outbox insert, delivered by Postgres at commit, only when
-    this process's relay does not lead (``notify``); else nothing, and the caller wakes the
-    local relay after the commit (:func:`_file_in_one_statement`)."""
-    if not notify:
-        return "0"
-    channel = outbox_notify_channel(SCHEMA)
-    return f"(SELECT count(pg_notify('{channel}', '')) FROM queued)"  # noqa: S608 - a constant
-
-
-# The report: count the occurrence (the ordinary path's CTEs), queue ``ticket.created``
-# when the fingerprint was new, wake the relay; one statement, committed (synchronously)
-# before the answer.
-#
-# Declining: a report the ordinary use case must file (see the module docstring) makes
-# the CASE below yield the DEFERRED text, whose cast to integer fails at run time, and
-# the statement is rolled back whole. (The CASE's condition reads the CTEs, so the
-# planner cannot fold the cast away.) A key revoked or expired yields KEY_NOT_LIVE the
-# same way: its tokens may have been leased before (report_token_leases), so the key is
-# checked here, in the statement that files, and a revoked key files nothing.
-def _file_statement(*, notify: bool) -> TextClause:
-    return text(
-        f"""
-    WITH {occurrence_store.record_ctes()},
-    queued AS (
-        INSERT INTO {SCHEMA}.outbox (event_id, topic, record_key, payload, headers)
-        SELECT :outbox_event_id, :outbox_topic, route.ticket_id, :outbox_payload,
-               CAST(:outbox_headers AS jsonb)
-        FROM route WHERE route.created
-        RETURNING id
-    )
-    SELECT route.ticket_id, route.created, counted.status, counted.priority,
-        counted.occurrences, {relay_wakeup_sql(notify=notify)} AS woken,
-        CAST(CASE WHEN NOT EXISTS (
-                SELECT FROM {SCHEMA}.api_keys AS api_key
-                WHERE api_key.id = :api_key_id AND api_key.revoked_at IS NULL
-                  AND (api_key.expires_at IS NULL OR api_key.expires_at > {occurrence_store.NOW}))
-            THEN '{KEY_NOT_LIVE}'
-            WHEN NOT route.created AND (
-                counted.id IS NULL
-                OR counted.occurrences_announced = counted.occurrences
-                OR (counted.status IN ({_FINISHED}) AND counted.close_reason IS NULL))
-            THEN '{DEFERRED}' ELSE '0' END AS integer) AS deferred
-    FROM route LEFT JOIN counted ON true
-    """  # noqa: S608 - formats in constants only (schema, statuses, CTEs)
-    )
-
 
 _LIVE_KEY = f"""
     SELECT id, client_id FROM {SCHEMA}.api_keys
@@ -174,38 +115,13 @@ class _Answer:
     headers: list[tuple[bytes, bytes]]
 
 
-class _Compiled:
-    """A statement compiled once for asyncpg: its SQL and its parameters' order."""
-
-    def __init__(self, statement: TextClause, engine: AsyncEngine) -> None:
-        compiled = statement.compile(dialect=engine.dialect)
-        self.sql = compiled.string
-        self.names = list(compiled.positiontup or [])
-
-    async def fetchrow(
-        self, connection: asyncpg.Connection, parameters: dict[str, Any]
-    ) -> asyncpg.Record:
-        # asyncpg prepares it once per connection (its statement cache) and reuses it.
-        row = await connection.fetchrow(self.sql, *[parameters[name] for name in self.names])
-        assert row is not None  # every statement here returns one row
-        return row
-
-    def run_on(self, connection: asyncpg.Connection) -> RunTake:
-        """This statement as token leases run it: in autocommit, on ``connection``."""
-
-        async def run(parameters: dict[str, Any]) -> asyncpg.Record:
-            return await self.fetchrow(connection, parameters)
-
-        return run
-
-
 class FastReportPath:
     """The ASGI app of ``POST /v1/reports``: the fast path, else ``ordinary``."""
 
     def __init__(self, ordinary: APIRoute) -> None:
         self._ordinary = ordinary
         self._keys: dict[str, _Key] = {}
-        self._statements: tuple[_Compiled, _Compiled, _Compiled] | None = None
+        self._take: CompiledStatement | None = None
         self._leases = TokenLeases()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -244,13 +160,10 @@ class FastReportPath:
         except ValidationError:
             return "invalid_body"
         engine: AsyncEngine = app.state.engine
-        if self._statements is None:
-            self._statements = (
-                _Compiled(TAKE_STATEMENT, engine),
-                _Compiled(_file_statement(notify=True), engine),
-                _Compiled(_file_statement(notify=False), engine),
-            )
-        take, file_notifying, file_quiet = self._statements
+        if self._take is None:
+            self._take = CompiledStatement(TAKE_STATEMENT, engine)
+        take = self._take
+        one_statement: OneStatementFiling = app.state.provided[OneStatementFiling]
         settings: IntakeSettings = app.state.provided[IntakeSettings]
         client_limiter: RateLimiter = app.state.client_rate_limiter
         report_limiter: ReportRateLimiter = app.state.provided[ReportRateLimiter]
@@ -277,15 +190,18 @@ class FastReportPath:
                 # Refused one token as the route would be: its 429.
                 REPORT_PATHS.labels("rate_limited").inc()
                 raise taken.bucket.limiter.limited(taken.retry_after)
-            notify = wake.notify_needed(SCHEMA)
-            file = file_notifying if notify else file_quiet
-            answer = await _file_in_one_statement(driver, file, settings, key, report)
-            if isinstance(answer, str):  # KEY_NOT_LIVE
+            filed = await one_statement.file(
+                engine,
+                driver,
+                client_id=key.client_id,
+                api_key_id=key.api_key_id,
+                occurrence=occurrence_from_report(report),
+                policy=settings.occurrence_policy,
+            )
+            if filed == KEY_NOT_LIVE:
                 self._forget(key, client_bucket, report_bucket)
                 return "unknown_key"  # revoked since its tokens were leased: the route's 401
-            if isinstance(answer, _Answer) and answer.status == 201 and not notify:
-                wake.committed(SCHEMA)  # its ticket.created row is in the outbox now
-        if answer is None:
+        if filed is None:
             # Declined: filed by the ordinary use case, as the route would after its
             # checks (the key and both tokens are taken already, so not by the route).
             REPORT_PATHS.labels("declined").inc()
@@ -299,8 +215,18 @@ class FastReportPath:
                     policy=settings.occurrence_policy,
                 )
             return _answer(outcome.status_code, outcome.body)
+        assert isinstance(filed, FiledAlone)
         REPORT_PATHS.labels("answered").inc()
-        return answer
+        return _answer(
+            201 if filed.created else 200,
+            {
+                "ticket_id": filed.ticket_id,
+                "status": filed.status,
+                "priority": filed.priority,
+                "occurrences": filed.occurrences,
+                "deduplicated": not filed.created,
+            },
+        )
 
     def _forget(self, key: _Key, *buckets: Bucket) -> None:
         """The key is revoked or expired: forget it and its leased tokens."""
@@ -318,72 +244,6 @@ class FastReportPath:
             key = _Key(key_hash=key_hash, api_key_id=row["id"], client_id=row["client_id"])
             self._keys[key_hash] = key
         return key
-
-
-async def _file_in_one_statement(
-    connection: asyncpg.Connection,
-    file: _Compiled,
-    settings: IntakeSettings,
-    key: _Key,
-    report: ReportCreate,
-) -> _Answer | Literal["report-key-not-live"] | None:
-    """The answer once the report is committed; None when the statement declined it,
-    KEY_NOT_LIVE when it refused the key."""
-    policy = settings.occurrence_policy
-    occurrence = occurrence_from_report(report)
-    priority = domain.priority_for(occurrence.severity)
-    now = utc_now()
-    ticket_id = filing.new_id()
-    # Built (and serialised, once) before we know the fingerprint is new: the statement
-    # inserts it only when it is.
-    event = new_event(
-        filing.ticket_created(
-            client_id=key.client_id,
-            ticket_id=ticket_id,
-            occurrence=occurrence,
-            priority=priority,
-            now=now,
-        ),
-        service=ServiceName.INTAKE,
-        subject=ticket_id,
-        client_id=key.client_id,
-    )
-    parameters = {
-        **occurrence_store.record_parameters(
-            client_id=key.client_id,
-            fingerprint=occurrence.fingerprint,
-            new_ticket=filing.new_ticket_values(occurrence, priority),
-            new_ticket_id=ticket_id,
-            sample=filing.sample_of(occurrence),
-            samples=policy.samples,
-            now=now,
-            announce_before=policy.announce_before(now),
-        ),
-        "api_key_id": key.api_key_id,
-        "outbox_event_id": event.id,
-        "outbox_topic": topic_for_event_type(event.type),
-        "outbox_payload": event.to_json_bytes(),
-        "outbox_headers": orjson.dumps(record_headers(event)).decode(),
-    }
-    try:
-        row = await file.fetchrow(connection, parameters)
-    except asyncpg.PostgresError as error:
-        if outage_of(error) is not None:
-            raise  # the platform's answer to an outage (503), as on every route
-        if KEY_NOT_LIVE in str(error):
-            return KEY_NOT_LIVE
-        return None  # DEFERRED, or text the database refuses (the use case answers it)
-    created: bool = row["created"]
-    return _answer(
-        201 if created else 200,
-        {
-            "ticket_id": row["ticket_id"],
-            "status": domain.NEW_STATUS if created else row["status"],
-            "priority": priority if created else row["priority"],
-            "occurrences": 1 if created else row["occurrences"],
-            "deduplicated": not created,
-        },
-    )
 
 
 def _answer(status: int, body: dict[str, Any]) -> _Answer:

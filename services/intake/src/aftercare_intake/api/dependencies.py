@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aftercare_intake.errors import ClientKeyRequiredError, IngestCredentialsMissingError
 from aftercare_intake.ingest import IngestTarget
+from aftercare_intake.one_statement_filing import OneStatementFiling
 from aftercare_intake.report_token_leases import (
     KEY_GONE,
     TAKE_STATEMENT,
@@ -62,6 +63,9 @@ class IngestTokenLeases(TokenLeases):
 
 
 IngestTokenLeasesDep = Annotated[IngestTokenLeases, Depends(provided(IngestTokenLeases))]
+
+
+OneStatementFilingDep = Annotated[OneStatementFiling, Depends(provided(OneStatementFiling))]
 
 
 class IngestGuard:

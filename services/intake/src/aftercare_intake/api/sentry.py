@@ -13,7 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from aftercare_intake import ingest, repository
-from aftercare_intake.api.dependencies import IngestGuardDep, SettingsDep
+from aftercare_intake.api.dependencies import (
+    IngestGuardDep,
+    OneStatementFilingDep,
+    SettingsDep,
+)
 from aftercare_intake.api.schemas import IngestAccepted
 from aftercare_intake.errors import (
     MonitorNotFoundError,
@@ -142,6 +146,7 @@ async def receive_envelope(
     session: SessionDep,
     guard: IngestGuardDep,
     settings: SettingsDep,
+    one_statement: OneStatementFilingDep,
     sentry_key: SentryKey = None,
     x_sentry_auth: XSentryAuth = None,
     authorization: Authorization = None,
@@ -197,6 +202,8 @@ async def receive_envelope(
         events=events,
         fallback_event_id=envelope.event_id,
         policy=settings.occurrence_policy,
+        # With check-ins, the envelope's writes share one transaction.
+        one_statement=None if check_ins else one_statement,
     )
     return IngestAccepted(id=event_id)
 
@@ -213,6 +220,7 @@ async def store_event(
     session: SessionDep,
     guard: IngestGuardDep,
     settings: SettingsDep,
+    one_statement: OneStatementFilingDep,
     sentry_key: SentryKey = None,
     x_sentry_auth: XSentryAuth = None,
     authorization: Authorization = None,
@@ -236,6 +244,7 @@ async def store_event(
         events=[event],
         fallback_event_id=None,
         policy=settings.occurrence_policy,
+        one_statement=one_statement,
     )
     return IngestAccepted(id=event_id)
 
