@@ -32,7 +32,6 @@ from aftercare_intake import domain, filing, occurrence_store
 from aftercare_intake.domain import OccurrencePolicy
 from aftercare_intake.models import SCHEMA
 from aftercare_intake.occurrence import Occurrence
-from aftercare_intake.report_token_leases import RunTake
 from aftercare_shared.clock import utc_now
 from aftercare_shared.events.factory import new_event
 from aftercare_shared.names import ServiceName
@@ -113,14 +112,6 @@ class CompiledStatement:
         row = await connection.fetchrow(self.sql, *[parameters[name] for name in self.names])
         assert row is not None  # every statement here returns one row
         return row
-
-    def run_on(self, connection: asyncpg.Connection) -> RunTake:
-        """This statement as token leases run it: in autocommit, on ``connection``."""
-
-        async def run(parameters: dict[str, Any]) -> asyncpg.Record:
-            return await self.fetchrow(connection, parameters)
-
-        return run
 
 
 @dataclass(frozen=True, slots=True)

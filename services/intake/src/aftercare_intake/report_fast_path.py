@@ -40,6 +40,7 @@ each other; ``aftercare_intake_report_fast_path_total`` counts which path answer
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -177,7 +178,7 @@ class FastReportPath:
             report_bucket = Bucket.of(report_limiter, key.api_key_id)
             taken = await take_leased(
                 self._leases,
-                take.run_on(driver),
+                functools.partial(take.fetchrow, driver),  # in autocommit: committed alone
                 api_key_id=key.api_key_id,
                 first=client_bucket,
                 second=report_bucket,
