@@ -43,6 +43,7 @@ from tests.support.infra import (
     unique_name,
     wait_until,
 )
+from tests.support.kafka_broker import throwaway_kafka_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -557,3 +558,43 @@ async def test_records_arriving_during_a_linger_are_applied_in_one_batch(
 
     assert run_sizes == [5], "what arrived within the linger after the first record came along"
     assert await applied_counts(engine, schema) == {f"t-{n}": 1 for n in range(6)}
+
+
+async def test_a_runner_told_to_stop_after_kafka_died_returns_within_its_bounds(
+    engine: AsyncEngine, schema: str
+) -> None:
+    """A service stopped during a Kafka outage (SIGTERM, a rolling deploy) must exit: the
+    consumer cannot leave a group no broker hosts, so its close is bounded instead of
+    waited on for ever (before: stop() never returned)."""
+    topic, group = unique_name("test.consumer.gone"), unique_name("group")
+    async with throwaway_kafka_broker() as broker:
+        runner = ConsumerRunner(
+            service=unique_name("svc"),
+            group_id=group,
+            topics=[topic],
+            bootstrap_servers=broker.bootstrap_servers,
+            session_factory=async_sessionmaker(engine, expire_on_commit=False),
+            schema=schema,
+            handler=Ledger(schema).handle,
+            poll_timeout=0.2,
+            shutdown_grace=2.0,
+        )
+        task = asyncio.create_task(runner.run())
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+        await producer.start()
+        event = make_event(subject="ticket-1", data={"sequence": 1})
+        try:
+            await produce(producer, topic, "ticket-1", event.to_json_bytes())
+        finally:
+            await producer.stop()
+        # Applied: the consumer is a member of its group, its producer (the DLQ's) is up.
+        await wait_until(lambda: is_applied(engine, schema, event.id), within=30)
+        await broker.stop(crash=True)
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(runner.stop(), 30)
+        with contextlib.suppress(asyncio.CancelledError):  # cancelled once past its grace
+            await asyncio.wait_for(task, 5)
+        # The grace (2 s) and one bounded close per client (5 s each) at most.
+        assert loop.time() - started < 2 + 2 * 5 + 3

@@ -41,6 +41,7 @@ from aftercare_shared.consumer.processing import (
     apply_once,
 )
 from aftercare_shared.events.envelope import CloudEvent, EventDecodeError
+from aftercare_shared.kafka_clients import stop_kafka_client
 from aftercare_shared.observability.tracing import bind_traceparent, clear_trace
 from aftercare_shared.outbox.tables import inbox_table
 from aftercare_shared.topics import dlq_topic as default_dlq_topic
@@ -180,9 +181,11 @@ class ConsumerRunner:
                 )
                 await self._process_batch(batch, generation)
         finally:
-            await self._close_clients()
-            self._run_task = None
-            self._idle.set()
+            try:
+                await self._close_clients()
+            finally:  # even when cancelled while closing: stop() waits on this
+                self._run_task = None
+                self._idle.set()
 
     async def stop(self) -> None:
         """Finish the record in flight, leave the group and return once :meth:`run` has.
@@ -227,12 +230,8 @@ class ConsumerRunner:
         # Stopping the consumer commits nothing (auto-commit is off): whatever was not
         # committed record by record is redelivered to the group.
         for client in (self._consumer, self._producer):
-            if client is None:
-                continue
-            try:
-                await client.stop()
-            except Exception:  # shutting down; the error changes nothing we could still do
-                self._log.warning("error while stopping a kafka client", exc_info=True)
+            if client is not None:
+                await stop_kafka_client(client, log=self._log)
         self._consumer = self._producer = None
 
     async def _on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:

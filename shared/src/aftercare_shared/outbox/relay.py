@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aftercare_shared.events.envelope import STRUCTURED_CONTENT_TYPE
+from aftercare_shared.kafka_clients import stop_kafka_client
 from aftercare_shared.observability.repeated_failures import RepeatedFailureLog
 from aftercare_shared.outbox import wake
 from aftercare_shared.outbox.leader import relay_leadership
@@ -54,9 +55,6 @@ from aftercare_shared.outbox.tables import outbox_table
 
 logger = structlog.get_logger(__name__)
 
-# Stopping a producer first flushes what it holds, and an idempotent producer retries
-# until Kafka answers: with Kafka gone that never ends. Its rows are still unsent anyway.
-_PRODUCER_STOP_TIMEOUT_SECONDS = 5.0
 _MIN_LAG_REPORT_INTERVAL_SECONDS = 1.0
 
 
@@ -275,8 +273,7 @@ class OutboxRelay:
             try:
                 await producer.start()
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+                await stop_kafka_client(producer, log=self._log)
                 raise
             self._producer = producer
         return self._producer
@@ -285,10 +282,7 @@ class OutboxRelay:
         producer, self._producer = self._producer, None
         if producer is None:
             return
-        try:
-            await asyncio.wait_for(producer.stop(), _PRODUCER_STOP_TIMEOUT_SECONDS)
-        except Exception:  # the producer is being replaced; its errors tell us nothing new
-            self._log.debug("error while stopping an outbox producer", exc_info=True)
+        await stop_kafka_client(producer, log=self._log)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake at once when asked to stop."""
