@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from aftercare_shared.allowed_methods import allow_header
 from aftercare_shared.errors import PROBLEM_BASE_URI, DomainError, ProblemTypes
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -192,11 +193,14 @@ def install_problem_handlers(app: FastAPI, problem_types: ProblemTypes | None = 
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers["Allow"] = allow_header(request.app, request.url.path, headers.get("Allow"))
         return problem_response(
             exc.status_code,
             str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase,
             instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -133,6 +133,33 @@ async def test_monitors_are_created_checked_listed_changed_and_deleted(
     ] == [created["id"]]
 
 
+async def test_a_monitor_schedule_is_changed_by_patch_and_its_deadline_follows(
+    api: httpx.AsyncClient,
+) -> None:
+    # Changing the schedule answered 500 for every body until a fuzzer sent one.
+    client_id = await new_client(api)
+    with use_clock(FrozenClock(T0)):
+        created = await new_monitor(api, client_id, timezone="Europe/Berlin")
+        path = f"/v1/monitors/{created['id']}"
+        hourly = await api.patch(
+            path, json={"schedule": {"type": "interval", "value": 1, "unit": "hour"}}, headers=STAFF
+        )
+        assert hourly.status_code == 200, hourly.text
+        assert hourly.json()["schedule"] == {"type": "interval", "value": 1, "unit": "hour"}
+        nightly = await api.patch(
+            path, json={"schedule": {"type": "crontab", "value": "30 4 * * *"}}, headers=STAFF
+        )
+        assert nightly.status_code == 200, nightly.text
+        assert nightly.json()["schedule"]["value"] == "30 4 * * *"
+        assert nightly.json()["next_expected_at"] == "2026-03-28T03:30:00Z"  # 04:30 CET
+        bad = await api.patch(
+            path, json={"schedule": {"type": "crontab", "value": "0 25 * * *"}}, headers=STAFF
+        )
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "schedule.value"
+    assert (await monitor(api, created["id"]))["schedule"]["value"] == "30 4 * * *"
+
+
 def _body(client_id: str) -> dict[str, Any]:
     return {
         "client_id": client_id,

@@ -151,3 +151,22 @@ async def test_oversize_headers_get_a_431_problem_and_store_nothing(
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["status"] == 431
     assert await _rows(url, service, route.table) == 0
+
+
+async def test_a_method_the_resource_lacks_gets_405_naming_every_method_it_has(
+    service_api: tuple[ServiceName, httpx.AsyncClient, str],
+) -> None:
+    # FastAPI keeps a route per method; Starlette's 405 named only the first route's (a
+    # collection answered "Allow: POST" though GET lists it). RFC 9110: all of them.
+    service, api, url = service_api
+    route = ROUTES[service]
+    documented = (await api.get("/openapi.json")).json()["paths"][route.path]
+    expected = {method.upper() for method in documented} | {"HEAD"}
+    assert {"GET", "POST"} <= expected, "each storing route is also a listed collection"
+
+    answer = await api.put(route.path, json=route.body("fine"), headers=STAFF)
+
+    assert answer.status_code == 405, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert set(answer.headers["allow"].split(", ")) == expected
+    assert await _rows(url, service, route.table) == 0

@@ -39,3 +39,9 @@ def test_unset_is_distinct_from_none() -> None:
     assert not is_set(UNSET)
     assert is_set(None)
     assert repr(UNSET) == "UNSET"
+
+
+def test_the_documented_schema_offers_null_only_where_it_clears() -> None:
+    properties = NoteUpdate.model_json_schema()["properties"]
+    assert properties["title"] == {"title": "Title", "type": "string"}
+    assert {"type": "null"} in properties["notes"]["anyOf"]

@@ -18,6 +18,7 @@ from aftercare_intake.api.schemas import (
     ClientUpdate,
     ProjectCreate,
     ProjectDsn,
+    ProjectId,
     ProjectOut,
     ProjectUpdate,
 )
@@ -162,7 +163,7 @@ async def list_projects(
 
 @router.patch("/projects/{project_id}")
 async def update_project(
-    project_id: int, body: ProjectUpdate, _: StaffPrincipal, session: SessionDep
+    project_id: ProjectId, body: ProjectUpdate, _: StaffPrincipal, session: SessionDep
 ) -> ProjectOut:
     project = await use_cases.update_project(
         session, project_id=project_id, changes=use_cases.ProjectChanges(**body.changes())

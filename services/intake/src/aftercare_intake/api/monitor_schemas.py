@@ -100,11 +100,11 @@ class MonitorUpdate(PatchBody):
     def field_changes(self) -> dict[str, Any]:
         """The sent fields in the use case's names (the schedule spelled out)."""
         changes = self.changes()
-        schedule = changes.pop("schedule", None)
+        schedule: CrontabSchedule | IntervalSchedule | None = changes.pop("schedule", None)
         if schedule is not None:
-            changes["schedule_type"] = schedule["type"]
-            changes["schedule_value"] = schedule["value"]
-            changes["schedule_unit"] = schedule.get("unit")
+            changes["schedule_type"] = schedule.type
+            changes["schedule_value"] = schedule.value
+            changes["schedule_unit"] = getattr(schedule, "unit", None)  # crontabs have none
         return changes
 
 

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
+from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from aftercare_intake.domain import FixStatus, HistoryAction
@@ -104,6 +105,11 @@ class ApiKeyCreate(StrictBody):
         description="When the key (and its DSNs) stops working everywhere; must be in the "
         "future. Omitted: it lasts until revoked.",
     )
+
+
+# A project id in a path: a positive bigint (the column's range), else 422 before any query
+# (a larger number would fail in the database driver, not as a client error).
+ProjectId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The project id (of the DSN).")]
 
 
 class ProjectDsn(BaseModel):

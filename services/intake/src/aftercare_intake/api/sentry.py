@@ -18,7 +18,7 @@ from aftercare_intake.api.dependencies import (
     OneStatementFilingDep,
     SettingsDep,
 )
-from aftercare_intake.api.schemas import IngestAccepted
+from aftercare_intake.api.schemas import IngestAccepted, ProjectId
 from aftercare_intake.errors import (
     MonitorNotFoundError,
     OriginNotAllowedError,
@@ -65,7 +65,6 @@ router = APIRouter(
     ),
 )
 
-ProjectId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The project id of the DSN.")]
 SentryKey = Annotated[str | None, Query(max_length=64, description="The DSN's public key.")]
 XSentryAuth = Annotated[str | None, Header(max_length=2_000)]
 Authorization = Annotated[str | None, Header(max_length=2_000)]
